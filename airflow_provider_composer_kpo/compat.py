@@ -1,0 +1,81 @@
+"""The only module that knows which Airflow and cncf-kubernetes versions are installed.
+
+=================================  ===========  =================================================
+difference                          versions     what we do
+=================================  ===========  =================================================
+KPO lives in ``operators.pod``      5.3+         import it from there, else ``kubernetes_pod``
+``kubernetes_conn_id`` default      5.x: None    we always pass ``kubernetes_default``
+missing ``kubernetes_default``      6.0 raises   the hook returns an empty connection
+``on_finish_action``                7.2+         older: mapped onto ``is_delete_operator_pod``
+``schedule_timeout_seconds``        10.5+        older: folded into ``startup_timeout_seconds``
+``Secret`` in the provider          7.4+         older: ``airflow.kubernetes.secret``
+``airflow.sdk``                     Airflow 3    DAG/Variable/Connection come from there
+=================================  ===========  =================================================
+
+Feature flags are read from the installed code (signatures, importable names) rather than
+guessed from version numbers wherever the code can answer, so a backport does not fool us.
+"""
+
+from __future__ import annotations
+
+import inspect
+from importlib.metadata import version as _dist_version
+
+from packaging.version import Version
+
+AIRFLOW_VERSION = Version(Version(_dist_version("apache-airflow")).base_version)
+CNCF_KUBERNETES_VERSION = Version(Version(_dist_version("apache-airflow-providers-cncf-kubernetes")).base_version)
+AIRFLOW_V_3_PLUS = AIRFLOW_VERSION >= Version("3.0.0")
+
+#: cncf-kubernetes releases before this import Airflow 2-only modules and break on Airflow 3.
+MIN_CNCF_KUBERNETES_FOR_AIRFLOW_3 = Version("10.5.0")
+if AIRFLOW_V_3_PLUS and CNCF_KUBERNETES_VERSION < MIN_CNCF_KUBERNETES_FOR_AIRFLOW_3:
+    raise ImportError(
+        f"airflow-provider-composer-kpo: apache-airflow-providers-cncf-kubernetes {CNCF_KUBERNETES_VERSION} "
+        f"does not work on Airflow {AIRFLOW_VERSION}; install "
+        f"'apache-airflow-providers-cncf-kubernetes>={MIN_CNCF_KUBERNETES_FOR_AIRFLOW_3}'."
+    )
+
+try:  # 5.3+
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+except ImportError:  # 5.0 - 5.2
+    from airflow.providers.cncf.kubernetes.operators.kubernetes_pod import (  # type: ignore[no-redef]
+        KubernetesPodOperator,
+    )
+from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+
+try:  # 7.4+
+    from airflow.providers.cncf.kubernetes.secret import Secret
+except ImportError:  # Airflow 2 only; removed in Airflow 3
+    from airflow.kubernetes.secret import Secret  # type: ignore[no-redef]
+
+try:
+    from airflow.providers.common.compat.sdk import AirflowNotFoundException
+except ImportError:
+    from airflow.exceptions import AirflowNotFoundException  # type: ignore[no-redef]
+
+try:  # Airflow 2.7+
+    from airflow.exceptions import AirflowProviderDeprecationWarning as ProviderDeprecationWarning
+except ImportError:
+    ProviderDeprecationWarning = DeprecationWarning  # type: ignore[assignment,misc]
+
+from airflow.models import Connection
+
+_KPO_PARAMETERS = frozenset(inspect.signature(KubernetesPodOperator.__init__).parameters)
+
+HAS_ON_FINISH_ACTION = "on_finish_action" in _KPO_PARAMETERS
+HAS_SCHEDULE_TIMEOUT = "schedule_timeout_seconds" in _KPO_PARAMETERS
+
+__all__ = [
+    "AIRFLOW_VERSION",
+    "AIRFLOW_V_3_PLUS",
+    "CNCF_KUBERNETES_VERSION",
+    "HAS_ON_FINISH_ACTION",
+    "HAS_SCHEDULE_TIMEOUT",
+    "AirflowNotFoundException",
+    "Connection",
+    "KubernetesHook",
+    "KubernetesPodOperator",
+    "ProviderDeprecationWarning",
+    "Secret",
+]

@@ -1,0 +1,215 @@
+"""The ``set -e`` policy for shell entrypoints.
+
+A shell runs every line of a script and exits with the status of the last one, so without errexit
+a failed step in the middle is reported as success. This module finds the script a container will
+run and makes sure it starts with errexit.
+
+==================================  =========================  ==========================================
+entrypoint (``cmds`` + ``arguments``)  what is checked             what ``inject`` does
+==================================  =========================  ==========================================
+``sh|bash|... -c SCRIPT [ARG...]``  the leading lines of SCRIPT  inserts ``set -e`` (bash: ``set -eo
+                                                                 pipefail``) after a shebang / comments
+``bash -ec SCRIPT``, ``-o errexit``   the shell's own flags        nothing: errexit is already on
+``bash FILE [ARG...]``               the shell's flags            adds ``-e`` (bash: ``-e -o pipefail``)
+anything else (no shell, no cmds)    nothing                      nothing: the image decides
+==================================  =========================  ==========================================
+
+The script text is never re-quoted: injection prepends one line and sends the rest byte for byte.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+import shlex
+from dataclasses import dataclass
+from typing import Sequence
+
+from .exceptions import ComposerPodConfigError, ErrexitRequiredError
+
+SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "mksh", "zsh"})
+# Shells where `set -o pipefail` is safe to add; POSIX sh (dash before 0.5.11) rejects it.
+PIPEFAIL_SHELLS = frozenset({"bash"})
+# Programs that run the shell named after them.
+_LAUNCHERS = frozenset({"env", "busybox"})
+_TEMPLATE_MARK = re.compile(r"{{|{%")
+
+
+class ErrexitPolicy(str, enum.Enum):
+    """What to do with a shell script that does not enable errexit."""
+
+    INJECT = "inject"
+    REQUIRE = "require"
+    OFF = "off"
+
+    @classmethod
+    def parse(cls, value: object, *, task_id: str) -> ErrexitPolicy:
+        """Return the policy for ``value``, or raise an error naming the accepted values."""
+        try:
+            return cls(value)
+        except ValueError:
+            accepted = ", ".join(repr(p.value) for p in cls)
+            raise ComposerPodConfigError(
+                f"Task {task_id!r}: errexit_policy={value!r} is not one of {accepted}."
+            ) from None
+
+
+class Outcome(str, enum.Enum):
+    """What the policy found or did, for the task log."""
+
+    NOT_A_SHELL = "entrypoint is not a shell script; left as is"
+    ALREADY_SET = "script already enables errexit"
+    INJECTED = "errexit injected"
+    TEMPLATED = "script is templated; checked when rendered"
+    OFF = "errexit policy is off"
+
+
+@dataclass(frozen=True)
+class ShellEntrypoint:
+    """Where the shell and its script sit in ``cmds + arguments``."""
+
+    shell: str
+    shell_index: int
+    flags_errexit: bool
+    script_index: int | None  # index of the -c string or the script file
+    inline: bool  # True for -c SCRIPT, False for a script file
+
+
+@dataclass(frozen=True)
+class ErrexitResult:
+    cmds: list[str]
+    arguments: list[str]
+    outcome: Outcome
+
+
+def find_shell_entrypoint(argv: Sequence[str]) -> ShellEntrypoint | None:
+    """Return the shell entrypoint in ``argv``, or None when the container does not start a shell."""
+    i = 0
+    while i < len(argv) and os.path.basename(argv[i]) in _LAUNCHERS:
+        i += 1
+        while i < len(argv) and "=" in argv[i] and not argv[i].startswith("-"):  # env NAME=VALUE ...
+            i += 1
+    if i >= len(argv) or not isinstance(argv[i], str) or os.path.basename(argv[i]) not in SHELLS:
+        return None
+    shell, shell_index = os.path.basename(argv[i]), i
+    i += 1
+    errexit, command_mode = False, False
+    while i < len(argv) and argv[i][:1] in ("-", "+") and argv[i] not in ("-", "--"):
+        token = argv[i]
+        if token in ("-o", "+o"):
+            errexit = errexit or (token == "-o" and i + 1 < len(argv) and argv[i + 1] == "errexit")
+            i += 2
+            continue
+        if not token.startswith("--"):  # long options such as --norc carry no letters we need
+            errexit = errexit or (token[0] == "-" and "e" in token[1:])
+            command_mode = command_mode or "c" in token[1:]
+        i += 1
+    if i < len(argv) and argv[i] == "--":
+        i += 1
+    script_index = i if i < len(argv) else None
+    return ShellEntrypoint(shell, shell_index, errexit, script_index, inline=command_mode)
+
+
+def script_enables_errexit(script: str) -> bool:
+    """Return True if the script's leading ``set`` statements turn errexit on.
+
+    Only statements before the first other command count: a ``set -e`` further down leaves the
+    earlier commands unguarded.
+    """
+    for line in _body_lines(script):
+        statement = line.split(";", 1)[0].strip()
+        if not re.match(r"set(\s|$)", statement):
+            return False
+        if _set_enables_errexit(statement):
+            return True
+    return False
+
+
+def inject_errexit(script: str, shell: str) -> str:
+    """Return ``script`` with an errexit line after its shebang and leading comments."""
+    line = "set -eo pipefail\n" if shell in PIPEFAIL_SHELLS else "set -e\n"
+    offset = 0
+    for raw in script.splitlines(keepends=True):
+        stripped = raw.strip()
+        if stripped and not stripped.startswith("#"):
+            break
+        offset += len(raw)
+    head = script[:offset]
+    if head and not head.endswith("\n"):
+        head += "\n"
+    return head + line + script[offset:]
+
+
+def apply_errexit_policy(
+    cmds: Sequence[str],
+    arguments: Sequence[str],
+    policy: ErrexitPolicy,
+    *,
+    task_id: str,
+    allow_templates: bool = False,
+) -> ErrexitResult:
+    """Return ``cmds`` and ``arguments`` with the policy applied.
+
+    :param allow_templates: True at DAG parse time, when a script holding Jinja is checked later,
+        after rendering; False for rendered values, where every script is checked.
+    """
+    cmds, arguments = list(cmds), list(arguments)
+    if policy is ErrexitPolicy.OFF:
+        return ErrexitResult(cmds, arguments, Outcome.OFF)
+    argv = cmds + arguments
+    entry = find_shell_entrypoint(argv)
+    if entry is None or entry.script_index is None:
+        return ErrexitResult(cmds, arguments, Outcome.NOT_A_SHELL)
+    if entry.flags_errexit:
+        return ErrexitResult(cmds, arguments, Outcome.ALREADY_SET)
+    where = _location(entry.script_index, len(cmds))
+    if not entry.inline:
+        if policy is ErrexitPolicy.REQUIRE:
+            raise ErrexitRequiredError(
+                f"Task {task_id!r}: {entry.shell} runs the script file in {where} without errexit, and "
+                f"errexit_policy='require'. Add '-e' after {entry.shell!r} in cmds, or use "
+                f"errexit_policy='inject'."
+            )
+        flags = ["-e", "-o", "pipefail"] if entry.shell in PIPEFAIL_SHELLS else ["-e"]
+        argv[entry.shell_index + 1 : entry.shell_index + 1] = flags
+        split = len(cmds) + (len(flags) if entry.shell_index < len(cmds) else 0)
+        return ErrexitResult(argv[:split], argv[split:], Outcome.INJECTED)
+    script = argv[entry.script_index]
+    if allow_templates and _TEMPLATE_MARK.search(script):
+        return ErrexitResult(cmds, arguments, Outcome.TEMPLATED)
+    if script_enables_errexit(script):
+        return ErrexitResult(cmds, arguments, Outcome.ALREADY_SET)
+    if policy is ErrexitPolicy.REQUIRE:
+        suggestion = "set -euo pipefail" if entry.shell in PIPEFAIL_SHELLS else "set -eu"
+        raise ErrexitRequiredError(
+            f"Task {task_id!r}: the {entry.shell} script in {where} does not start with errexit, and "
+            f"errexit_policy='require'. Make `{suggestion}` its first command, or use "
+            f"errexit_policy='inject'."
+        )
+    argv[entry.script_index] = inject_errexit(script, entry.shell)
+    return ErrexitResult(argv[: len(cmds)], argv[len(cmds) :], Outcome.INJECTED)
+
+
+def _body_lines(script: str) -> list[str]:
+    """Return the script's lines without blank lines and comments (a shebang is a comment)."""
+    lines = (line.strip() for line in script.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def _set_enables_errexit(statement: str) -> bool:
+    try:
+        tokens = shlex.split(statement, comments=True)[1:]
+    except ValueError:  # unbalanced quotes: not a plain set statement
+        return False
+    for i, token in enumerate(tokens):
+        if token == "-o":
+            if i + 1 < len(tokens) and tokens[i + 1] == "errexit":
+                return True
+        elif token.startswith("-") and not token.startswith("--") and "e" in token[1:]:
+            return True
+    return False
+
+
+def _location(index: int, n_cmds: int) -> str:
+    return f"cmds[{index}]" if index < n_cmds else f"arguments[{index - n_cmds}]"

@@ -1,0 +1,53 @@
+"""What happens to the pod when the task ends: ``on_finish_action`` on every provider version.
+
+cncf-kubernetes 7.2 replaced the boolean ``is_delete_operator_pod`` with ``on_finish_action``
+(and 10.0 ignores the boolean). We accept both everywhere and resolve them to one value.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from kubernetes.client import models as k8s
+
+from .compat import ProviderDeprecationWarning
+from .exceptions import ComposerPodConfigError
+
+ON_FINISH_ACTIONS = ("delete_pod", "delete_succeeded_pod", "keep_pod")
+DEFAULT_ON_FINISH_ACTION = "delete_pod"
+
+
+def resolve_on_finish_action(
+    on_finish_action: str | None, is_delete_operator_pod: bool | None, *, task_id: str
+) -> str:
+    """Return the one finish action the two (possibly both given) parameters mean."""
+    if on_finish_action is not None and str(on_finish_action) not in ON_FINISH_ACTIONS:
+        raise ComposerPodConfigError(
+            f"Task {task_id!r}: on_finish_action={on_finish_action!r} is not one of "
+            f"{', '.join(map(repr, ON_FINISH_ACTIONS))}."
+        )
+    if is_delete_operator_pod is None:
+        return str(on_finish_action or DEFAULT_ON_FINISH_ACTION)
+    warnings.warn(
+        "is_delete_operator_pod is deprecated; pass on_finish_action='delete_pod' or 'keep_pod' instead. "
+        "airflow-provider-composer-kpo will stop accepting it in its 1.0 release.",
+        ProviderDeprecationWarning,
+        stacklevel=3,
+    )
+    implied = "delete_pod" if is_delete_operator_pod else "keep_pod"
+    if on_finish_action is not None and str(on_finish_action) != implied:
+        raise ComposerPodConfigError(
+            f"Task {task_id!r}: is_delete_operator_pod={is_delete_operator_pod!r} contradicts "
+            f"on_finish_action={on_finish_action!r}; pass only on_finish_action."
+        )
+    return implied
+
+
+def should_delete_pod(on_finish_action: str, remote_pod: k8s.V1Pod | None) -> bool:
+    """Return True if the pod is to be deleted, given how it ended."""
+    if on_finish_action == "delete_pod":
+        return True
+    if on_finish_action == "delete_succeeded_pod":
+        phase = remote_pod.status.phase if remote_pod is not None and remote_pod.status else None
+        return phase == "Succeeded"
+    return False

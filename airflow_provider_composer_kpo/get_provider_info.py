@@ -1,0 +1,41 @@
+"""Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``).
+
+Airflow imports this module while it loads its configuration, so it must import nothing from
+Airflow or from the rest of this package.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PACKAGE_NAME = "airflow-provider-composer-kpo"
+VERSION = "0.1.0"  # keep equal to airflow_provider_composer_kpo.__version__ (a unit test checks)
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return this provider's metadata for Airflow."""
+    return {
+        "package-name": PACKAGE_NAME,
+        "name": "Cloud Composer KubernetesPodOperator",
+        "description": "KubernetesPodOperator for Cloud Composer, safe by default: Composer's kubeconfig "
+        "and namespace, set -e in shell scripts, sane startup timeouts, fast failure with the reason.",
+        "versions": [VERSION],
+        "hooks": [
+            {
+                "integration-name": "Kubernetes (Cloud Composer)",
+                "python-modules": ["airflow_provider_composer_kpo.hooks.composer_kubernetes"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Kubernetes (Cloud Composer)",
+                "python-modules": ["airflow_provider_composer_kpo.operators.composer_pod"],
+            }
+        ],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_provider_composer_kpo.hooks.composer_kubernetes.ComposerKubernetesHook",
+                "connection-type": "composer_kubernetes",
+            }
+        ],
+    }

@@ -1,0 +1,122 @@
+"""Where the Kubernetes client configuration comes from: one rule for the operator and the hook.
+
+The first row that applies wins; the others are not consulted, so two sources can never clash
+(upstream raises "mutually exclusive" when an operator argument meets a connection extra).
+
+====  ================================================  ==============================================
+rank  source                                            when
+====  ================================================  ==============================================
+1     argument ``in_cluster=True``                      passed to the operator or hook
+2     argument ``config_file``                          passed explicitly (also via ``default_args``)
+3     connection extra ``in_cluster``, ``kube_config``  the connection sets exactly one of them
+      or ``kube_config_path``                           (more than one is an error naming the fields)
+4     ``$COMPOSER_KPO_KUBECONFIG``                      set (local runs, CI); the file must exist
+5     ``/home/airflow/composer_kube_config``            the file exists (every Composer worker)
+6     upstream's default chain                          in-cluster, then ``$KUBECONFIG``, then
+                                                        ``~/.kube/config``
+====  ================================================  ==============================================
+
+Rows 4 and 5 are skipped when the operator is given ``config_file=None`` explicitly.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from .composer import COMPOSER_KUBECONFIG_PATH, KUBECONFIG_ENV_OVERRIDE
+from .exceptions import KubeconfigResolutionError
+
+#: Connection extras that each select a client configuration on their own.
+CONNECTION_SOURCE_FIELDS = ("in_cluster", "kube_config_path", "kube_config")
+
+
+class Origin(str, enum.Enum):
+    ARGUMENT_IN_CLUSTER = "in_cluster=True argument"
+    ARGUMENT_FILE = "config_file argument"
+    CONNECTION = "connection"
+    ENV_OVERRIDE = f"${KUBECONFIG_ENV_OVERRIDE}"
+    COMPOSER_FILE = "Composer's kubeconfig"
+    DEFAULT_CHAIN = "default chain (in-cluster, $KUBECONFIG, ~/.kube/config)"
+
+
+@dataclass(frozen=True)
+class ClientConfigChoice:
+    """The chosen source; ``config_file``/``in_cluster`` are what to hand to upstream's hook."""
+
+    origin: Origin
+    config_file: str | None = None
+    in_cluster: bool | None = None
+    connection_field: str | None = None
+
+    @property
+    def uses_connection_source(self) -> bool:
+        return self.origin is Origin.CONNECTION
+
+    def describe(self, conn_id: str | None) -> str:
+        """Return one log line: what was used and why."""
+        if self.origin is Origin.CONNECTION:
+            return f"connection {conn_id!r} extra {self.connection_field!r} (no operator argument given)"
+        if self.origin is Origin.ARGUMENT_IN_CLUSTER:
+            return "in-cluster service account (in_cluster=True argument)"
+        if self.origin is Origin.DEFAULT_CHAIN:
+            return f"{self.origin.value}: no argument, no connection source, no Composer kubeconfig"
+        reason = {
+            Origin.ARGUMENT_FILE: "explicit config_file argument",
+            Origin.ENV_OVERRIDE: f"${KUBECONFIG_ENV_OVERRIDE} is set",
+            Origin.COMPOSER_FILE: "Composer's kubeconfig exists; no argument or connection source",
+        }[self.origin]
+        return f"{self.config_file} ({reason})"
+
+
+def choose_client_config(
+    *,
+    config_file: str | None,
+    in_cluster: bool | None,
+    connection_fields: Mapping[str, object],
+    conn_id: str | None,
+    use_composer_kubeconfig: bool = True,
+    environ: Mapping[str, str] | None = None,
+    file_exists: Callable[[str], bool] = os.path.isfile,
+) -> ClientConfigChoice:
+    """Apply the rule in this module's docstring.
+
+    :param config_file: the explicit ``config_file`` argument, or None when not given.
+    :param in_cluster: the ``in_cluster`` argument.
+    :param connection_fields: the connection's values for :data:`CONNECTION_SOURCE_FIELDS`
+        (falsy when unset); values are never logged, since ``kube_config`` holds credentials.
+    :param use_composer_kubeconfig: False to skip rows 4 and 5.
+    """
+    environ = os.environ if environ is None else environ
+    if in_cluster:
+        if config_file:
+            raise KubeconfigResolutionError(
+                f"in_cluster=True and config_file={config_file!r} were both given; pass only one of them."
+            )
+        return ClientConfigChoice(Origin.ARGUMENT_IN_CLUSTER, in_cluster=True)
+    if config_file:
+        return ClientConfigChoice(Origin.ARGUMENT_FILE, config_file=config_file)
+
+    set_fields = [name for name in CONNECTION_SOURCE_FIELDS if connection_fields.get(name)]
+    if len(set_fields) > 1:
+        raise KubeconfigResolutionError(
+            f"Connection {conn_id!r} sets {' and '.join(set_fields)}; they each select a cluster "
+            f"configuration, so keep exactly one of them in the connection's extras."
+        )
+    if set_fields:
+        return ClientConfigChoice(Origin.CONNECTION, connection_field=set_fields[0])
+
+    if use_composer_kubeconfig:
+        override = environ.get(KUBECONFIG_ENV_OVERRIDE)
+        if override:
+            if not file_exists(override):
+                raise KubeconfigResolutionError(
+                    f"${KUBECONFIG_ENV_OVERRIDE}={override!r} does not name a file; point it at a "
+                    f"kubeconfig or unset it."
+                )
+            return ClientConfigChoice(Origin.ENV_OVERRIDE, config_file=override)
+        if file_exists(COMPOSER_KUBECONFIG_PATH):
+            return ClientConfigChoice(Origin.COMPOSER_FILE, config_file=COMPOSER_KUBECONFIG_PATH)
+    return ClientConfigChoice(Origin.DEFAULT_CHAIN)

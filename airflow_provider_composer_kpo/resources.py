@@ -1,0 +1,48 @@
+"""The pre-5.0 ``resources`` dict, translated to ``container_resources``.
+
+cncf-kubernetes 5.0 replaced ``resources={"limit_memory": ..., ...}`` with
+``container_resources=V1ResourceRequirements(...)``. Old DAGs still pass the dict; we translate it
+on every provider version so they keep working, and warn so they get updated.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from kubernetes.client import models as k8s
+
+from .exceptions import ComposerPodConfigError
+
+#: legacy key -> (V1ResourceRequirements field, resource name)
+LEGACY_RESOURCE_KEYS: dict[str, tuple[str, str]] = {
+    "request_memory": ("requests", "memory"),
+    "request_cpu": ("requests", "cpu"),
+    "request_ephemeral_storage": ("requests", "ephemeral-storage"),
+    "limit_memory": ("limits", "memory"),
+    "limit_cpu": ("limits", "cpu"),
+    "limit_ephemeral_storage": ("limits", "ephemeral-storage"),
+    "limit_gpu": ("limits", "nvidia.com/gpu"),
+}
+
+
+def legacy_resources_to_requirements(resources: Mapping[str, object], *, task_id: str) -> k8s.V1ResourceRequirements:
+    """Return ``V1ResourceRequirements`` for a pre-5.0 ``resources`` dict; unknown keys are an error."""
+    if not isinstance(resources, Mapping):
+        raise ComposerPodConfigError(
+            f"Task {task_id!r}: resources={resources!r} must be a dict such as "
+            f"{{'limit_memory': '250M', 'limit_cpu': '100m'}}; better, pass "
+            f"container_resources=k8s.V1ResourceRequirements(...)."
+        )
+    unknown = sorted(set(resources) - set(LEGACY_RESOURCE_KEYS))
+    if unknown:
+        raise ComposerPodConfigError(
+            f"Task {task_id!r}: resources has unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"accepted keys are {', '.join(LEGACY_RESOURCE_KEYS)}."
+        )
+    fields: dict[str, dict[str, str]] = {"requests": {}, "limits": {}}
+    for key, value in resources.items():
+        if value is None:
+            continue
+        field, name = LEGACY_RESOURCE_KEYS[key]
+        fields[field][name] = str(value)
+    return k8s.V1ResourceRequirements(requests=fields["requests"] or None, limits=fields["limits"] or None)

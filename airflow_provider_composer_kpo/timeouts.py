@@ -1,0 +1,45 @@
+"""Startup and schedule timeouts: our defaults and the bounds we accept.
+
+Upstream's 120 s startup timeout is tuned for small images on warm nodes. On Composer a pod may
+wait for the autoscaler to add a node (Composer 2) or for a VM to boot (Composer 3), then pull a
+multi-gigabyte image; both take minutes. Ten minutes covers that with room to spare, and pods that
+can never start are caught within seconds by the startup diagnosis, so a long timeout does not
+mean a long wait for a hopeless pod.
+"""
+
+from __future__ import annotations
+
+from .exceptions import ComposerPodConfigError
+
+DEFAULT_STARTUP_TIMEOUT_SECONDS = 600
+DEFAULT_SCHEDULE_TIMEOUT_SECONDS = 600
+
+#: Below this, an image pull on a fresh GKE node alone would time out.
+MIN_TIMEOUT_SECONDS = 30
+#: Above this a pod that cannot start holds a worker slot for hours; use a sensor or deferral.
+MAX_TIMEOUT_SECONDS = 3 * 60 * 60
+
+
+def validate_timeout(parameter: str, value: object, *, task_id: str) -> int:
+    """Return ``value`` if it is a whole number of seconds within bounds, else raise naming the fix."""
+    # bool is an int subclass; True would silently mean one second.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ComposerPodConfigError(
+            f"Task {task_id!r}: {parameter}={value!r} is not a whole number of seconds; "
+            f"pass an int, e.g. {parameter}={DEFAULT_STARTUP_TIMEOUT_SECONDS}."
+        )
+    if not MIN_TIMEOUT_SECONDS <= value <= MAX_TIMEOUT_SECONDS:
+        raise ComposerPodConfigError(
+            f"Task {task_id!r}: {parameter}={value} is outside {MIN_TIMEOUT_SECONDS}..{MAX_TIMEOUT_SECONDS} s; "
+            f"use a value in that range (default {DEFAULT_STARTUP_TIMEOUT_SECONDS})."
+        )
+    return value
+
+
+def startup_budget_without_schedule_timeout(startup_timeout_seconds: int, schedule_timeout_seconds: int) -> int:
+    """Return one startup timeout for providers that have no separate schedule timeout.
+
+    Before cncf-kubernetes 10.5 a single timer covers scheduling and starting, so the pod gets the
+    sum: the longest it could take with both timers on a newer provider.
+    """
+    return startup_timeout_seconds + schedule_timeout_seconds
