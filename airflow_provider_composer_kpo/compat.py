@@ -24,7 +24,9 @@ from importlib.metadata import version as _dist_version
 from packaging.version import Version
 
 AIRFLOW_VERSION = Version(Version(_dist_version("apache-airflow")).base_version)
-CNCF_KUBERNETES_VERSION = Version(Version(_dist_version("apache-airflow-providers-cncf-kubernetes")).base_version)
+CNCF_KUBERNETES_VERSION = Version(
+    Version(_dist_version("apache-airflow-providers-cncf-kubernetes")).base_version
+)
 AIRFLOW_V_3_PLUS = AIRFLOW_VERSION >= Version("3.0.0")
 
 #: cncf-kubernetes releases before this import Airflow 2-only modules and break on Airflow 3.

@@ -7,7 +7,7 @@ in one module.
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 #: The kubeconfig Composer writes on every worker, pointing at the environment's own GKE cluster.
 COMPOSER_KUBECONFIG_PATH = "/home/airflow/composer_kube_config"

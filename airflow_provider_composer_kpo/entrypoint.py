@@ -23,8 +23,8 @@ import enum
 import os
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from .exceptions import ComposerPodConfigError, ErrexitRequiredError
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 PACKAGE_NAME = "airflow-provider-composer-kpo"
+HOOK_CLASS = "airflow_provider_composer_kpo.hooks.composer_kubernetes.ComposerKubernetesHook"
 VERSION = "0.1.0"  # keep equal to airflow_provider_composer_kpo.__version__ (a unit test checks)
 
 
@@ -34,7 +35,7 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "connection-types": [
             {
-                "hook-class-name": "airflow_provider_composer_kpo.hooks.composer_kubernetes.ComposerKubernetesHook",
+                "hook-class-name": HOOK_CLASS,
                 "connection-type": "composer_kubernetes",
             }
         ],

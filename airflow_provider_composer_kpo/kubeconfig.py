@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import enum
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable
 
 from .composer import COMPOSER_KUBECONFIG_PATH, KUBECONFIG_ENV_OVERRIDE
 from .exceptions import KubeconfigResolutionError

@@ -7,7 +7,7 @@ on every provider version so they keep working, and warn so they get updated.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from kubernetes.client import models as k8s
 
@@ -25,7 +25,9 @@ LEGACY_RESOURCE_KEYS: dict[str, tuple[str, str]] = {
 }
 
 
-def legacy_resources_to_requirements(resources: Mapping[str, object], *, task_id: str) -> k8s.V1ResourceRequirements:
+def legacy_resources_to_requirements(
+    resources: Mapping[str, object], *, task_id: str
+) -> k8s.V1ResourceRequirements:
     """Return ``V1ResourceRequirements`` for a pre-5.0 ``resources`` dict; unknown keys are an error."""
     if not isinstance(resources, Mapping):
         raise ComposerPodConfigError(

@@ -30,13 +30,16 @@ def validate_timeout(parameter: str, value: object, *, task_id: str) -> int:
         )
     if not MIN_TIMEOUT_SECONDS <= value <= MAX_TIMEOUT_SECONDS:
         raise ComposerPodConfigError(
-            f"Task {task_id!r}: {parameter}={value} is outside {MIN_TIMEOUT_SECONDS}..{MAX_TIMEOUT_SECONDS} s; "
+            f"Task {task_id!r}: {parameter}={value} is outside "
+            f"{MIN_TIMEOUT_SECONDS}..{MAX_TIMEOUT_SECONDS} s; "
             f"use a value in that range (default {DEFAULT_STARTUP_TIMEOUT_SECONDS})."
         )
     return value
 
 
-def startup_budget_without_schedule_timeout(startup_timeout_seconds: int, schedule_timeout_seconds: int) -> int:
+def startup_budget_without_schedule_timeout(
+    startup_timeout_seconds: int, schedule_timeout_seconds: int
+) -> int:
     """Return one startup timeout for providers that have no separate schedule timeout.
 
     Before cncf-kubernetes 10.5 a single timer covers scheduling and starting, so the pod gets the

@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from kubernetes.client import models as k8s
 
-from ..compat import HAS_ON_FINISH_ACTION, HAS_SCHEDULE_TIMEOUT, KubernetesPodOperator, ProviderDeprecationWarning
+from ..compat import (
+    HAS_ON_FINISH_ACTION,
+    HAS_SCHEDULE_TIMEOUT,
+    KubernetesPodOperator,
+    ProviderDeprecationWarning,
+)
 from ..composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE
 from ..entrypoint import ErrexitPolicy, apply_errexit_policy
 from ..exceptions import ComposerPodConfigError
@@ -170,7 +175,9 @@ class ComposerPodOperator(KubernetesPodOperator):
                 )
                 container.command = result.cmds or None
                 container.args = result.arguments or None
-                self.log.info("set -e (errexit_policy=%s): %s", self.errexit_policy.value, result.outcome.value)
+                self.log.info(
+                    "set -e (errexit_policy=%s): %s", self.errexit_policy.value, result.outcome.value
+                )
         return pod
 
     def cleanup(self, pod: k8s.V1Pod, remote_pod: k8s.V1Pod) -> None:
