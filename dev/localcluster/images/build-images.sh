@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Builds the images the cluster and the tests use, as docker-archive tarballs cached in
+# $IMAGE_CACHE (no registry is reachable, so nothing is ever pulled):
+#   registry.k8s.io/pause:3.10           static C pause binary (pause.c)
+#   docker.io/library/busybox:1.36       Debian's busybox-static + applet symlinks
+#   docker.io/library/debian:bookworm-slim   debootstrap --variant=minbase bookworm
+#   docker.io/library/perl:5.36          the same + Debian's perl
+# Each tarball is built only when missing. `build-images.sh import` loads them into
+# containerd's k8s.io namespace (the cluster's containerd must be running).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+IMAGES_DIR="$LC_DIR/images"
+RECIPE=1                     # bump to force a rebuild of every image after a recipe change
+WORK="$IMAGE_CACHE/work"
+DEB_CACHE="$IMAGE_CACHE/debs"  # debootstrap's .deb cache: the perl image reuses the base's
+SUITE=bookworm
+
+# name|reference — the tarball is $IMAGE_CACHE/<name>-r$RECIPE.tar
+IMAGES=(
+  "pause|registry.k8s.io/pause:3.10"
+  "busybox|docker.io/library/busybox:1.36"
+  "debian|docker.io/library/debian:bookworm-slim"
+  "perl|docker.io/library/perl:5.36"
+)
+
+tarball() { echo "$IMAGE_CACHE/$1-r$RECIPE.tar"; }
+
+# The Debian mirror apt is configured with (the only one reachable here).
+debian_mirror() {
+  local uri
+  uri="$(grep -hsE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+           /etc/apt/sources.list.d/*.sources 2>/dev/null |
+         grep -oE 'https?://[^ ]+/debian/?( |$)' | head -1 | tr -d ' ')"
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+# Tar a root filesystem as an image layer: numeric owners, no /dev nodes (runc mounts its
+# own /dev), stable order so identical trees give identical layers.
+pack_layer() {  # pack_layer ROOTFS OUT.tar
+  tar --numeric-owner --sort=name --mtime=@0 --exclude='./dev/*' \
+      -C "$1" -cf "$2" .
+}
+
+make_image() {  # make_image NAME LAYER.tar mkimage-args...
+  local name="$1" layer="$2"; shift 2
+  python3 "$IMAGES_DIR/mkimage.py" --layer "$layer" --out "$(tarball "$name")" "$@" >&2
+  rm -f "$layer"
+}
+
+build_pause() {
+  local root="$WORK/pause"
+  rm -rf "$root" && mkdir -p "$root"
+  gcc -static -O2 -Wall -o "$root/pause" "$IMAGES_DIR/pause.c"
+  strip "$root/pause"
+  pack_layer "$root" "$WORK/pause.layer.tar"
+  make_image pause "$WORK/pause.layer.tar" --tag registry.k8s.io/pause:3.10 --entrypoint '["/pause"]'
+  rm -rf "$root"
+}
+
+build_busybox() {
+  local root="$WORK/busybox" d
+  rm -rf "$root" && mkdir -p "$root"
+  for d in bin sbin usr/bin usr/sbin etc root tmp var/tmp proc sys dev home; do mkdir -p "$root/$d"; done
+  chmod 1777 "$root/tmp" "$root/var/tmp"
+  cp /bin/busybox "$root/bin/busybox"
+  # Applet symlinks (/bin/sh, /bin/cat, ...) made by busybox itself, inside the new root.
+  chroot "$root" /bin/busybox --install -s
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' > "$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
+  pack_layer "$root" "$WORK/busybox.layer.tar"
+  make_image busybox "$WORK/busybox.layer.tar" --tag docker.io/library/busybox:1.36 --cmd '["sh"]'
+  rm -rf "$root"
+}
+
+debootstrap_rootfs() {  # debootstrap_rootfs ROOT [extra packages]
+  local root="$1" include="${2:-}" mirror args
+  mirror="$(debian_mirror)"
+  rm -rf "$root" && mkdir -p "$root" "$DEB_CACHE"
+  args=(--variant=minbase --cache-dir="$DEB_CACHE")
+  [[ -n $include ]] && args+=(--include="$include")
+  log "debootstrap $SUITE ${include:+(+$include) }from $mirror"
+  if ! debootstrap "${args[@]}" "$SUITE" "$root" "$mirror" >"$WORK/debootstrap.log" 2>&1; then
+    tail -30 "$WORK/debootstrap.log" >&2
+    die "debootstrap failed (log: $WORK/debootstrap.log)"
+  fi
+  # debootstrap may leave proc/sys mounted if interrupted; never pack a mounted tree.
+  umount -R "$root/proc" "$root/sys" 2>/dev/null || true
+  # Slim it like the -slim images: no apt lists, no .deb cache, no docs.
+  rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
+         "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/var/log/*.log
+}
+
+build_debian() {
+  local root="$WORK/debian"
+  debootstrap_rootfs "$root"
+  pack_layer "$root" "$WORK/debian.layer.tar"
+  make_image debian "$WORK/debian.layer.tar" --tag docker.io/library/debian:bookworm-slim --cmd '["bash"]'
+  rm -rf "$root"
+}
+
+build_perl() {
+  local root="$WORK/perl"
+  debootstrap_rootfs "$root" perl
+  pack_layer "$root" "$WORK/perl.layer.tar"
+  make_image perl "$WORK/perl.layer.tar" --tag docker.io/library/perl:5.36 --cmd '["perl", "-de0"]'
+  rm -rf "$root"
+}
+
+build_all() {
+  mkdir -p "$IMAGE_CACHE" "$WORK"
+  local entry name start
+  for entry in "${IMAGES[@]}"; do
+    name="${entry%%|*}"
+    [[ -s $(tarball "$name") ]] && continue
+    start=$SECONDS
+    "build_$name"
+    log "image $name built in $((SECONDS - start)) s: $(tarball "$name")"
+  done
+}
+
+# Load every image into containerd's CRI namespace. The import is skipped for images the
+# containerd already has, so a warm cluster-up spends no time here.
+import_all() {
+  local have entry name ref
+  have="$(ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q 2>/dev/null || true)"
+  for entry in "${IMAGES[@]}"; do
+    name="${entry%%|*}" ref="${entry#*|}"
+    grep -qxF "$ref" <<<"$have" && continue
+    [[ -s $(tarball "$name") ]] || die "image $name is not built; run build-images.sh"
+    ctr --address "$CONTAINERD_SOCK" -n k8s.io images import \
+        --snapshotter "${SNAPSHOTTER:-overlayfs}" "$(tarball "$name")" >/dev/null
+  done
+}
+
+case "${1:-build}" in
+  build) build_all ;;
+  import) import_all ;;
+  list) for e in "${IMAGES[@]}"; do echo "${e#*|} $(tarball "${e%%|*}")"; done ;;
+  *) die "usage: $0 [build|import|list]" ;;
+esac

@@ -1,0 +1,57 @@
+# shellcheck shell=bash
+# Shared settings and helpers for the local cluster scripts. Sourced, never run.
+
+LC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# The Kubernetes pin lives in one place: the build module's go.mod.
+K8S_VERSION="$(awk '$1 == "k8s.io/kubernetes" {print $2; exit}' "$LC_DIR/kubebuild/go.mod")"
+K8S_VERSION="${K8S_VERSION:-$(grep -oE 'k8s.io/kubernetes v[0-9.]+' "$LC_DIR/kubebuild/go.mod" | head -1 | cut -d' ' -f2)}"
+
+# Built artefacts are cached outside the repo so a fresh clone reuses them.
+CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/composer-kpo"
+K8S_BIN="$CACHE_DIR/k8s-$K8S_VERSION/bin"
+IMAGE_CACHE="$CACHE_DIR/images"
+GO_CACHE_ROOT="$CACHE_DIR/go"
+
+# Everything the running cluster writes lives under one directory, so cluster-down can
+# remove it completely.
+RUN_DIR="${COMPOSER_KPO_CLUSTER_DIR:-/var/tmp/composer-kpo-cluster}"
+LOG_DIR="$RUN_DIR/logs"
+PID_DIR="$RUN_DIR/pids"
+PKI_DIR="$RUN_DIR/pki"
+KUBELET_DIR="$RUN_DIR/kubelet"
+CONTAINERD_ROOT="$RUN_DIR/containerd/root"
+CONTAINERD_STATE="$RUN_DIR/containerd/state"
+CONTAINERD_SOCK="$RUN_DIR/containerd/containerd.sock"
+CNI_CONF_DIR="$RUN_DIR/cni/net.d"
+CNI_BIN_DIR=/usr/lib/cni
+ADMIN_KUBECONFIG="$RUN_DIR/admin.kubeconfig"
+
+# Cluster-internal addressing (private ranges, used only inside this machine).
+POD_CIDR=10.88.0.0/16
+SERVICE_CIDR=10.96.0.0/16
+SERVICE_IP=10.96.0.1          # first address of SERVICE_CIDR: the `kubernetes` service
+CLUSTER_DNS=10.96.0.10        # written into pods' resolv.conf; no DNS server runs
+CNI_BRIDGE=kpo0               # our own bridge name, so cleanup never touches someone else's cni0
+NODE_IP=10.88.0.1             # the bridge's (gateway) address: kubelet refuses a loopback node IP
+ETCD_CLIENT_PORT=23790        # non-default ports: no clash with a stray etcd
+ETCD_PEER_PORT=23800
+APISERVER_PORT=6443
+NAMESPACE=composer-user-workloads
+NODE_NAME="$(hostname | tr '[:upper:]' '[:lower:]')"
+
+# Start order; cluster-down stops in the documented reverse-ish order.
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet)
+
+log() { printf '[cluster] %s\n' "$*" >&2; }
+die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
+
+pid_of() {  # pid_of COMPONENT -> prints the pid if that component is alive
+  local f="$PID_DIR/$1.pid" pid
+  [[ -s $f ]] || return 1
+  pid="$(cat "$f")"
+  kill -0 "$pid" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+kubectl_admin() { "$K8S_BIN/kubectl" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
