@@ -1,0 +1,225 @@
+from __future__ import annotations
+
+import pytest
+from kubernetes.client import models as k8s
+
+from airflow_provider_composer_kpo import (
+    ComposerKubernetesHook,
+    ComposerPodConfigError,
+    ComposerPodOperator,
+    ErrexitRequiredError,
+    Secret,
+)
+from airflow_provider_composer_kpo.compat import (
+    HAS_SCHEDULE_TIMEOUT,
+    KubernetesPodOperator,
+    ProviderDeprecationWarning,
+)
+
+CONTEXT = {"ds": "2024-05-01"}
+
+
+def make(**kwargs) -> ComposerPodOperator:
+    kwargs.setdefault("task_id", "task")
+    kwargs.setdefault("image", "busybox:1.36")
+    return ComposerPodOperator(**kwargs)
+
+
+def base_container(pod: k8s.V1Pod) -> k8s.V1Container:
+    return next(c for c in pod.spec.containers if c.name == "base")
+
+
+def rendered_pod(op: ComposerPodOperator) -> k8s.V1Pod:
+    op.render_template_fields(dict(CONTEXT))
+    return op.build_pod_request_obj()
+
+
+@pytest.fixture(autouse=True)
+def _kubeconfig(local_kubeconfig):
+    """build_pod_request_obj asks the hook whether it runs in-cluster, so give it a real config."""
+
+
+class TestDefaults:
+    def test_composer_defaults_on_the_operator(self):
+        op = make()
+        assert op.config_file == "/home/airflow/composer_kube_config"
+        assert op.namespace == "composer-user-workloads"
+        assert op.kubernetes_conn_id == "kubernetes_default"
+        assert op.startup_timeout_seconds == 600
+        assert op.schedule_timeout_seconds == (600 if HAS_SCHEDULE_TIMEOUT else None)
+        assert str(getattr(op.on_finish_action, "value", op.on_finish_action)) == "delete_pod"
+        assert op.errexit_policy.value == "inject"
+
+    def test_minimal_pod_spec(self):
+        pod = rendered_pod(make(name="minimal"))
+        assert pod.metadata.namespace == "composer-user-workloads"
+        assert pod.metadata.name.startswith("minimal")
+        assert base_container(pod).image == "busybox:1.36"
+
+    def test_template_fields_extend_upstream(self):
+        assert set(KubernetesPodOperator.template_fields) <= set(ComposerPodOperator.template_fields)
+
+    def test_hook_is_ours_and_uses_the_composer_default(self):
+        op = make()
+        assert isinstance(op.hook, ComposerKubernetesHook)
+        assert op.hook.api_client.configuration.host == "https://composer-default.invalid:443"
+
+
+class TestKubeconfig:
+    def test_explicit_config_file_wins(self, kubeconfig_factory):
+        path = kubeconfig_factory("https://explicit.invalid:6443", "explicit")
+        op = make(config_file=str(path))
+        assert op.hook.api_client.configuration.host == "https://explicit.invalid:6443"
+
+    def test_templated_config_file_is_rendered(self, kubeconfig_factory):
+        path = kubeconfig_factory("https://templated.invalid:6443", "templated")
+        op = make(config_file="{{ params.kubeconfig }}")
+        op.render_template_fields({"params": {"kubeconfig": str(path)}})
+        assert op.hook.api_client.configuration.host == "https://templated.invalid:6443"
+
+    def test_explicit_none_skips_composer_fallbacks(self, tmp_path):
+        from .conftest import write_kubeconfig
+
+        (tmp_path / "home" / ".kube").mkdir(parents=True)
+        write_kubeconfig(tmp_path / "home" / ".kube" / "config", "https://home.invalid:6443")
+        op = make(config_file=None)
+        assert op.hook.api_client.configuration.host == "https://home.invalid:6443"
+
+    def test_operator_attributes_follow_the_choice(self, local_kubeconfig):
+        op = make()
+        op.hook  # noqa: B018 - resolving the hook aligns the attributes the trigger receives
+        assert op.config_file == str(local_kubeconfig)
+
+
+class TestErrexit:
+    def test_inline_script_gets_errexit_in_the_pod(self):
+        pod = rendered_pod(make(cmds=["bash", "-c"], arguments=["echo one; false; echo two"]))
+        assert base_container(pod).command == ["bash", "-c"]
+        assert base_container(pod).args == ["set -eo pipefail\necho one; false; echo two"]
+
+    def test_templated_script_is_checked_after_rendering(self):
+        op = make(cmds=["sh", "-c", "echo {{ ds }}; false"])
+        assert base_container(rendered_pod(op)).command == ["sh", "-c", "set -e\necho 2024-05-01; false"]
+
+    def test_require_fails_at_parse_time_for_static_script(self):
+        with pytest.raises(ErrexitRequiredError, match="Task 'task'"):
+            make(cmds=["sh", "-c", "false; true"], errexit_policy="require")
+
+    def test_require_fails_at_render_time_for_templated_script(self):
+        op = make(cmds=["sh", "-c", "echo {{ ds }}"], errexit_policy="require")
+        with pytest.raises(ErrexitRequiredError):
+            rendered_pod(op)
+
+    def test_require_passes_with_set_e(self):
+        op = make(cmds=["bash", "-c", "set -euo pipefail\necho {{ ds }}"], errexit_policy="require")
+        assert base_container(rendered_pod(op)).command[2] == "set -euo pipefail\necho 2024-05-01"
+
+    def test_off_sends_script_unchanged(self):
+        op = make(cmds=["sh", "-c", "false; true"], errexit_policy="off")
+        assert base_container(rendered_pod(op)).command == ["sh", "-c", "false; true"]
+
+    def test_non_shell_entrypoint_untouched(self):
+        op = make(image="perl:5.36", cmds=["perl"], arguments=["-Mbignum=bpi", "-wle", "print bpi(20)"])
+        container = base_container(rendered_pod(op))
+        assert (container.command, container.args) == (["perl"], ["-Mbignum=bpi", "-wle", "print bpi(20)"])
+
+    def test_bad_policy_value(self):
+        with pytest.raises(ComposerPodConfigError, match="errexit_policy='always'"):
+            make(errexit_policy="always")
+
+
+class TestTimeouts:
+    @pytest.mark.parametrize("value", [0, -5, 29, 10801, 1.5, "600", True, None])
+    def test_bad_startup_timeout_rejected_naming_parameter(self, value):
+        with pytest.raises(ComposerPodConfigError, match=r"Task 'task': startup_timeout_seconds="):
+            make(startup_timeout_seconds=value)
+
+    @pytest.mark.parametrize("value", [30, 120, 10800])
+    def test_bounds_inclusive(self, value):
+        assert make(startup_timeout_seconds=value).startup_timeout_seconds == value
+
+    def test_bad_schedule_timeout_rejected(self):
+        with pytest.raises(ComposerPodConfigError, match="schedule_timeout_seconds=5"):
+            make(schedule_timeout_seconds=5)
+
+    def test_schedule_timeout_on_installed_provider(self):
+        op = make(startup_timeout_seconds=300, schedule_timeout_seconds=900)
+        if HAS_SCHEDULE_TIMEOUT:
+            assert (op.startup_timeout_seconds, op.schedule_timeout_seconds) == (300, 900)
+        else:  # one timer covers both before 10.5
+            assert op.startup_timeout_seconds == 1200
+
+
+class TestResources:
+    def test_container_resources_reach_the_pod(self):
+        resources = k8s.V1ResourceRequirements(limits={"memory": "250M", "cpu": "100m"})
+        pod = rendered_pod(make(container_resources=resources))
+        assert base_container(pod).resources.limits == {"memory": "250M", "cpu": "100m"}
+
+    def test_legacy_dict_translated_with_warning(self):
+        with pytest.warns(ProviderDeprecationWarning, match="container_resources"):
+            op = make(resources={"limit_memory": "250M", "limit_cpu": "100m", "request_cpu": "50m"})
+        resources = base_container(rendered_pod(op)).resources
+        assert resources.limits == {"memory": "250M", "cpu": "100m"}
+        assert resources.requests == {"cpu": "50m"}
+
+    def test_legacy_unknown_key_rejected(self):
+        with pytest.raises(ComposerPodConfigError, match="'limit_mem'.*accepted keys are request_memory"):
+            make(resources={"limit_mem": "1G"})
+
+    def test_both_forms_rejected(self):
+        with pytest.raises(ComposerPodConfigError, match="keep only container_resources"):
+            make(resources={"limit_memory": "1G"}, container_resources=k8s.V1ResourceRequirements())
+
+
+class TestFinishAction:
+    @pytest.mark.parametrize("value", ["delete_pod", "delete_succeeded_pod", "keep_pod"])
+    def test_on_finish_action_on_every_version(self, value):
+        op = make(on_finish_action=value)
+        assert str(getattr(op.on_finish_action, "value", op.on_finish_action)) == value
+
+    @pytest.mark.parametrize(("flag", "action"), [(True, "delete_pod"), (False, "keep_pod")])
+    def test_is_delete_operator_pod_maps_with_warning(self, flag, action):
+        with pytest.warns(ProviderDeprecationWarning, match="on_finish_action"):
+            op = make(is_delete_operator_pod=flag)
+        assert str(getattr(op.on_finish_action, "value", op.on_finish_action)) == action
+
+    def test_contradiction_rejected(self):
+        with pytest.raises(ComposerPodConfigError, match="contradicts"), pytest.warns(ProviderDeprecationWarning):
+            make(is_delete_operator_pod=True, on_finish_action="keep_pod")
+
+    def test_unknown_action_rejected(self):
+        with pytest.raises(ComposerPodConfigError, match="on_finish_action='delete'"):
+            make(on_finish_action="delete")
+
+
+class TestSecrets:
+    def test_secret_as_env_and_volume(self):
+        secrets = [
+            Secret("env", "SQL_CONN", "airflow-secrets", "sql_alchemy_conn"),
+            Secret("volume", "/var/secrets/google", "service-account", "service-account.json"),
+        ]
+        pod = rendered_pod(make(secrets=secrets))
+        env = {e.name: e.value_from.secret_key_ref for e in base_container(pod).env if e.value_from}
+        assert (env["SQL_CONN"].name, env["SQL_CONN"].key) == ("airflow-secrets", "sql_alchemy_conn")
+        volumes = {v.secret.secret_name for v in pod.spec.volumes if v.secret}
+        assert volumes == {"service-account"}
+        mounts = {m.mount_path for m in base_container(pod).volume_mounts}
+        assert "/var/secrets/google" in mounts
+
+
+def test_default_args_config_file_counts_as_explicit(kubeconfig_factory):
+    from airflow_provider_composer_kpo.compat import AIRFLOW_V_3_PLUS
+
+    if AIRFLOW_V_3_PLUS:
+        from airflow.sdk import DAG
+    else:
+        from airflow import DAG
+    import datetime
+
+    path = kubeconfig_factory("https://from-default-args.invalid:6443", "dflt")
+    with DAG(
+        "d", start_date=datetime.datetime(2024, 1, 1), schedule=None, default_args={"config_file": str(path)}
+    ):
+        op = make()
+    assert op.hook.api_client.configuration.host == "https://from-default-args.invalid:6443"
