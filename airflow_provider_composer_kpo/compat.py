@@ -68,6 +68,12 @@ _KPO_PARAMETERS = frozenset(inspect.signature(KubernetesPodOperator.__init__).pa
 HAS_ON_FINISH_ACTION = "on_finish_action" in _KPO_PARAMETERS
 HAS_SCHEDULE_TIMEOUT = "schedule_timeout_seconds" in _KPO_PARAMETERS
 
+
+def base_container_name(operator: KubernetesPodOperator) -> str:
+    """Return the name of the container that runs ``cmds``/``arguments`` (an attribute since 6.0)."""
+    return getattr(operator, "base_container_name", None) or operator.BASE_CONTAINER_NAME
+
+
 __all__ = [
     "AIRFLOW_VERSION",
     "AIRFLOW_V_3_PLUS",
@@ -80,4 +86,5 @@ __all__ = [
     "KubernetesPodOperator",
     "ProviderDeprecationWarning",
     "Secret",
+    "base_container_name",
 ]

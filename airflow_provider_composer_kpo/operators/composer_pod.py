@@ -17,6 +17,7 @@ from ..compat import (
     HAS_SCHEDULE_TIMEOUT,
     KubernetesPodOperator,
     ProviderDeprecationWarning,
+    base_container_name,
 )
 from ..composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE
 from ..entrypoint import ErrexitPolicy, apply_errexit_policy
@@ -119,6 +120,7 @@ class ComposerPodOperator(KubernetesPodOperator):
                     f"Task {task_id!r}: both resources and container_resources were given; "
                     f"keep only container_resources."
                 )
+            container_resources = legacy_resources_to_requirements(resources, task_id=task_id)
             warnings.warn(
                 "The `resources` dict is deprecated since cncf-kubernetes 5.0; pass "
                 "container_resources=k8s.V1ResourceRequirements(requests={...}, limits={...}) instead. "
@@ -126,7 +128,6 @@ class ComposerPodOperator(KubernetesPodOperator):
                 ProviderDeprecationWarning,
                 stacklevel=2,
             )
-            container_resources = legacy_resources_to_requirements(resources, task_id=task_id)
 
         finish_action = resolve_on_finish_action(on_finish_action, is_delete_operator_pod, task_id=task_id)
         if HAS_ON_FINISH_ACTION:
@@ -169,7 +170,7 @@ class ComposerPodOperator(KubernetesPodOperator):
         """Return upstream's pod with the errexit policy applied to the rendered base container."""
         pod = super().build_pod_request_obj(context)
         for container in pod.spec.containers:
-            if container.name == self.base_container_name:
+            if container.name == base_container_name(self):
                 result = apply_errexit_policy(
                     container.command or [], container.args or [], self.errexit_policy, task_id=self.task_id
                 )

@@ -63,7 +63,10 @@ class TestClientConfiguration:
 
         with pytest.raises(Exception, match="mutually exclusive"):
             KubernetesHook(conn_id="kubernetes_default", config_file=str(arg_path)).get_conn()
-        assert server_of(ComposerKubernetesHook(config_file=str(arg_path))) == "https://from-argument.invalid:6443"
+        assert (
+            server_of(ComposerKubernetesHook(config_file=str(arg_path)))
+            == "https://from-argument.invalid:6443"
+        )
 
     def test_connection_with_two_sources_names_them(self, set_connection):
         set_connection("kubernetes_default", {"in_cluster": True, "kube_config_path": "/p"})

@@ -97,7 +97,10 @@ def test_opting_out_of_composer_fallbacks():
     ("kwargs", "expected"),
     [
         ({"config_file": "/mine"}, "/mine (explicit config_file argument)"),
-        ({"existing": [COMPOSER_KUBECONFIG_PATH]}, f"{COMPOSER_KUBECONFIG_PATH} (Composer's kubeconfig exists"),
+        (
+            {"existing": [COMPOSER_KUBECONFIG_PATH]},
+            f"{COMPOSER_KUBECONFIG_PATH} (Composer's kubeconfig exists",
+        ),
         ({"fields": {"kube_config": "x"}}, "connection 'kubernetes_default' extra 'kube_config'"),
         ({}, "default chain"),
     ],
