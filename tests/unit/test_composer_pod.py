@@ -164,7 +164,7 @@ class TestResources:
         assert resources.requests == {"cpu": "50m"}
 
     def test_legacy_unknown_key_rejected(self):
-        with pytest.raises(ComposerPodConfigError, match="'limit_mem'.*accepted keys are request_memory"):
+        with pytest.raises(ComposerPodConfigError, match=r"'limit_mem'.*accepted keys are request_memory"):
             make(resources={"limit_mem": "1G"})
 
     def test_both_forms_rejected(self):

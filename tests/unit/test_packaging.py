@@ -1,0 +1,62 @@
+"""What Airflow and pip see of the package: provider metadata, public names, version facts."""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points, version
+
+from packaging.version import Version
+
+import airflow_provider_composer_kpo as package
+from airflow_provider_composer_kpo import compat
+from airflow_provider_composer_kpo.get_provider_info import get_provider_info
+
+
+def test_provider_info_matches_distribution():
+    info = get_provider_info()
+    assert info["package-name"] == "airflow-provider-composer-kpo"
+    assert info["versions"][0] == package.__version__ == version("airflow-provider-composer-kpo")
+
+
+def test_connection_type_points_at_the_hook():
+    (conn,) = get_provider_info()["connection-types"]
+    module_name, _, class_name = conn["hook-class-name"].rpartition(".")
+    hook = getattr(importlib.import_module(module_name), class_name)
+    assert hook.conn_type == conn["connection-type"]
+
+
+def test_listed_modules_import():
+    info = get_provider_info()
+    for section in ("hooks", "operators"):
+        for entry in info[section]:
+            for module in entry["python-modules"]:
+                importlib.import_module(module)
+
+
+def test_entry_point_registered():
+    points = entry_points()
+    group = (
+        points.select(group="apache_airflow_provider")
+        if hasattr(points, "select")
+        else points.get("apache_airflow_provider", [])
+    )
+    targets = {ep.value for ep in group}
+    assert "airflow_provider_composer_kpo.get_provider_info:get_provider_info" in targets
+
+
+def test_public_names():
+    for name in package.__all__:
+        assert hasattr(package, name), name
+
+
+def test_feature_flags_match_installed_provider_versions():
+    """The flags are read from code; check them against the changelog's version boundaries."""
+    v = compat.CNCF_KUBERNETES_VERSION
+    assert compat.HAS_ON_FINISH_ACTION == (v >= Version("7.2.0"))
+    assert compat.HAS_SCHEDULE_TIMEOUT == (v >= Version("10.5.0"))
+    assert compat.AIRFLOW_V_3_PLUS == (compat.AIRFLOW_VERSION.major >= 3)
+
+
+def test_secret_importable_on_every_version():
+    secret = package.Secret("env", "TARGET", "name", "key")
+    assert secret.deploy_type == "env"

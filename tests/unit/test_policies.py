@@ -1,0 +1,96 @@
+"""Pure policy modules: timeouts, legacy resources, finish action, Composer facts."""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes.client import models as k8s
+
+from airflow_provider_composer_kpo.composer import composer_major_version, composer_secret_fix_hint
+from airflow_provider_composer_kpo.exceptions import ComposerPodConfigError
+from airflow_provider_composer_kpo.finish_action import resolve_on_finish_action, should_delete_pod
+from airflow_provider_composer_kpo.resources import legacy_resources_to_requirements
+from airflow_provider_composer_kpo.timeouts import (
+    startup_budget_without_schedule_timeout,
+    validate_timeout,
+)
+
+
+class TestTimeouts:
+    def test_valid_value_returned(self):
+        assert validate_timeout("startup_timeout_seconds", 600, task_id="t") == 600
+
+    def test_message_names_task_parameter_value_and_fix(self):
+        with pytest.raises(ComposerPodConfigError) as err:
+            validate_timeout("startup_timeout_seconds", 5, task_id="load")
+        message = str(err.value)
+        assert "Task 'load'" in message and "startup_timeout_seconds=5" in message
+        assert "30..10800" in message
+
+    def test_budget_is_the_sum(self):
+        assert startup_budget_without_schedule_timeout(300, 900) == 1200
+
+
+class TestLegacyResources:
+    def test_every_key_maps(self):
+        req = legacy_resources_to_requirements(
+            {
+                "request_memory": "1Gi",
+                "request_cpu": "500m",
+                "request_ephemeral_storage": "1Gi",
+                "limit_memory": "2Gi",
+                "limit_cpu": 1,
+                "limit_ephemeral_storage": "2Gi",
+                "limit_gpu": 1,
+            },
+            task_id="t",
+        )
+        assert req.requests == {"memory": "1Gi", "cpu": "500m", "ephemeral-storage": "1Gi"}
+        assert req.limits == {"memory": "2Gi", "cpu": "1", "ephemeral-storage": "2Gi", "nvidia.com/gpu": "1"}
+
+    def test_none_values_are_skipped(self):
+        req = legacy_resources_to_requirements({"limit_memory": "1G", "limit_cpu": None}, task_id="t")
+        assert req == k8s.V1ResourceRequirements(limits={"memory": "1G"})
+
+    def test_not_a_dict(self):
+        with pytest.raises(ComposerPodConfigError, match="must be a dict"):
+            legacy_resources_to_requirements(["limit_memory"], task_id="t")
+
+
+class TestFinishAction:
+    def test_default(self):
+        assert resolve_on_finish_action(None, None, task_id="t") == "delete_pod"
+
+    @pytest.mark.parametrize(
+        ("action", "phase", "delete"),
+        [
+            ("delete_pod", "Failed", True),
+            ("delete_succeeded_pod", "Succeeded", True),
+            ("delete_succeeded_pod", "Failed", False),
+            ("keep_pod", "Succeeded", False),
+        ],
+    )
+    def test_should_delete_pod(self, action, phase, delete):
+        pod = k8s.V1Pod(status=k8s.V1PodStatus(phase=phase))
+        assert should_delete_pod(action, pod) is delete
+
+    def test_delete_succeeded_without_remote_pod_keeps_it(self):
+        assert should_delete_pod("delete_succeeded_pod", None) is False
+
+
+class TestComposerFacts:
+    @pytest.mark.parametrize(
+        ("value", "major"), [("2.1.10", 2), ("3.0.1", 3), ("1.16.5", 1), ("", None), ("preview", None)]
+    )
+    def test_major_version(self, value, major):
+        assert composer_major_version({"COMPOSER_VERSION": value}) == major
+
+    def test_not_on_composer(self):
+        assert composer_major_version({}) is None
+
+    def test_secret_hint_on_composer_3_uses_gcloud(self):
+        hint = composer_secret_fix_hint("airflow-secrets", "ns", {"COMPOSER_VERSION": "3.0.1"})
+        assert "gcloud beta composer environments user-workloads-secrets create" in hint
+
+    def test_secret_hint_elsewhere_uses_kubectl(self):
+        hint = composer_secret_fix_hint("airflow-secrets", "ns", {"COMPOSER_VERSION": "2.1.10"})
+        assert hint.startswith("create it with `kubectl create secret generic airflow-secrets -n ns")
