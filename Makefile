@@ -1,0 +1,27 @@
+# The two commands a newcomer needs (see README):
+#   make demo   run every example DAG end to end on the local cluster and print a table
+#   make test   lint, unit suite on every supported (Airflow, cncf-kubernetes) pair,
+#               integration suite on the local cluster
+# Both install what they need on a fresh Debian 12 machine (as root) and stop what they start.
+
+.PHONY: test demo venvs lint unit integration benchmarks
+
+test:
+	@bash dev/test.sh
+
+demo:
+	@bash dev/demo.sh
+
+venvs:
+	@bash dev/venvs.sh
+
+lint:
+	@bash dev/test.sh lint
+
+unit:
+	@bash dev/test.sh unit
+
+integration:
+	@bash dev/test.sh integration
+
+include dev/localcluster/cluster.mk

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The README's test command (`make test`): everything from a fresh machine.
+#
+#   bash dev/test.sh                # lint + unit (every pair) + integration (local cluster)
+#   bash dev/test.sh unit           # only some stages: lint, unit, integration
+#
+# Stages run in order; a failed stage does not stop the later ones, the exit code reports all.
+# The local cluster is started if it is not running and stopped again only if this script
+# started it. The last line is "test: N passed, N failed" over every pytest run.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+UNIT_PAIRS=(af25-k50 af26-k60 af210-k714 af210-k1010 af33-k1025)
+INTEGRATION_PAIRS=(af210-k1010 af33-k1025)
+stages=("$@")
+[ ${#stages[@]} -eq 0 ] && stages=(lint unit integration)
+
+passed=0 failed=0 status=0
+logdir=$(mktemp -d /tmp/composer-kpo-test.XXXXXX)
+
+wants() { local s; for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+
+# Run pytest in one venv, keep its summary in the totals.
+run_pytest() {
+  local pair=$1; shift
+  local log="$logdir/$pair-$(date +%s%N).log"
+  echo "::group::pytest [$pair] $*"
+  ".venvs/$pair/bin/python" -m pytest -p no:cacheprovider -q "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  echo "::endgroup::"
+  local line p f e
+  line=$(grep -E '^=*.*[0-9]+ (passed|failed|error)' "$log" | tail -n 1)
+  p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+' || true)
+  f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+' || true)
+  e=$(grep -oE '[0-9]+ errors?' <<<"$line" | grep -oE '[0-9]+' || true)
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0} + ${e:-0}))
+  if [ "$rc" -ne 0 ]; then
+    echo "pytest [$pair] exited $rc"
+    status=1
+    [ -z "$p$f$e" ] && failed=$((failed + 1))  # a crash before any test counts as a failure
+  fi
+}
+
+pairs_needed=()
+wants unit && pairs_needed+=("${UNIT_PAIRS[@]}")
+wants integration && pairs_needed+=("${INTEGRATION_PAIRS[@]}")
+wants lint && pairs_needed+=(lint)
+if [ ${#pairs_needed[@]} -gt 0 ]; then
+  mapfile -t unique < <(printf '%s\n' "${pairs_needed[@]}" | awk '!seen[$0]++')
+  bash dev/venvs.sh "${unique[@]}" || { echo "test: creating the virtualenvs failed"; exit 1; }
+fi
+
+if wants lint; then
+  echo "== lint (ruff)"
+  if .venvs/lint/bin/ruff check . && .venvs/lint/bin/ruff format --check .; then
+    echo "lint: clean"
+  else
+    echo "lint: FAILED"
+    status=1
+  fi
+fi
+
+if wants unit; then
+  for pair in "${UNIT_PAIRS[@]}"; do
+    echo "== unit tests on $pair"
+    run_pytest "$pair" tests/unit
+  done
+fi
+
+if wants integration; then
+  started_cluster=0
+  if ! bash dev/localcluster/cluster-status.sh >/dev/null 2>&1; then
+    started_cluster=1
+  fi
+  # Stop the cluster on any exit, but only if this script brought it up.
+  trap '[ "$started_cluster" = 1 ] && bash dev/localcluster/cluster-down.sh >/dev/null 2>&1' EXIT
+  echo "== local cluster"
+  if up_output=$(bash dev/localcluster/cluster-up.sh 2>&1); then
+    printf '%s\n' "$up_output" | tail -n 5
+    eval "$(printf '%s\n' "$up_output" | tail -n 1)"  # export KUBECONFIG=...
+    export COMPOSER_KPO_REQUIRE_CLUSTER=1
+    for pair in "${INTEGRATION_PAIRS[@]}"; do
+      echo "== integration tests on $pair"
+      run_pytest "$pair" tests/integration -m integration
+    done
+  else
+    printf '%s\n' "$up_output" | tail -n 40
+    echo "test: the local cluster did not start"
+    status=1
+    failed=$((failed + 1))
+  fi
+fi
+
+rm -rf "$logdir"
+echo "test: $passed passed, $failed failed"
+exit $status
