@@ -18,7 +18,6 @@ for a in "$@"; do
   esac
 done
 say() { ((QUIET)) || log "$@"; }
-CRICTL="$CACHE_DIR/tools-bin/crictl"
 
 # stop NAME: SIGTERM the recorded pid, wait up to 15 s, then SIGKILL.
 stop() {
@@ -146,6 +145,18 @@ cleanup_cgroups() {
   rm -f "$RUN_DIR/cgroups.before"
 }
 
+# containerd puts shim sockets and runc state under /run/containerd whatever its state dir;
+# remove the (now empty) tree if it was not there before our cluster.
+cleanup_run_containerd() {
+  [[ -f $RUN_DIR/run-containerd.absent ]] || return 0
+  [[ -d /run/containerd ]] && find /run/containerd -depth -type d -empty -delete 2>/dev/null
+  rm -f "$RUN_DIR/run-containerd.absent"
+  if [[ -f $RUN_DIR/run-netns.absent ]]; then
+    rmdir /run/netns 2>/dev/null || true
+    rm -f "$RUN_DIR/run-netns.absent"
+  fi
+}
+
 main() {
   [[ -d $RUN_DIR ]] || { say "nothing to stop ($RUN_DIR does not exist)"; return 0; }
   stop kubelet
@@ -159,6 +170,7 @@ main() {
   unmount_all
   cleanup_network
   cleanup_cgroups
+  cleanup_run_containerd
   # Runtime state goes; the next cluster-up starts from an empty etcd and kubelet.
   rm -rf "$RUN_DIR/etcd" "$KUBELET_DIR" "$CONTAINERD_STATE" "$RUN_DIR/cni/ipam" "$RUN_DIR/pod-logs" \
          "$PID_DIR" "$RUN_DIR/netns.before"

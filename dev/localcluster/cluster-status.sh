@@ -14,7 +14,11 @@ for c in "${COMPONENTS[@]}"; do
 done
 ready="$(kubectl_admin get node "$NODE_NAME" --request-timeout=3s \
   -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)"
-printf '%-24s %s\n' "node $NODE_NAME" "${ready:+Ready=$ready}${ready:-unknown (API server unreachable or node not registered)}"
+if [[ -n $ready ]]; then
+  printf '%-24s Ready=%s\n' "node $NODE_NAME" "$ready"
+else
+  printf '%-24s unknown (API server unreachable or node not registered)\n' "node $NODE_NAME"
+fi
 [[ $ready == True ]] || rc=1
 printf '%-24s %s\n' "kubeconfig" "$ADMIN_KUBECONFIG"
 exit "$rc"

@@ -76,6 +76,8 @@ record_host_state() {
     iptables -w -t "$t" -S 2>/dev/null | awk -v t="$t" '$1 == "-N" && $2 ~ /^CNI-/ {print t " " $2}'
   done > "$RUN_DIR/iptables.before"
   ls -d /sys/fs/cgroup/*/kubepods 2>/dev/null > "$RUN_DIR/cgroups.before" || true
+  [[ -e /run/containerd ]] || touch "$RUN_DIR/run-containerd.absent"
+  [[ -e /run/netns ]] || touch "$RUN_DIR/run-netns.absent"
 }
 
 # The node IP lives on our CNI bridge, created before the kubelet starts (the kubelet checks
@@ -269,6 +271,9 @@ start_scheduler() {
 
 start_containerd() {
   SNAPSHOTTER="$(pick_snapshotter)"
+  # For `crictl -c $RUN_DIR/crictl.yaml ...` when debugging.
+  printf 'runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 30\n' \
+    "$CONTAINERD_SOCK" "$CONTAINERD_SOCK" > "$RUN_DIR/crictl.yaml"
   write_containerd_config
   start_bg containerd containerd --config "$RUN_DIR/containerd/config.toml"
   wait_for containerd "the containerd socket" ctr --address "$CONTAINERD_SOCK" version
@@ -344,4 +349,5 @@ main() {
   echo "export KUBECONFIG=$ADMIN_KUBECONFIG"
 }
 
-main "$@"
+# Sourcing (for debugging single steps) defines the functions without starting anything.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi

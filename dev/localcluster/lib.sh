@@ -12,6 +12,10 @@ CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/composer-kpo"
 K8S_BIN="$CACHE_DIR/k8s-$K8S_VERSION/bin"
 IMAGE_CACHE="$CACHE_DIR/images"
 GO_CACHE_ROOT="$CACHE_DIR/go"
+# crictl (CRI client) for cluster-down's sandbox removal and for debugging. Built from the
+# Go module proxy; v1.33.x is not served there, v1.34 speaks the same CRI v1 API.
+CRICTL_VERSION=v1.34.0
+CRICTL="$CACHE_DIR/crictl-$CRICTL_VERSION/crictl"
 
 # Everything the running cluster writes lives under one directory, so cluster-down can
 # remove it completely.
