@@ -10,6 +10,7 @@ from .entrypoint import ErrexitPolicy
 from .exceptions import ComposerPodConfigError, ErrexitRequiredError, KubeconfigResolutionError
 from .hooks.composer_kubernetes import ComposerKubernetesHook
 from .operators.composer_pod import ComposerPodOperator
+from .pod_helpers import gke_node_pool_affinity
 
 __all__ = [
     "COMPOSER_KUBECONFIG_PATH",
@@ -22,4 +23,5 @@ __all__ = [
     "KubeconfigResolutionError",
     "Secret",
     "__version__",
+    "gke_node_pool_affinity",
 ]
