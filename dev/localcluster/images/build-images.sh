@@ -11,20 +11,27 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 IMAGES_DIR="$LC_DIR/images"
-RECIPE=1                     # bump to force a rebuild of every image after a recipe change
 WORK="$IMAGE_CACHE/work"
 DEB_CACHE="$IMAGE_CACHE/debs"  # debootstrap's .deb cache: the perl image reuses the base's
 SUITE=bookworm
 
-# name|reference — the tarball is $IMAGE_CACHE/<name>-r$RECIPE.tar
+# name|reference|revision — the tarball is $IMAGE_CACHE/<name>-r<revision>.tar; bump an
+# image's revision when its recipe below changes, so cached tarballs get rebuilt.
 IMAGES=(
-  "pause|registry.k8s.io/pause:3.10"
-  "busybox|docker.io/library/busybox:1.36"
-  "debian|docker.io/library/debian:bookworm-slim"
-  "perl|docker.io/library/perl:5.36"
+  "pause|registry.k8s.io/pause:3.10|1"
+  "busybox|docker.io/library/busybox:1.36|1"
+  "debian|docker.io/library/debian:bookworm-slim|1"
+  "perl|docker.io/library/perl:5.36|2"
 )
 
-tarball() { echo "$IMAGE_CACHE/$1-r$RECIPE.tar"; }
+field() { cut -d'|' -f"$2" <<<"$1"; }
+tarball() {  # tarball NAME
+  local e
+  for e in "${IMAGES[@]}"; do
+    [[ $(field "$e" 1) == "$1" ]] && { echo "$IMAGE_CACHE/$1-r$(field "$e" 3).tar"; return; }
+  done
+  die "unknown image $1"
+}
 
 # The Debian mirror apt is configured with (the only one reachable here).
 debian_mirror() {
@@ -99,9 +106,12 @@ build_debian() {
   rm -rf "$root"
 }
 
+# perl 5.36.0's bundled Math::BigInt 1.999830 dies in bpi(N) for N > ~1000 ("Can't use an
+# undefined value as an ARRAY reference"); Debian's libmath-bigint-perl (1.999838, earlier in
+# @INC) fixes it, as the perl:5.36 image's newer 5.36.x does.
 build_perl() {
   local root="$WORK/perl"
-  debootstrap_rootfs "$root" perl
+  debootstrap_rootfs "$root" perl,libmath-bigint-perl
   pack_layer "$root" "$WORK/perl.layer.tar"
   make_image perl "$WORK/perl.layer.tar" --tag docker.io/library/perl:5.36 --cmd '["perl", "-de0"]'
   rm -rf "$root"
@@ -111,31 +121,37 @@ build_all() {
   mkdir -p "$IMAGE_CACHE" "$WORK"
   local entry name start
   for entry in "${IMAGES[@]}"; do
-    name="${entry%%|*}"
+    name="$(field "$entry" 1)"
     [[ -s $(tarball "$name") ]] && continue
     start=$SECONDS
+    rm -f "$IMAGE_CACHE/$name"-r*.tar  # older revisions
     "build_$name"
     log "image $name built in $((SECONDS - start)) s: $(tarball "$name")"
   done
 }
 
-# Load every image into containerd's CRI namespace. The import is skipped for images the
-# containerd already has, so a warm cluster-up spends no time here.
+# Load every image into containerd's k8s.io namespace. containerd's root (the image store)
+# survives cluster-down, so a tarball is imported only when it changed since its last import
+# (recorded by name, size and mtime): a warm cluster-up spends no time here.
 import_all() {
-  local have entry name ref
+  local entry name ref tar key record="$RUN_DIR/containerd/imported.list" have
+  touch "$record"
   have="$(ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q 2>/dev/null || true)"
   for entry in "${IMAGES[@]}"; do
-    name="${entry%%|*}" ref="${entry#*|}"
-    grep -qxF "$ref" <<<"$have" && continue
-    [[ -s $(tarball "$name") ]] || die "image $name is not built; run build-images.sh"
+    name="$(field "$entry" 1)" ref="$(field "$entry" 2)" tar="$(tarball "$(field "$entry" 1)")"
+    [[ -s $tar ]] || die "image $name is not built; run build-images.sh"
+    key="$(basename "$tar") $(stat -c '%s %Y' "$tar")"
+    grep -qxF "$ref" <<<"$have" && grep -qxF "$key" "$record" && continue
     ctr --address "$CONTAINERD_SOCK" -n k8s.io images import \
-        --snapshotter "${SNAPSHOTTER:-overlayfs}" "$(tarball "$name")" >/dev/null
+        --snapshotter "${SNAPSHOTTER:-overlayfs}" "$tar" >/dev/null
+    grep -vF "$(basename "$tar") " "$record" > "$record.new" || true
+    echo "$key" >> "$record.new" && mv "$record.new" "$record"
   done
 }
 
 case "${1:-build}" in
   build) build_all ;;
   import) import_all ;;
-  list) for e in "${IMAGES[@]}"; do echo "${e#*|} $(tarball "${e%%|*}")"; done ;;
+  list) for e in "${IMAGES[@]}"; do echo "$(field "$e" 2) $(tarball "$(field "$e" 1)")"; done ;;
   *) die "usage: $0 [build|import|list]" ;;
 esac
