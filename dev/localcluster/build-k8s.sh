@@ -35,7 +35,7 @@ build() {
     cd "$LC_DIR/kubebuild"
     # Own module and build caches under the cache dir: a retry after a failure is warm.
     export GOMODCACHE="$GO_CACHE_ROOT/mod" GOCACHE="$GO_CACHE_ROOT/build"
-    export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
+    export CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false" GOTOOLCHAIN=local
     local pkgs=()
     for c in "${COMPONENTS_TO_BUILD[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
     go build -trimpath -ldflags "${ldflags[*]}" -o "$K8S_BIN.tmp/" "${pkgs[@]}"

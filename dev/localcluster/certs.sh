@@ -83,6 +83,9 @@ main() {
   make_cert kubelet-serving "/CN=$NODE_NAME" server "IP:$NODE_IP,IP:127.0.0.1,DNS:$NODE_NAME,DNS:localhost"
   make_cert controller-manager "/CN=system:kube-controller-manager" client
   make_cert scheduler "/CN=system:kube-scheduler" client
+  # The aggregation layer's client (request-header auth); without it the controller manager
+  # and scheduler log "missing content for CA bundle" every few seconds.
+  make_cert front-proxy-client "/CN=front-proxy-client" client
   # Service-account token signing pair.
   new_key "$PKI_DIR/sa.key"
   [[ -s $PKI_DIR/sa.pub ]] || openssl pkey -in "$PKI_DIR/sa.key" -pubout -out "$PKI_DIR/sa.pub" 2>/dev/null

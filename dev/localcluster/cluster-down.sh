@@ -29,8 +29,8 @@ stop() {
   fi
   say "stopping $name (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && { say "$name did not stop, killing"; kill -KILL "$pid" 2>/dev/null || true; sleep 0.2; }
+  for ((i = 0; i < 150; i++)); do alive "$pid" || break; sleep 0.1; done
+  if alive "$pid"; then say "$name did not stop, killing"; kill -KILL "$pid" 2>/dev/null || true; sleep 0.2; fi
   rm -f "$PID_DIR/$name.pid"
 }
 

@@ -50,11 +50,15 @@ COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler container
 log() { printf '[cluster] %s\n' "$*" >&2; }
 die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
 
+# alive PID: the process exists and is not a zombie waiting for its parent (PID 1 here) to
+# reap it -- a zombie still answers kill -0.
+alive() { [[ -r /proc/$1/status ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+
 pid_of() {  # pid_of COMPONENT -> prints the pid if that component is alive
   local f="$PID_DIR/$1.pid" pid
   [[ -s $f ]] || return 1
   pid="$(cat "$f")"
-  kill -0 "$pid" 2>/dev/null || return 1
+  alive "$pid" || return 1
   echo "$pid"
 }
 

@@ -59,8 +59,9 @@ def _cluster_problem(path: str) -> str | None:
         finally:
             api.close()
     except Exception as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return f"API server in {path} is not reachable: {first_line[:200]}"
+        # urllib3's MaxRetryError keeps the useful part ("Connection refused") in .reason
+        text = str(getattr(exc, "reason", None) or exc).strip() or type(exc).__name__
+        return f"API server in {path} is not reachable: {text.splitlines()[0][-160:]}"
     if not version.git_version:
         return f"API server in {path} gave no version"
     return None
