@@ -109,10 +109,15 @@ cleanup_network() {
   while iptables -w -D FORWARD -j KPO-ISOLATION 2>/dev/null; do :; done
   iptables -w -F KPO-ISOLATION 2>/dev/null && iptables -w -X KPO-ISOLATION 2>/dev/null || true
   cleanup_cni_iptables
-  if [[ -f $RUN_DIR/ip_forward.orig ]]; then
-    cat "$RUN_DIR/ip_forward.orig" > /proc/sys/net/ipv4/ip_forward 2>/dev/null || true
-    rm -f "$RUN_DIR/ip_forward.orig"
-  fi
+}
+
+restore_sysctls() {
+  [[ -f $RUN_DIR/sysctl.before ]] || return 0
+  local key value
+  while read -r key value; do
+    echo "$value" > "/proc/sys/$key" 2>/dev/null || say "could not restore $key=$value"
+  done < "$RUN_DIR/sysctl.before"
+  rm -f "$RUN_DIR/sysctl.before"
 }
 
 # The CNI plugins' own chains (portmap's CNI-HOSTPORT-*/CNI-DN-*, bridge's CNI-*): removed
@@ -171,6 +176,7 @@ main() {
   cleanup_network
   cleanup_cgroups
   cleanup_run_containerd
+  restore_sysctls
   # Runtime state goes; the next cluster-up starts from an empty etcd and kubelet.
   rm -rf "$RUN_DIR/etcd" "$KUBELET_DIR" "$CONTAINERD_STATE" "$RUN_DIR/cni/ipam" "$RUN_DIR/pod-logs" \
          "$PID_DIR" "$RUN_DIR/netns.before"

@@ -78,6 +78,12 @@ record_host_state() {
   ls -d /sys/fs/cgroup/*/kubepods 2>/dev/null > "$RUN_DIR/cgroups.before" || true
   [[ -e /run/containerd ]] || touch "$RUN_DIR/run-containerd.absent"
   [[ -e /run/netns ]] || touch "$RUN_DIR/run-netns.absent"
+  # The kubelet sets vm.overcommit_memory, kernel.panic*, ...; the bridge plugin ip_forward.
+  if [[ ! -f $RUN_DIR/sysctl.before ]]; then
+    for t in "${HOST_SYSCTLS[@]}"; do
+      [[ -r /proc/sys/$t ]] && echo "$t $(cat "/proc/sys/$t")"
+    done > "$RUN_DIR/sysctl.before"
+  fi
 }
 
 # The node IP lives on our CNI bridge, created before the kubelet starts (the kubelet checks
@@ -89,8 +95,6 @@ setup_network() {
   fi
   ip addr replace "$NODE_IP/16" dev "$CNI_BRIDGE"
   ip link set "$CNI_BRIDGE" up
-  # Remember ip_forward (the bridge plugin turns it on) so cluster-down can restore it.
-  [[ -f $RUN_DIR/ip_forward.orig ]] || cat /proc/sys/net/ipv4/ip_forward > "$RUN_DIR/ip_forward.orig"
   # No Service proxy runs: make service-CIDR traffic (e.g. DNS to the cluster DNS address)
   # die on this machine instead of following the default route.
   ip route replace blackhole "$SERVICE_CIDR"

@@ -47,6 +47,11 @@ NODE_NAME="$(hostname | tr '[:upper:]' '[:lower:]')"
 # Start order; cluster-down stops in the documented reverse-ish order.
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet)
 
+# Host sysctls the kubelet (protectKernelDefaults=false) or the CNI bridge plugin rewrite;
+# cluster-up records them, cluster-down puts them back.
+HOST_SYSCTLS=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops
+              kernel/keys/root_maxkeys kernel/keys/root_maxbytes net/ipv4/ip_forward)
+
 log() { printf '[cluster] %s\n' "$*" >&2; }
 die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
 
