@@ -11,8 +11,9 @@
 # .venvs/<id>/.venvs-stamp; when it is unchanged the venv is left alone.
 # One line per venv is printed; uv's output goes to .venvs/<id>.log.
 #
-# Needs uv on PATH (CI: python3 -m pip install 'uv==0.13.9'); if it is missing
-# it is installed that way. Works from any cwd. Only PyPI is contacted.
+# Needs uv (CI: python3 -m pip install 'uv==0.13.9'); uses `uv` on PATH, else
+# `python3 -m uv`, and installs that pinned version if neither works.
+# Works from any cwd. Only PyPI is contacted.
 set -euo pipefail
 
 UV_VERSION=0.13.9
@@ -22,10 +23,16 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$(pwd)
 script="$repo/dev/venvs.sh"
 
-if ! command -v uv >/dev/null 2>&1; then
-  python3 -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION" >&2
-  hash -r
-  command -v uv >/dev/null 2>&1 || { echo "venvs.sh: uv not on PATH after install" >&2; exit 1; }
+# uv on PATH, else `python3 -m uv` (a fresh pyenv may not have rehashed the
+# `uv` shim after `python3 -m pip install uv`); install it if neither works.
+if command -v uv >/dev/null 2>&1; then
+  UV=(uv)
+else
+  if ! python3 -m uv --version >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION" >&2
+  fi
+  UV=(python3 -m uv)
+  "${UV[@]}" --version >/dev/null 2>&1 || { echo "venvs.sh: cannot run uv" >&2; exit 1; }
 fi
 
 if [ $# -eq 0 ]; then
@@ -73,10 +80,10 @@ for id in "${ids[@]}"; do
     rm -f "$venv/.venvs-stamp"
     if [ "$action" = created ]; then
       rm -rf "$venv"
-      uv venv --python python3 "$venv"
+      "${UV[@]}" venv --python python3 "$venv"
     fi
-    uv pip sync --python "$venv/bin/python" --require-hashes "$lock"
-    uv pip install --python "$venv/bin/python" --no-deps -e .
+    "${UV[@]}" pip sync --python "$venv/bin/python" --require-hashes "$lock"
+    "${UV[@]}" pip install --python "$venv/bin/python" --no-deps -e .
     echo "$stamp" >"$venv/.venvs-stamp"
   ) >"$log" 2>&1; then
     echo "$id: $action ($venv, $(elapsed "$start")s)"
