@@ -1,27 +1,63 @@
-"""KubernetesPodOperator for Cloud Composer, safe by default."""
+"""KubernetesPodOperator for Cloud Composer, safe by default.
+
+Public names are loaded on first use: Airflow imports this package's ``get_provider_info`` while
+it is still reading its own configuration, when importing the operator would be circular.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from .compat import Secret
-from .composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE
-from .entrypoint import ErrexitPolicy
-from .exceptions import ComposerPodConfigError, ErrexitRequiredError, KubeconfigResolutionError
-from .hooks.composer_kubernetes import ComposerKubernetesHook
-from .operators.composer_pod import ComposerPodOperator
-from .pod_helpers import gke_node_pool_affinity
+# public name -> module that defines it
+_EXPORTS = {
+    "COMPOSER_KUBECONFIG_PATH": ".composer",
+    "COMPOSER_USER_WORKLOADS_NAMESPACE": ".composer",
+    "ComposerKubernetesHook": ".hooks.composer_kubernetes",
+    "ComposerPodConfigError": ".exceptions",
+    "ComposerPodOperator": ".operators.composer_pod",
+    "ErrexitPolicy": ".entrypoint",
+    "ErrexitRequiredError": ".exceptions",
+    "KubeconfigResolutionError": ".exceptions",
+    "PodFailedError": ".exceptions",
+    "PodPreflightError": ".exceptions",
+    "PodStartupError": ".exceptions",
+    "PodStartupTimeout": ".exceptions",
+    "PreflightMode": ".preflight",
+    "Secret": ".compat",
+    "gke_node_pool_affinity": ".pod_helpers",
+}
 
-__all__ = [
-    "COMPOSER_KUBECONFIG_PATH",
-    "COMPOSER_USER_WORKLOADS_NAMESPACE",
-    "ComposerKubernetesHook",
-    "ComposerPodConfigError",
-    "ComposerPodOperator",
-    "ErrexitPolicy",
-    "ErrexitRequiredError",
-    "KubeconfigResolutionError",
-    "Secret",
-    "__version__",
-    "gke_node_pool_affinity",
-]
+__all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:
+    from .compat import Secret
+    from .composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE
+    from .entrypoint import ErrexitPolicy
+    from .exceptions import (
+        ComposerPodConfigError,
+        ErrexitRequiredError,
+        KubeconfigResolutionError,
+        PodFailedError,
+        PodPreflightError,
+        PodStartupError,
+        PodStartupTimeout,
+    )
+    from .hooks.composer_kubernetes import ComposerKubernetesHook
+    from .operators.composer_pod import ComposerPodOperator
+    from .pod_helpers import gke_node_pool_affinity
+    from .preflight import PreflightMode
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

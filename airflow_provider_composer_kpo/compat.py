@@ -24,9 +24,7 @@ from importlib.metadata import version as _dist_version
 from packaging.version import Version
 
 AIRFLOW_VERSION = Version(Version(_dist_version("apache-airflow")).base_version)
-CNCF_KUBERNETES_VERSION = Version(
-    Version(_dist_version("apache-airflow-providers-cncf-kubernetes")).base_version
-)
+CNCF_KUBERNETES_VERSION = Version(Version(_dist_version("apache-airflow-providers-cncf-kubernetes")).base_version)
 AIRFLOW_V_3_PLUS = AIRFLOW_VERSION >= Version("3.0.0")
 
 #: cncf-kubernetes releases before this import Airflow 2-only modules and break on Airflow 3.
@@ -40,7 +38,9 @@ if AIRFLOW_V_3_PLUS and CNCF_KUBERNETES_VERSION < MIN_CNCF_KUBERNETES_FOR_AIRFLO
 
 try:  # 5.3+
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-except ImportError:  # 5.0 - 5.2
+except ModuleNotFoundError as missing:  # 5.0 - 5.2
+    if missing.name != "airflow.providers.cncf.kubernetes.operators.pod":
+        raise
     from airflow.providers.cncf.kubernetes.operators.kubernetes_pod import (  # type: ignore[no-redef]
         KubernetesPodOperator,
     )
@@ -48,7 +48,9 @@ from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 
 try:  # 7.4+
     from airflow.providers.cncf.kubernetes.secret import Secret
-except ImportError:  # Airflow 2 only; removed in Airflow 3
+except ModuleNotFoundError as missing:  # Airflow 2 only; removed in Airflow 3
+    if missing.name != "airflow.providers.cncf.kubernetes.secret":
+        raise
     from airflow.kubernetes.secret import Secret  # type: ignore[no-redef]
 
 try:

@@ -35,14 +35,3 @@ def validate_timeout(parameter: str, value: object, *, task_id: str) -> int:
             f"use a value in that range (default {DEFAULT_STARTUP_TIMEOUT_SECONDS})."
         )
     return value
-
-
-def startup_budget_without_schedule_timeout(
-    startup_timeout_seconds: int, schedule_timeout_seconds: int
-) -> int:
-    """Return one startup timeout for providers that have no separate schedule timeout.
-
-    Before cncf-kubernetes 10.5 a single timer covers scheduling and starting, so the pod gets the
-    sum: the longest it could take with both timers on a newer provider.
-    """
-    return startup_timeout_seconds + schedule_timeout_seconds

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..compat import AirflowNotFoundException, Connection, KubernetesHook
 from ..composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE
+from ..kube_client import RetryingCoreV1Api
 from ..kubeconfig import CONNECTION_SOURCE_FIELDS, ClientConfigChoice, Origin, choose_client_config
 
 
@@ -23,7 +24,8 @@ class ComposerKubernetesHook(KubernetesHook):
       (arguments, then the connection, then Composer's kubeconfig, then upstream's chain), so an
       argument and a connection extra never raise "mutually exclusive";
     * a missing ``kubernetes_default`` connection is an empty connection, not an error;
-    * :meth:`test_connection` talks to the cluster.
+    * :meth:`test_connection` talks to the cluster;
+    * ``core_v1_client`` retries transient API failures (see :mod:`airflow_provider_composer_kpo.retry`).
 
     :param conn_id: The connection id; ``kubernetes_default`` by default, and None for no connection.
     :param use_composer_kubeconfig: Fall back to ``$COMPOSER_KPO_KUBECONFIG`` or Composer's kubeconfig
@@ -52,9 +54,7 @@ class ComposerKubernetesHook(KubernetesHook):
         return {
             "in_cluster": BooleanField(lazy_gettext("In cluster configuration")),
             "kube_config_path": StringField(lazy_gettext("Kube config path"), widget=BS3TextFieldWidget()),
-            "kube_config": PasswordField(
-                lazy_gettext("Kube config (JSON format)"), widget=BS3PasswordFieldWidget()
-            ),
+            "kube_config": PasswordField(lazy_gettext("Kube config (JSON format)"), widget=BS3PasswordFieldWidget()),
             "namespace": StringField(lazy_gettext("Namespace"), widget=BS3TextFieldWidget()),
             "cluster_context": StringField(lazy_gettext("Cluster context"), widget=BS3TextFieldWidget()),
             "disable_verify_ssl": BooleanField(lazy_gettext("Disable SSL")),
@@ -110,6 +110,11 @@ class ComposerKubernetesHook(KubernetesHook):
             self.config_file = choice.config_file
             self.in_cluster = choice.in_cluster
         return super().get_conn()
+
+    @cached_property
+    def core_v1_client(self) -> RetryingCoreV1Api:
+        """Return a CoreV1Api on upstream's client that retries transient API failures."""
+        return RetryingCoreV1Api(api_client=self.api_client)
 
     def test_connection(self) -> tuple[bool, str]:
         """Reach the API server and list pods in the connection's namespace; return (ok, message)."""

@@ -1,7 +1,8 @@
 """ComposerPodOperator: KubernetesPodOperator with Cloud Composer's defaults and guard rails.
 
 This module only wires the package's policies into upstream's operator; each rule lives in its
-own module (kubeconfig, entrypoint, timeouts, resources, finish_action).
+own module (kubeconfig, entrypoint, timeouts, resources, finish_action, preflight, startup,
+diagnosis).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import warnings
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from airflow.exceptions import AirflowException
+from kubernetes.client import AuthorizationV1Api
 from kubernetes.client import models as k8s
 
 from ..compat import (
@@ -20,20 +23,22 @@ from ..compat import (
     base_container_name,
 )
 from ..composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE
+from ..diagnosis import container_failure
 from ..entrypoint import ErrexitPolicy, apply_errexit_policy
-from ..exceptions import ComposerPodConfigError
+from ..exceptions import ComposerPodConfigError, PodFailedError, PodPreflightError, PodStartupError
 from ..finish_action import resolve_on_finish_action, should_delete_pod
 from ..hooks.composer_kubernetes import ComposerKubernetesHook
 from ..kubeconfig import Origin
+from ..preflight import PreflightMode, format_problems, run_preflight
 from ..resources import legacy_resources_to_requirements
-from ..timeouts import (
-    DEFAULT_STARTUP_TIMEOUT_SECONDS,
-    startup_budget_without_schedule_timeout,
-    validate_timeout,
-)
+from ..startup import StartupWatch
+from ..timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS, validate_timeout
 
 if TYPE_CHECKING:
     from airflow.utils.context import Context
+
+#: Log lines of the failed container quoted in the exception.
+FAILURE_LOG_TAIL_LINES = 20
 
 
 class _NotSet:
@@ -47,8 +52,8 @@ NOTSET: Any = _NotSet()
 class ComposerPodOperator(KubernetesPodOperator):
     """Run a pod on Cloud Composer's cluster, with Composer's defaults and safe behaviour.
 
-    Takes every ``KubernetesPodOperator`` argument. Defaults that differ from upstream, the same on
-    every supported cncf-kubernetes version:
+    Takes every ``KubernetesPodOperator`` argument; the ones below differ from upstream, the same
+    way on every supported cncf-kubernetes version.
 
     .. seealso:: The README's table "What we change versus stock KPO".
 
@@ -56,6 +61,9 @@ class ComposerPodOperator(KubernetesPodOperator):
         errexit: ``"inject"`` adds ``set -e`` (``set -eo pipefail`` for bash), ``"require"`` fails
         the task (at DAG parse time when the script is not templated), ``"off"`` sends it unchanged.
         Entrypoints that are not a shell are never touched.
+    :param preflight: Checks before the pod is created (namespace, Secrets and their keys,
+        ConfigMaps, service account, node labels, permissions): ``"fail"`` stops the task on a
+        problem that would keep the pod from starting, ``"warn"`` only logs it, ``"off"`` skips.
     :param config_file: The kubeconfig. Not given: the connection's source if it has one, else
         ``$COMPOSER_KPO_KUBECONFIG``, else Composer's ``/home/airflow/composer_kube_config`` if it
         exists, else upstream's chain. Given explicitly, it always wins; ``None`` skips the
@@ -64,10 +72,11 @@ class ComposerPodOperator(KubernetesPodOperator):
     :param kubernetes_conn_id: The connection; ``kubernetes_default`` on every provider version,
         and a missing ``kubernetes_default`` is not an error. (templated)
     :param startup_timeout_seconds: Seconds for the pod to start once scheduled; 600 by default
-        (upstream: 120), whole seconds between 30 and 10800.
+        (upstream: 120), whole seconds between 30 and 10800. A pod that can never start (missing
+        Secret, bad image, no node) fails within seconds with the reason instead.
     :param schedule_timeout_seconds: Seconds for the pod to be scheduled; defaults to
-        ``startup_timeout_seconds``. On cncf-kubernetes before 10.5, which has one timer for both,
-        a value given here is added to ``startup_timeout_seconds``.
+        ``startup_timeout_seconds``. Honoured on every provider version (in deferrable mode
+        only where the provider has it, 10.5+).
     :param container_resources: Requests and limits of the base container.
     :param resources: Deprecated pre-5.0 dict (``limit_memory``, ``request_cpu``, ...); translated
         to ``container_resources`` with a warning. Unknown keys are an error.
@@ -81,6 +90,7 @@ class ComposerPodOperator(KubernetesPodOperator):
         self,
         *,
         errexit_policy: str = ErrexitPolicy.INJECT.value,
+        preflight: str = PreflightMode.FAIL.value,
         config_file: str | None = NOTSET,
         namespace: str | None = COMPOSER_USER_WORKLOADS_NAMESPACE,
         kubernetes_conn_id: str | None = ComposerKubernetesHook.default_conn_name,
@@ -94,6 +104,7 @@ class ComposerPodOperator(KubernetesPodOperator):
     ) -> None:
         task_id = str(kwargs.get("task_id", "<no task_id>"))
         self.errexit_policy = ErrexitPolicy.parse(errexit_policy, task_id=task_id)
+        self.preflight = PreflightMode.parse(preflight, task_id=task_id)
         # Fail at DAG parse time when a static script breaks the policy; templated ones are
         # checked after rendering, in build_pod_request_obj.
         apply_errexit_policy(
@@ -107,12 +118,9 @@ class ComposerPodOperator(KubernetesPodOperator):
         validate_timeout("startup_timeout_seconds", startup_timeout_seconds, task_id=task_id)
         if schedule_timeout_seconds is not None:
             validate_timeout("schedule_timeout_seconds", schedule_timeout_seconds, task_id=task_id)
+        schedule_timeout_seconds = schedule_timeout_seconds or startup_timeout_seconds
         if HAS_SCHEDULE_TIMEOUT:
-            kwargs["schedule_timeout_seconds"] = schedule_timeout_seconds or startup_timeout_seconds
-        elif schedule_timeout_seconds is not None:
-            startup_timeout_seconds = startup_budget_without_schedule_timeout(
-                startup_timeout_seconds, schedule_timeout_seconds
-            )
+            kwargs["schedule_timeout_seconds"] = schedule_timeout_seconds
 
         if resources is not None:
             if container_resources is not None:
@@ -144,10 +152,11 @@ class ComposerPodOperator(KubernetesPodOperator):
             container_resources=container_resources,
             **kwargs,
         )
+        self.schedule_timeout_seconds = schedule_timeout_seconds
         if not HAS_ON_FINISH_ACTION:
             self.on_finish_action = finish_action
-        if not HAS_SCHEDULE_TIMEOUT:
-            self.schedule_timeout_seconds = schedule_timeout_seconds
+        self._preflight_error: PodPreflightError | None = None
+        self._startup_error: PodStartupError | None = None
 
     @cached_property
     def hook(self) -> ComposerKubernetesHook:
@@ -176,13 +185,83 @@ class ComposerPodOperator(KubernetesPodOperator):
                 )
                 container.command = result.cmds or None
                 container.args = result.arguments or None
-                self.log.info(
-                    "set -e (errexit_policy=%s): %s", self.errexit_policy.value, result.outcome.value
-                )
+                self.log.info("set -e (errexit_policy=%s): %s", self.errexit_policy.value, result.outcome.value)
         return pod
 
-    def cleanup(self, pod: k8s.V1Pod, remote_pod: k8s.V1Pod) -> None:
-        """Delete or keep the pod by ``on_finish_action`` on providers that predate it."""
+    def get_or_create_pod(self, pod_request_obj: k8s.V1Pod, context: Context) -> k8s.V1Pod:
+        """Run the preflight checks, then find or create the pod as upstream does."""
+        self._run_preflight(pod_request_obj)
+        return super().get_or_create_pod(pod_request_obj, context)
+
+    def _run_preflight(self, pod: k8s.V1Pod) -> None:
+        if self.preflight is PreflightMode.OFF:
+            return
+        problems = run_preflight(
+            pod, self.client, AuthorizationV1Api(self.hook.api_client), need_exec=bool(self.do_xcom_push)
+        )
+        if not problems:
+            self.log.info("Preflight: no problems found")
+            return
+        report = format_problems(problems, task_id=self.task_id, namespace=pod.metadata.namespace)
+        if self.preflight is PreflightMode.FAIL and any(p.fatal for p in problems):
+            self._preflight_error = PodPreflightError(report, problems=problems)
+            raise self._preflight_error
+        self.log.warning("%s", report)
+
+    def await_pod_start(self, pod: k8s.V1Pod) -> None:
+        """Wait for the pod to leave Pending; fail within seconds when it never will."""
+        name, namespace = pod.metadata.name, pod.metadata.namespace
+        watch = StartupWatch(
+            pod_name=name,
+            namespace=namespace,
+            read_pod=lambda: self.client.read_namespaced_pod(name, namespace),
+            list_events=lambda: (
+                self.client.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}").items
+            ),
+            schedule_timeout_seconds=self.schedule_timeout_seconds,
+            startup_timeout_seconds=self.startup_timeout_seconds,
+            check_interval_seconds=getattr(self, "startup_check_interval_seconds", 2),
+        )
+        try:
+            watch.wait()
+        except PodStartupError as error:
+            self._startup_error = error
+            raise
+
+    def cleanup(self, pod: k8s.V1Pod, remote_pod: k8s.V1Pod, *args: Any, **kwargs: Any) -> None:
+        """Delete or keep the pod as upstream does, then raise an error that says what went wrong."""
+        if self._preflight_error is not None:
+            raise self._preflight_error  # no pod was created; nothing to clean up
         if not HAS_ON_FINISH_ACTION:
             self.is_delete_operator_pod = should_delete_pod(self.on_finish_action, remote_pod)
-        super().cleanup(pod, remote_pod)
+        failure = None if self._startup_error else self._describe_failure(remote_pod)
+        try:
+            super().cleanup(pod, remote_pod, *args, **kwargs)
+        except AirflowException as upstream_error:
+            if type(upstream_error) is not AirflowException:  # skip, or another deliberate error
+                raise
+            if self._startup_error is not None:
+                raise self._startup_error from None
+            if failure is not None:
+                raise PodFailedError(failure) from None
+            raise
+
+    def _describe_failure(self, remote_pod: k8s.V1Pod | None) -> str | None:
+        """Return the failure message for a failed pod: reason, exit code, last log lines."""
+        container = base_container_name(self)
+        summary = container_failure(remote_pod, container)
+        if summary is None:
+            return None
+        name, namespace = remote_pod.metadata.name, remote_pod.metadata.namespace
+        message = f"Pod {namespace}/{name} failed: {summary}."
+        try:  # read before upstream's cleanup deletes the pod
+            tail = self.client.read_namespaced_pod_log(
+                name, namespace, container=container, tail_lines=FAILURE_LOG_TAIL_LINES
+            )
+        except Exception as error:
+            self.log.warning("Could not read the failed container's log: %s", error)
+            return message
+        if tail:
+            lines = tail.rstrip("\n").splitlines()
+            message += f"\nLast {len(lines)} log lines of {container!r}:\n" + "\n".join(f"  {line}" for line in lines)
+        return message

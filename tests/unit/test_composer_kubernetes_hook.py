@@ -63,10 +63,7 @@ class TestClientConfiguration:
 
         with pytest.raises(Exception, match="mutually exclusive"):
             KubernetesHook(conn_id="kubernetes_default", config_file=str(arg_path)).get_conn()
-        assert (
-            server_of(ComposerKubernetesHook(config_file=str(arg_path)))
-            == "https://from-argument.invalid:6443"
-        )
+        assert server_of(ComposerKubernetesHook(config_file=str(arg_path))) == "https://from-argument.invalid:6443"
 
     def test_connection_with_two_sources_names_them(self, set_connection):
         set_connection("kubernetes_default", {"in_cluster": True, "kube_config_path": "/p"})
@@ -106,15 +103,13 @@ class TestTestConnection:
         ok, message = ComposerKubernetesHook().test_connection()
         assert ok, message
         assert "v1.33.5" in message and "'composer-user-workloads'" in message
-        list_pods.assert_called_once_with(namespace="composer-user-workloads", limit=1)
+        list_pods.assert_called_once_with("composer-user-workloads", limit=1)
 
     def test_forbidden_is_reported(self, local_kubeconfig, mocker):
         from kubernetes.client.exceptions import ApiException
 
         mocker.patch("kubernetes.client.VersionApi.get_code", return_value=mocker.Mock(git_version="v1"))
-        mocker.patch(
-            "kubernetes.client.CoreV1Api.list_namespaced_pod", side_effect=ApiException(403, "Forbidden")
-        )
+        mocker.patch("kubernetes.client.CoreV1Api.list_namespaced_pod", side_effect=ApiException(403, "Forbidden"))
         ok, message = ComposerKubernetesHook().test_connection()
         assert not ok
         assert "403 Forbidden" in message

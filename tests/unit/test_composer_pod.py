@@ -11,7 +11,6 @@ from airflow_provider_composer_kpo import (
     Secret,
 )
 from airflow_provider_composer_kpo.compat import (
-    HAS_SCHEDULE_TIMEOUT,
     KubernetesPodOperator,
     ProviderDeprecationWarning,
 )
@@ -46,7 +45,7 @@ class TestDefaults:
         assert op.namespace == "composer-user-workloads"
         assert op.kubernetes_conn_id == "kubernetes_default"
         assert op.startup_timeout_seconds == 600
-        assert op.schedule_timeout_seconds == (600 if HAS_SCHEDULE_TIMEOUT else None)
+        assert op.schedule_timeout_seconds == 600
         assert str(getattr(op.on_finish_action, "value", op.on_finish_action)) == "delete_pod"
         assert op.errexit_policy.value == "inject"
 
@@ -142,12 +141,12 @@ class TestTimeouts:
         with pytest.raises(ComposerPodConfigError, match="schedule_timeout_seconds=5"):
             make(schedule_timeout_seconds=5)
 
-    def test_schedule_timeout_on_installed_provider(self):
+    def test_schedule_timeout_on_every_provider(self):
         op = make(startup_timeout_seconds=300, schedule_timeout_seconds=900)
-        if HAS_SCHEDULE_TIMEOUT:
-            assert (op.startup_timeout_seconds, op.schedule_timeout_seconds) == (300, 900)
-        else:  # one timer covers both before 10.5
-            assert op.startup_timeout_seconds == 1200
+        assert (op.startup_timeout_seconds, op.schedule_timeout_seconds) == (300, 900)
+
+    def test_schedule_timeout_defaults_to_startup_timeout(self):
+        assert make(startup_timeout_seconds=300).schedule_timeout_seconds == 300
 
 
 class TestResources:
@@ -221,8 +220,6 @@ def test_default_args_config_file_counts_as_explicit(kubeconfig_factory):
     import datetime
 
     path = kubeconfig_factory("https://from-default-args.invalid:6443", "dflt")
-    with DAG(
-        "d", start_date=datetime.datetime(2024, 1, 1), schedule=None, default_args={"config_file": str(path)}
-    ):
+    with DAG("d", start_date=datetime.datetime(2024, 1, 1), schedule=None, default_args={"config_file": str(path)}):
         op = make()
     assert op.hook.api_client.configuration.host == "https://from-default-args.invalid:6443"

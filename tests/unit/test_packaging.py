@@ -60,3 +60,16 @@ def test_feature_flags_match_installed_provider_versions():
 def test_secret_importable_on_every_version():
     secret = package.Secret("env", "TARGET", "name", "key")
     assert secret.deploy_type == "env"
+
+
+def test_provider_info_imports_nothing_heavy():
+    """Airflow imports get_provider_info while loading its configuration: it must not import Airflow."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, airflow_provider_composer_kpo.get_provider_info as m; m.get_provider_info(); "
+        "print(sorted(n for n in sys.modules if n.split('.')[0] in ('airflow', 'kubernetes')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -9,10 +9,7 @@ from airflow_provider_composer_kpo.composer import composer_major_version, compo
 from airflow_provider_composer_kpo.exceptions import ComposerPodConfigError
 from airflow_provider_composer_kpo.finish_action import resolve_on_finish_action, should_delete_pod
 from airflow_provider_composer_kpo.resources import legacy_resources_to_requirements
-from airflow_provider_composer_kpo.timeouts import (
-    startup_budget_without_schedule_timeout,
-    validate_timeout,
-)
+from airflow_provider_composer_kpo.timeouts import validate_timeout
 
 
 class TestTimeouts:
@@ -25,9 +22,6 @@ class TestTimeouts:
         message = str(err.value)
         assert "Task 'load'" in message and "startup_timeout_seconds=5" in message
         assert "30..10800" in message
-
-    def test_budget_is_the_sum(self):
-        assert startup_budget_without_schedule_timeout(300, 900) == 1200
 
 
 class TestLegacyResources:

@@ -1,0 +1,80 @@
+"""The CoreV1Api the operator and its PodManager use: upstream's, with transient failures retried.
+
+Only the request/response calls KubernetesPodOperator makes are wrapped; ``connect_*`` (exec for
+XCom) stays untouched because ``kubernetes.stream`` needs the bound method itself. Creating a pod
+is idempotent across retries: the name is fixed per try, so a retry that meets 409 AlreadyExists
+finds the pod an earlier attempt created, and no second pod is made.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes.client import CoreV1Api
+from kubernetes.client.exceptions import ApiException
+
+from .retry import call_with_retry
+
+
+class RetryingCoreV1Api(CoreV1Api):
+    """CoreV1Api whose pod, log and event calls survive API server restarts and throttling."""
+
+    def read_namespaced_pod(self, name: str, namespace: str, **kwargs: Any) -> Any:
+        return call_with_retry(
+            lambda: super(RetryingCoreV1Api, self).read_namespaced_pod(name, namespace, **kwargs),
+            description=f"read pod {namespace}/{name}",
+        )
+
+    def list_namespaced_pod(self, namespace: str, **kwargs: Any) -> Any:
+        return call_with_retry(
+            lambda: super(RetryingCoreV1Api, self).list_namespaced_pod(namespace, **kwargs),
+            description=f"list pods in {namespace}",
+        )
+
+    def list_namespaced_event(self, namespace: str, **kwargs: Any) -> Any:
+        return call_with_retry(
+            lambda: super(RetryingCoreV1Api, self).list_namespaced_event(namespace, **kwargs),
+            description=f"list events in {namespace}",
+        )
+
+    def read_namespaced_pod_log(self, name: str, namespace: str, **kwargs: Any) -> Any:
+        return call_with_retry(
+            lambda: super(RetryingCoreV1Api, self).read_namespaced_pod_log(name, namespace, **kwargs),
+            description=f"read log of pod {namespace}/{name}",
+        )
+
+    def patch_namespaced_pod(self, name: str, namespace: str, body: Any, **kwargs: Any) -> Any:
+        return call_with_retry(
+            lambda: super(RetryingCoreV1Api, self).patch_namespaced_pod(name, namespace, body, **kwargs),
+            description=f"patch pod {namespace}/{name}",
+        )
+
+    def delete_namespaced_pod(self, name: str, namespace: str, **kwargs: Any) -> Any:
+        return call_with_retry(
+            lambda: super(RetryingCoreV1Api, self).delete_namespaced_pod(name, namespace, **kwargs),
+            description=f"delete pod {namespace}/{name}",
+        )
+
+    def create_namespaced_pod(self, namespace: str, body: Any, **kwargs: Any) -> Any:
+        attempts = 0
+
+        def create() -> Any:
+            nonlocal attempts
+            attempts += 1
+            try:
+                return super(RetryingCoreV1Api, self).create_namespaced_pod(namespace, body, **kwargs)
+            except ApiException as error:
+                name = _pod_name(body)
+                # Only a retry may meet its own pod; on the first attempt 409 is a real clash.
+                if error.status == 409 and attempts > 1 and name:
+                    return super(RetryingCoreV1Api, self).read_namespaced_pod(name, namespace)
+                raise
+
+        return call_with_retry(create, description=f"create pod in {namespace}")
+
+
+def _pod_name(body: Any) -> str | None:
+    metadata = body.get("metadata", {}) if isinstance(body, dict) else getattr(body, "metadata", None)
+    if isinstance(metadata, dict):
+        return metadata.get("name")
+    return getattr(metadata, "name", None)

@@ -1,0 +1,86 @@
+"""One retry policy for transient Kubernetes API failures.
+
+A GKE control-plane upgrade shows up as "connection refused" for a minute or so; 429 and 5xx
+answers come and go. These are retried with jittered exponential backoff (honouring
+``Retry-After`` on 429) for at most :data:`RETRY_DEADLINE_SECONDS`; anything else is raised at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError as Urllib3HTTPError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_DEADLINE_SECONDS = 120.0
+BASE_DELAY_SECONDS = 1.0
+MAX_DELAY_SECONDS = 15.0
+
+
+def is_transient(error: BaseException) -> bool:
+    """Return True for failures worth retrying: no connection, or a 429/5xx answer."""
+    if isinstance(error, ApiException):
+        # status 0: the client never got an answer (it wraps some connection errors this way)
+        return error.status in TRANSIENT_STATUSES or not error.status
+    return isinstance(error, (Urllib3HTTPError, ConnectionError, TimeoutError))
+
+
+def retry_after_seconds(error: BaseException) -> float | None:
+    """Return the server's Retry-After in seconds, if it sent one."""
+    headers = getattr(error, "headers", None) or {}
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def backoff_delay(attempt: int, rng: Callable[[], float] = random.random) -> float:
+    """Return the delay before retry ``attempt`` (1-based): full jitter under an exponential cap."""
+    return rng() * min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** (attempt - 1))
+
+
+def call_with_retry(
+    call: Callable[[], T],
+    *,
+    description: str,
+    deadline_seconds: float = RETRY_DEADLINE_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """Return ``call()``, retrying transient failures until ``deadline_seconds`` have passed."""
+    started = clock()
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except Exception as error:
+            attempt += 1
+            if not is_transient(error):
+                raise
+            delay = retry_after_seconds(error) or backoff_delay(attempt)
+            if clock() - started + delay > deadline_seconds:
+                raise
+            log.warning(
+                "Kubernetes API call %s failed transiently (%s); retry %d in %.1f s",
+                description,
+                _short(error),
+                attempt,
+                delay,
+            )
+            sleep(delay)
+
+
+def _short(error: BaseException) -> str:
+    if isinstance(error, ApiException):
+        return f"{error.status} {error.reason}"
+    return f"{type(error).__name__}: {str(error)[:200]}"

@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from kubernetes.client import models as k8s
+
+from airflow_provider_composer_kpo.diagnosis import (
+    UNSCHEDULABLE_GRACE_SECONDS,
+    container_failure,
+    format_events,
+    startup_blocker,
+)
+
+
+def waiting_pod(reason: str, message: str = "", container: str = "base", init: bool = False) -> k8s.V1Pod:
+    status = k8s.V1ContainerStatus(
+        name=container,
+        image="img",
+        image_id="",
+        ready=False,
+        restart_count=0,
+        state=k8s.V1ContainerState(waiting=k8s.V1ContainerStateWaiting(reason=reason, message=message)),
+    )
+    pod_status = k8s.V1PodStatus(phase="Pending")
+    if init:
+        pod_status.init_container_statuses = [status]
+    else:
+        pod_status.container_statuses = [status]
+    return k8s.V1Pod(metadata=k8s.V1ObjectMeta(name="p", namespace="ns"), status=pod_status)
+
+
+def unschedulable_pod(message: str) -> k8s.V1Pod:
+    condition = k8s.V1PodCondition(type="PodScheduled", status="False", reason="Unschedulable", message=message)
+    return k8s.V1Pod(status=k8s.V1PodStatus(phase="Pending", conditions=[condition]))
+
+
+def event(reason: str, message: str = "", type_: str = "Normal", count: int = 1, minute: int = 0):
+    stamp = datetime.datetime(2024, 1, 1, 0, minute, tzinfo=datetime.timezone.utc)
+    return k8s.CoreV1Event(
+        metadata=k8s.V1ObjectMeta(name="e"),
+        involved_object=k8s.V1ObjectReference(name="p"),
+        reason=reason,
+        message=message,
+        type=type_,
+        count=count,
+        last_timestamp=stamp,
+    )
+
+
+AFFINITY = "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector."
+
+
+class TestContainerBlockers:
+    def test_missing_secret_is_fatal_with_the_kubelet_message(self):
+        blocker = startup_blocker(
+            waiting_pod("CreateContainerConfigError", 'secret "airflow-secrets" not found'), [], pending_seconds=1
+        )
+        assert blocker.fatal
+        assert (
+            blocker.describe() == "CreateContainerConfigError: secret \"airflow-secrets\" not found (container 'base')"
+        )
+
+    def test_init_container_counts_too(self):
+        blocker = startup_blocker(waiting_pod("InvalidImageName", "bad", "init", init=True), [], pending_seconds=1)
+        assert (blocker.fatal, blocker.container) == (True, "init")
+
+    @pytest.mark.parametrize(
+        "message",
+        [
+            "rpc error: code = NotFound desc = failed to pull and unpack image: not found",
+            "manifest unknown: manifest tagged by 9.9 is not found",
+            "pull access denied, repository does not exist or may require authorization",
+            "unexpected status code 401 Unauthorized",
+        ],
+    )
+    def test_permanent_pull_errors_are_fatal(self, message):
+        assert startup_blocker(waiting_pod("ErrImagePull", message), [], pending_seconds=1).fatal
+
+    @pytest.mark.parametrize(
+        "message", ["dial tcp: i/o timeout", "net/http: TLS handshake timeout", "503 Service Unavailable"]
+    )
+    def test_network_pull_errors_wait(self, message):
+        blocker = startup_blocker(waiting_pod("ImagePullBackOff", message), [], pending_seconds=1)
+        assert blocker is not None and not blocker.fatal
+
+    def test_container_creating_is_fine(self):
+        assert startup_blocker(waiting_pod("ContainerCreating"), [], pending_seconds=100) is None
+
+
+class TestScheduling:
+    def test_autoscaler_refusal_is_fatal_at_once(self):
+        events = [event("NotTriggerScaleUp", "pod didn't trigger scale-up: 2 node(s) didn't match affinity")]
+        blocker = startup_blocker(unschedulable_pod(AFFINITY), events, pending_seconds=1)
+        assert blocker.fatal
+        assert "will not add a node: pod didn't trigger scale-up" in blocker.message
+
+    def test_scale_up_in_progress_waits(self):
+        events = [event("TriggeredScaleUp", "pod triggered scale-up: [{pool-1 0->1}]")]
+        blocker = startup_blocker(unschedulable_pod(AFFINITY), events, pending_seconds=600)
+        assert not blocker.fatal
+
+    def test_affinity_without_autoscaler_fatal_after_grace(self):
+        assert not startup_blocker(unschedulable_pod(AFFINITY), [], pending_seconds=1).fatal
+        blocker = startup_blocker(unschedulable_pod(AFFINITY), [], pending_seconds=UNSCHEDULABLE_GRACE_SECONDS)
+        assert blocker.fatal
+        assert AFFINITY in blocker.message
+
+    def test_insufficient_resources_keep_waiting(self):
+        message = "0/1 nodes are available: 1 Insufficient cpu."
+        assert not startup_blocker(unschedulable_pod(message), [], pending_seconds=3600).fatal
+
+    def test_scheduled_pod_has_no_blocker(self):
+        condition = k8s.V1PodCondition(type="PodScheduled", status="True")
+        pod = k8s.V1Pod(status=k8s.V1PodStatus(phase="Pending", conditions=[condition]))
+        assert startup_blocker(pod, [], pending_seconds=1) is None
+
+
+def test_format_events_newest_last_with_counts():
+    events = [event("Failed", "second", "Warning", 3, minute=2), event("Scheduled", "first", minute=1)]
+    assert format_events(events) == "  Normal Scheduled: first\n  Warning Failed: second (x3)"
+
+
+def test_format_events_keeps_only_the_newest():
+    events = [event(f"R{i}", minute=i) for i in range(8)]
+    assert [line.split()[1] for line in format_events(events, limit=3).splitlines()] == ["R5:", "R6:", "R7:"]
+
+
+class TestContainerFailure:
+    @staticmethod
+    def terminated(exit_code: int, reason: str, limits=None, message=None) -> k8s.V1Pod:
+        state = k8s.V1ContainerState(
+            terminated=k8s.V1ContainerStateTerminated(exit_code=exit_code, reason=reason, message=message)
+        )
+        status = k8s.V1ContainerStatus(name="base", image="i", image_id="", ready=False, restart_count=0, state=state)
+        container = k8s.V1Container(name="base", resources=k8s.V1ResourceRequirements(limits=limits))
+        return k8s.V1Pod(
+            spec=k8s.V1PodSpec(containers=[container]),
+            status=k8s.V1PodStatus(phase="Failed", container_statuses=[status]),
+        )
+
+    def test_exit_code(self):
+        assert container_failure(self.terminated(3, "Error"), "base") == "container 'base' exited with code 3 (Error)"
+
+    def test_oom_names_the_limit(self):
+        text = container_failure(self.terminated(137, "OOMKilled", {"memory": "32Mi"}), "base")
+        assert text == "container 'base' was killed for exceeding its memory limit of 32Mi (OOMKilled, exit code 137)"
+
+    def test_success_is_not_a_failure(self):
+        assert container_failure(self.terminated(0, "Completed"), "base") is None
+
+    def test_evicted_pod(self):
+        pod = k8s.V1Pod(status=k8s.V1PodStatus(phase="Failed", reason="Evicted", message="low on memory"))
+        assert container_failure(pod, "base") == "pod Evicted: low on memory"

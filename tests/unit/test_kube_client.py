@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import pytest
+from kubernetes.client import ApiClient, CoreV1Api
+from kubernetes.client import models as k8s
+from kubernetes.client.exceptions import ApiException
+
+from airflow_provider_composer_kpo import retry
+from airflow_provider_composer_kpo.kube_client import RetryingCoreV1Api
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(mocker):
+    mocker.patch.object(retry.time, "sleep")
+
+
+def pod(name="p"):
+    return k8s.V1Pod(metadata=k8s.V1ObjectMeta(name=name, namespace="ns"))
+
+
+def test_read_retries_transient_then_returns(mocker):
+    upstream = mocker.patch.object(
+        CoreV1Api, "read_namespaced_pod", side_effect=[ApiException(status=503), ApiException(status=0), pod()]
+    )
+    assert RetryingCoreV1Api(api_client=ApiClient()).read_namespaced_pod("p", "ns").metadata.name == "p"
+    assert upstream.call_count == 3
+
+
+def test_create_retry_meeting_its_own_pod_returns_it(mocker):
+    """The first create reached the server but the answer was lost: no second pod is made."""
+    create = mocker.patch.object(
+        CoreV1Api, "create_namespaced_pod", side_effect=[ApiException(status=502), ApiException(status=409)]
+    )
+    read = mocker.patch.object(CoreV1Api, "read_namespaced_pod", return_value=pod())
+    result = RetryingCoreV1Api(api_client=ApiClient()).create_namespaced_pod("ns", pod())
+    assert result.metadata.name == "p"
+    assert create.call_count == 2
+    read.assert_called_once_with("p", "ns")
+
+
+def test_create_conflict_on_first_attempt_is_an_error(mocker):
+    mocker.patch.object(CoreV1Api, "create_namespaced_pod", side_effect=ApiException(status=409))
+    with pytest.raises(ApiException):
+        RetryingCoreV1Api(api_client=ApiClient()).create_namespaced_pod("ns", pod())
+
+
+def test_exec_is_not_wrapped():
+    # kubernetes.stream needs the bound method of a CoreV1Api to patch its api_client
+    api = RetryingCoreV1Api(api_client=ApiClient())
+    assert api.connect_get_namespaced_pod_exec.__func__ is CoreV1Api.connect_get_namespaced_pod_exec
