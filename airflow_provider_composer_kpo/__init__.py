@@ -30,7 +30,24 @@ _EXPORTS = {
     "gke_node_pool_affinity": ".pod_helpers",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "COMPOSER_KUBECONFIG_PATH",
+    "COMPOSER_USER_WORKLOADS_NAMESPACE",
+    "ComposerKubernetesHook",
+    "ComposerPodConfigError",
+    "ComposerPodOperator",
+    "ErrexitPolicy",
+    "ErrexitRequiredError",
+    "KubeconfigResolutionError",
+    "PodFailedError",
+    "PodPreflightError",
+    "PodStartupError",
+    "PodStartupTimeout",
+    "PreflightMode",
+    "Secret",
+    "__version__",
+    "gke_node_pool_affinity",
+]
 
 if TYPE_CHECKING:
     from .compat import Secret

@@ -45,6 +45,7 @@ def test_entry_point_registered():
 
 
 def test_public_names():
+    assert set(package.__all__) == {*package._EXPORTS, "__version__"}
     for name in package.__all__:
         assert hasattr(package, name), name
 
