@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from airflow.exceptions import AirflowException
+from airflow.providers.cncf.kubernetes.utils.pod_manager import PodLaunchFailedException
+
+if TYPE_CHECKING:
+    from .preflight import Problem
 
 
 class ComposerPodConfigError(AirflowException, ValueError):
@@ -15,3 +22,37 @@ class ErrexitRequiredError(ComposerPodConfigError):
 
 class KubeconfigResolutionError(AirflowException):
     """No usable Kubernetes client configuration could be chosen from the arguments and connection."""
+
+
+class PodStartupError(PodLaunchFailedException):
+    """The pod cannot start (missing Secret, bad image, unschedulable, ...); says why.
+
+    A subclass of upstream's ``PodLaunchFailedException``, so existing handlers still catch it.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class PodStartupTimeout(PodStartupError):
+    """The pod did not start within its timeout; the message carries the last known reason."""
+
+
+class PodFailedError(AirflowException):
+    """The pod's main container failed; the message has the exit code, reason and last log lines."""
+
+
+class PodPreflightError(AirflowException):
+    """A check before pod creation found a problem that would stop the pod from starting.
+
+    ``problems`` holds every :class:`~airflow_provider_composer_kpo.preflight.Problem` found,
+    warnings included; the message is their formatted list.
+    """
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.problems: tuple[Problem, ...] = tuple(problems)
+
+    def __reduce__(self):
+        return type(self), (str(self), self.problems)

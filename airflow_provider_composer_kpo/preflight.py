@@ -1,0 +1,502 @@
+"""Checks before a pod is created: does what the pod refers to exist, and may we run it?
+
+Upstream creates the pod and finds out later: a missing Secret shows up as
+``CreateContainerConfigError``, a missing key in a mounted Secret as a pod stuck in
+``ContainerCreating``, a missing permission as a 403 halfway through the task. This module reads
+the ``V1Pod`` the operator is about to send and asks the API first, reading each object once.
+
+======================  =========================================  ====================================
+the pod refers to       API call                                   when it is missing
+======================  =========================================  ====================================
+its namespace           ``read_namespace``                         error; nothing else is checked
+a Secret or its key     ``read_namespaced_secret``                 error
+a ConfigMap or its key  ``read_namespaced_config_map``             error
+an imagePullSecret      ``read_namespaced_secret``                 warning: a public image still pulls
+its service account     ``read_namespaced_service_account``        error: admission rejects the pod
+nodes with its labels   ``list_node`` (only if it has a selector)  warning (see *Nodes*)
+permissions             one ``SelfSubjectRulesReview``             error (see *Permissions*)
+======================  =========================================  ====================================
+
+Secrets and ConfigMaps are found in ``env`` (``valueFrom``), ``envFrom``, ``volumes`` and projected
+volumes, of containers and init containers. A reference marked ``optional: true`` is not checked
+and its object not read. A 403 (or any API error but 404) means "cannot tell": that check is
+skipped and the reason logged at INFO.
+
+**Nodes.** No node matching ``nodeSelector`` and the required node affinity is a warning, never
+an error: a GKE node pool can scale from zero, and its nodes do not exist until the cluster
+autoscaler adds them for this very pod (Autopilot, as in Composer 2 and 3, creates nodes for a
+compute class the same way). The startup diagnosis fails the pod later if the scheduler reports
+it Unschedulable and no scale-up is triggered. The warning names the label values nodes do have.
+
+**Permissions**, in the pod's namespace: ``create``, ``get``, ``list``, ``watch``, ``delete`` on
+``pods``; ``get`` on ``pods/log``; ``list`` on ``events``; and, only when the operator execs into
+the pod (XCom sidecar), ``create`` and ``get`` on ``pods/exec``: the Python client execs over a
+WebSocket, which Kubernetes authorizes as ``get`` (and from 1.35 also as ``create``). GKE also
+authorizes through an IAM webhook, so its rules review is often incomplete; then each permission
+that looks missing is confirmed with a ``SelfSubjectAccessReview`` before it is reported.
+
+**Secrets.** Reading a Secret returns its data; only the key names are kept. No value ever
+reaches a :class:`Problem`, a log line or a message.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kubernetes.client import models as k8s
+from kubernetes.client.rest import ApiException
+
+from .composer import (
+    config_map_fix_command,
+    image_pull_secret_fix_command,
+    namespace_fix_command,
+    node_selector_fix_hint,
+    role_fix_command,
+    secret_fix_command,
+    service_account_fix_command,
+)
+from .exceptions import ComposerPodConfigError
+
+if TYPE_CHECKING:
+    from kubernetes.client import AuthorizationV1Api, CoreV1Api
+
+log = logging.getLogger(__name__)
+
+SECRET = "Secret"
+CONFIG_MAP = "ConfigMap"
+IMAGE_PULL_SECRETS = "imagePullSecrets"
+_MAX_VALUES_SHOWN = 10
+_MISSING: Any = object()  # what _read returns on 404
+
+
+class PreflightMode(str, enum.Enum):
+    """What the operator does with the problems found: fail the task, log them, or not look."""
+
+    FAIL = "fail"
+    WARN = "warn"
+    OFF = "off"
+
+    @classmethod
+    def parse(cls, value: object, *, task_id: str) -> PreflightMode:
+        """Return the mode for ``value``, or raise an error naming the accepted values."""
+        try:
+            return cls(value)
+        except ValueError:
+            accepted = ", ".join(repr(m.value) for m in cls)
+            raise ComposerPodConfigError(f"Task {task_id!r}: preflight={value!r} is not one of {accepted}.") from None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that would stop the pod (``fatal``) or may delay it (a warning)."""
+
+    kind: str  # "Namespace" | "Secret" | "ConfigMap" | "ServiceAccount" | "Permission" | "Node"
+    name: str  # the object's name; "verb resource" for a Permission; the selector for a Node
+    namespace: str  # "" for cluster-wide things (Namespace, Node)
+    detail: str
+    used_by: str
+    fix: str
+    fatal: bool
+
+
+@dataclass(frozen=True)
+class ObjectUse:
+    """One place where the pod uses a Secret or ConfigMap."""
+
+    kind: str  # SECRET or CONFIG_MAP
+    name: str
+    keys: tuple[str, ...]  # the keys this use needs; empty: the whole object
+    optional: bool
+    used_by: str  # e.g. "env SQL_CONN", "volume secret-vol", "envFrom", "imagePullSecrets"
+
+
+@dataclass(frozen=True)
+class PodReferences:
+    """Everything outside the pod that the pod needs, read from its spec alone."""
+
+    namespace: str
+    objects: tuple[ObjectUse, ...]
+    service_account: str
+    node_selector: Mapping[str, str]
+    node_selector_terms: tuple[k8s.V1NodeSelectorTerm, ...]  # ORed; from required node affinity
+
+    @property
+    def image_pull_secrets(self) -> tuple[str, ...]:
+        return tuple(use.name for use in self.objects if use.used_by == IMAGE_PULL_SECRETS)
+
+
+@dataclass(frozen=True)
+class _Access:
+    verb: str
+    resource: str
+    subresource: str
+    needed_for: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.verb} {self.resource}/{self.subresource}" if self.subresource else f"{self.verb} {self.resource}"
+
+
+_POD_ACCESS = (
+    _Access("create", "pods", "", "pod creation"),
+    _Access("get", "pods", "", "pod status polling"),
+    _Access("list", "pods", "", "finding the pod on retry"),
+    _Access("watch", "pods", "", "waiting for the pod"),
+    _Access("delete", "pods", "", "pod deletion"),
+    _Access("get", "pods", "log", "log streaming"),
+    _Access("list", "events", "", "startup diagnosis"),
+)
+_EXEC_ACCESS = (
+    _Access("create", "pods", "exec", "XCom sidecar (exec)"),
+    _Access("get", "pods", "exec", "XCom sidecar (exec over WebSocket)"),
+)
+
+
+def pod_references(pod: k8s.V1Pod) -> PodReferences:
+    """Return what ``pod`` refers to outside itself; makes no API call."""
+    spec = pod.spec
+    containers = [(c, True) for c in spec.init_containers or []] + [(c, False) for c in spec.containers or []]
+    uses: list[ObjectUse] = []
+    for container, is_init in containers:
+        where = "" if len(containers) == 1 else f" in {'init ' if is_init else ''}container {container.name}"
+        uses.extend(_container_uses(container, where))
+    for volume in spec.volumes or []:
+        uses.extend(_volume_uses(volume))
+    uses.extend(ObjectUse(SECRET, ref.name, (), False, IMAGE_PULL_SECRETS) for ref in spec.image_pull_secrets or [])
+    required = spec.affinity and spec.affinity.node_affinity
+    required = required and required.required_during_scheduling_ignored_during_execution
+    return PodReferences(
+        namespace=(pod.metadata and pod.metadata.namespace) or "default",
+        objects=tuple(use for use in uses if use.name),
+        service_account=spec.service_account_name or spec.service_account or "default",
+        node_selector=dict(spec.node_selector or {}),
+        node_selector_terms=tuple((required and required.node_selector_terms) or ()),
+    )
+
+
+def run_preflight(
+    pod: k8s.V1Pod,
+    core_v1: CoreV1Api,
+    authorization_v1: AuthorizationV1Api,
+    *,
+    need_exec: bool,
+    environ: Mapping[str, str] | None = None,
+) -> list[Problem]:
+    """Return the problems that would stop ``pod`` from starting or running, and warnings.
+
+    :param pod: The pod as the operator would create it (after the pod mutation hook).
+    :param core_v1: Client for namespaces, Secrets, ConfigMaps, service accounts and nodes.
+    :param authorization_v1: Client for the permission reviews.
+    :param need_exec: Whether the operator will exec into the pod (XCom sidecar).
+    :param environ: The environment telling Composer's version; ``os.environ`` if None.
+    """
+    refs = pod_references(pod)
+    namespace_problem = _check_namespace(core_v1, refs.namespace, environ)
+    if namespace_problem:
+        return [namespace_problem]  # everything namespaced would be missing too
+    problems = list(_check_objects(core_v1, refs, environ))
+    problems.extend(_check_service_account(core_v1, refs, environ))
+    problems.extend(_check_nodes(core_v1, refs, environ))
+    access = _POD_ACCESS + (_EXEC_ACCESS if need_exec else ())
+    problems.extend(_check_permissions(authorization_v1, refs.namespace, access, environ))
+    return problems
+
+
+def format_problems(problems: Sequence[Problem], *, task_id: str, namespace: str) -> str:
+    """Return a header line and one line per problem, errors first, each with its fix."""
+    errors = [p for p in problems if p.fatal]
+    warnings = [p for p in problems if not p.fatal]
+    counts = " and ".join(_plural(n, word) for n, word in ((len(errors), "error"), (len(warnings), "warning")) if n)
+    lines = [f"Task {task_id!r}: preflight found {counts or 'no problems'} for the pod in namespace {namespace!r}:"]
+    for problem in errors + warnings:
+        where = f" in namespace {problem.namespace!r}" if problem.namespace else ""
+        lines.append(
+            f"  {'error' if problem.fatal else 'warning'}: {problem.kind} {problem.name!r}{where}: {problem.detail}; "
+            f"used by {problem.used_by}; fix: {problem.fix}"
+        )
+    return "\n".join(lines)
+
+
+# --- what the pod refers to ---------------------------------------------------------------------
+
+
+def _container_uses(container: k8s.V1Container, where: str) -> Iterator[ObjectUse]:
+    for env in container.env or []:
+        source = env.value_from
+        if source is not None and source.secret_key_ref is not None:
+            ref = source.secret_key_ref
+            yield ObjectUse(SECRET, ref.name, (ref.key,), bool(ref.optional), f"env {env.name}{where}")
+        if source is not None and source.config_map_key_ref is not None:
+            ref = source.config_map_key_ref
+            yield ObjectUse(CONFIG_MAP, ref.name, (ref.key,), bool(ref.optional), f"env {env.name}{where}")
+    for env_from in container.env_from or []:
+        if env_from.secret_ref is not None:
+            ref = env_from.secret_ref
+            yield ObjectUse(SECRET, ref.name, (), bool(ref.optional), f"envFrom{where}")
+        if env_from.config_map_ref is not None:
+            ref = env_from.config_map_ref
+            yield ObjectUse(CONFIG_MAP, ref.name, (), bool(ref.optional), f"envFrom{where}")
+
+
+def _volume_uses(volume: k8s.V1Volume) -> Iterator[ObjectUse]:
+    used_by = f"volume {volume.name}"
+    if volume.secret is not None:
+        source = volume.secret
+        yield ObjectUse(SECRET, source.secret_name, _item_keys(source.items), bool(source.optional), used_by)
+    if volume.config_map is not None:
+        source = volume.config_map
+        yield ObjectUse(CONFIG_MAP, source.name, _item_keys(source.items), bool(source.optional), used_by)
+    for projection in (volume.projected and volume.projected.sources) or []:
+        for kind, source in ((SECRET, projection.secret), (CONFIG_MAP, projection.config_map)):
+            if source is not None:
+                yield ObjectUse(kind, source.name, _item_keys(source.items), bool(source.optional), used_by)
+
+
+def _item_keys(items: list[k8s.V1KeyToPath] | None) -> tuple[str, ...]:
+    return tuple(item.key for item in items or [])
+
+
+# --- namespace, Secrets, ConfigMaps, service account --------------------------------------------
+
+
+def _read(what: str, call: Callable[[], Any]) -> Any:
+    """Return the object, ``_MISSING`` on 404, or None when the API will not tell (403, other errors)."""
+    try:
+        return call()
+    except ApiException as e:
+        if e.status == 404:
+            return _MISSING
+        log.info("cannot read %s: %s; skipping its check", what, e.status)
+        return None
+
+
+def _check_namespace(core_v1: CoreV1Api, namespace: str, environ: Mapping[str, str] | None) -> Problem | None:
+    if _read(f"Namespace {namespace}", lambda: core_v1.read_namespace(namespace)) is not _MISSING:
+        return None
+    fix = namespace_fix_command(namespace, environ)
+    return Problem("Namespace", namespace, "", "not found", "metadata.namespace", fix, fatal=True)
+
+
+def _check_objects(core_v1: CoreV1Api, refs: PodReferences, environ: Mapping[str, str] | None) -> Iterator[Problem]:
+    """Read each required Secret and ConfigMap once and yield what is missing from it."""
+    readers = {SECRET: core_v1.read_namespaced_secret, CONFIG_MAP: core_v1.read_namespaced_config_map}
+    for (kind, name), uses in _required_uses_by_object(refs.objects).items():
+        found = _read(f"{kind} {name}", lambda kind=kind, name=name: readers[kind](name, refs.namespace))
+        if found is None:
+            continue
+        keys = None if found is _MISSING else _key_names(found)
+        del found  # holds the values; only the key names go further
+        problem = _object_problem(kind, name, refs.namespace, uses, keys, environ)
+        if problem:
+            yield problem
+
+
+def _required_uses_by_object(uses: Iterable[ObjectUse]) -> dict[tuple[str, str], list[ObjectUse]]:
+    grouped: dict[tuple[str, str], list[ObjectUse]] = {}
+    for use in uses:
+        if not use.optional:
+            grouped.setdefault((use.kind, use.name), []).append(use)
+    return grouped
+
+
+def _key_names(obj: k8s.V1Secret | k8s.V1ConfigMap) -> frozenset[str]:
+    return frozenset(obj.data or {}) | frozenset(getattr(obj, "binary_data", None) or {})
+
+
+def _object_problem(
+    kind: str,
+    name: str,
+    namespace: str,
+    uses: list[ObjectUse],
+    keys: frozenset[str] | None,
+    environ: Mapping[str, str] | None,
+) -> Problem | None:
+    """Return the problem with one Secret or ConfigMap (None if it has all it needs)."""
+    fix_command = secret_fix_command if kind == SECRET else config_map_fix_command
+    if keys is None:
+        pull_only = all(use.used_by == IMAGE_PULL_SECRETS for use in uses)
+        if pull_only:
+            fix = image_pull_secret_fix_command(name, namespace, environ)
+        else:
+            needed = [key for use in uses for key in use.keys]
+            fix = fix_command(name, namespace, keys=needed, environ=environ)
+        detail = "not found; a public image pulls without it" if pull_only else "not found"
+        return Problem(kind, name, namespace, detail, _joined(u.used_by for u in uses), fix, fatal=not pull_only)
+    lacking = [use for use in uses if any(key not in keys for key in use.keys)]
+    if not lacking:
+        return None
+    missing = list(dict.fromkeys(key for use in lacking for key in use.keys if key not in keys))
+    detail = f"has no key {_joined(repr(k) for k in missing)}"
+    fix = fix_command(name, namespace, keys=missing, existing_keys=keys, environ=environ)
+    return Problem(kind, name, namespace, detail, _joined(u.used_by for u in lacking), fix, fatal=True)
+
+
+def _check_service_account(
+    core_v1: CoreV1Api, refs: PodReferences, environ: Mapping[str, str] | None
+) -> Iterator[Problem]:
+    name, namespace = refs.service_account, refs.namespace
+    if _read(f"ServiceAccount {name}", lambda: core_v1.read_namespaced_service_account(name, namespace)) is _MISSING:
+        fix = service_account_fix_command(name, namespace, environ)
+        yield Problem("ServiceAccount", name, namespace, "not found", "serviceAccountName", fix, fatal=True)
+
+
+# --- nodes --------------------------------------------------------------------------------------
+
+
+def _check_nodes(core_v1: CoreV1Api, refs: PodReferences, environ: Mapping[str, str] | None) -> Iterator[Problem]:
+    if not refs.node_selector and not refs.node_selector_terms:
+        return
+    try:
+        nodes = core_v1.list_node().items or []
+    except ApiException as e:
+        log.info("cannot list nodes: %s; skipping the node selector check", e.status)
+        return
+    labelled = [(node.metadata.labels or {}, node.metadata.name) for node in nodes]
+    if any(_node_fits(labels, node_name, refs) for labels, node_name in labelled):
+        return
+    used_by = " and ".join(
+        part
+        for part, present in (("nodeSelector", refs.node_selector), ("nodeAffinity", refs.node_selector_terms))
+        if present
+    )
+    detail = f"matches no node now (fine if a node pool scales up for it); {_existing_labels(refs, labelled)}"
+    yield Problem("Node", _describe_selector(refs), "", detail, used_by, node_selector_fix_hint(environ), fatal=False)
+
+
+def _node_fits(labels: Mapping[str, str], node_name: str, refs: PodReferences) -> bool:
+    if any(labels.get(key) != value for key, value in refs.node_selector.items()):
+        return False
+    return not refs.node_selector_terms or any(_term_matches(t, labels, node_name) for t in refs.node_selector_terms)
+
+
+def _term_matches(term: k8s.V1NodeSelectorTerm, labels: Mapping[str, str], node_name: str) -> bool:
+    """Return True if every requirement of the term holds; an empty term matches no node."""
+    expressions, fields = term.match_expressions or [], term.match_fields or []
+    if not expressions and not fields:
+        return False
+    field_values = {"metadata.name": node_name}
+    return all(_requirement_matches(r, labels) for r in expressions) and all(
+        _requirement_matches(r, field_values) for r in fields
+    )
+
+
+def _requirement_matches(requirement: k8s.V1NodeSelectorRequirement, labels: Mapping[str, str]) -> bool:
+    operator, values = requirement.operator, requirement.values or []
+    value = labels.get(requirement.key)
+    if operator == "In":
+        return value in values
+    if operator == "NotIn":
+        return value not in values
+    if operator == "Exists":
+        return value is not None
+    if operator == "DoesNotExist":
+        return value is None
+    if operator in ("Gt", "Lt"):
+        try:
+            have, limit = int(value), int(values[0])  # type: ignore[arg-type]
+        except (TypeError, ValueError, IndexError):
+            return False
+        return have > limit if operator == "Gt" else have < limit
+    return True  # an operator we do not know: cannot tell, so do not warn
+
+
+def _existing_labels(refs: PodReferences, labelled: list[tuple[Mapping[str, str], str]]) -> str:
+    if not labelled:
+        return "the cluster has no nodes"
+    keys = [*refs.node_selector, *(r.key for term in refs.node_selector_terms for r in term.match_expressions or [])]
+    parts = []
+    for key in dict.fromkeys(keys):
+        values = sorted({labels[key] for labels, _ in labelled if key in labels})
+        shown = ", ".join(values[:_MAX_VALUES_SHOWN]) + (", ..." if len(values) > _MAX_VALUES_SHOWN else "")
+        parts.append(f"nodes have {key} in {{{shown}}}" if values else f"no node has label {key}")
+    return "; ".join(parts) or "no node matches the matchFields"
+
+
+def _describe_selector(refs: PodReferences) -> str:
+    parts = [f"{key}={value}" for key, value in refs.node_selector.items()]
+    terms = [
+        " and ".join(_describe_requirement(r) for r in term.match_expressions or [])
+        for term in refs.node_selector_terms
+    ]
+    terms = [term for term in terms if term]
+    if terms:
+        parts.append(" or ".join(f"({term})" if len(terms) > 1 else term for term in terms))
+    return ", ".join(parts) or "required node affinity"
+
+
+def _describe_requirement(requirement: k8s.V1NodeSelectorRequirement) -> str:
+    if requirement.operator in ("Exists", "DoesNotExist"):
+        return f"{requirement.key} {requirement.operator}"
+    return f"{requirement.key} {requirement.operator} ({', '.join(requirement.values or [])})"
+
+
+# --- permissions --------------------------------------------------------------------------------
+
+
+def _check_permissions(
+    authorization_v1: AuthorizationV1Api,
+    namespace: str,
+    needed: Sequence[_Access],
+    environ: Mapping[str, str] | None,
+) -> list[Problem]:
+    review = k8s.V1SelfSubjectRulesReview(spec=k8s.V1SelfSubjectRulesReviewSpec(namespace=namespace))
+    try:
+        status = authorization_v1.create_self_subject_rules_review(review).status
+    except ApiException as e:
+        log.info("cannot review permissions in namespace %s: %s; skipping the permission check", namespace, e.status)
+        return []
+    rules = (status and status.resource_rules) or []
+    missing = [access for access in needed if not any(_rule_allows(rule, access) for rule in rules)]
+    if missing and status and status.incomplete:
+        log.info(
+            "the rules review in namespace %s is incomplete (%s); confirming %d permission(s) one by one",
+            namespace,
+            status.evaluation_error or "no reason given",
+            len(missing),
+        )
+        missing = [access for access in missing if _denied(authorization_v1, namespace, access)]
+    if not missing:
+        return []
+    verbs = list(dict.fromkeys(a.verb for a in missing))
+    resources = list(dict.fromkeys(f"{a.resource}/{a.subresource}".rstrip("/") for a in missing))
+    fix = role_fix_command(namespace, verbs, resources, environ)
+    return [Problem("Permission", a.label, namespace, "not allowed", a.needed_for, fix, fatal=True) for a in missing]
+
+
+def _rule_allows(rule: k8s.V1ResourceRule, access: _Access) -> bool:
+    """Return True if the RBAC-style rule grants ``access`` on any pod (the pod's name is not known yet)."""
+    if rule.resource_names:
+        return False
+    if not {"*", ""} & set(rule.api_groups or []):
+        return False
+    if not {"*", access.verb} & set(rule.verbs or []):
+        return False
+    combined = f"{access.resource}/{access.subresource}" if access.subresource else access.resource
+    accepted = {"*", combined} | ({f"*/{access.subresource}"} if access.subresource else set())
+    return bool(accepted & set(rule.resources or []))
+
+
+def _denied(authorization_v1: AuthorizationV1Api, namespace: str, access: _Access) -> bool:
+    """Return True only if a SelfSubjectAccessReview says no; False if it says yes or cannot tell."""
+    attributes = k8s.V1ResourceAttributes(
+        namespace=namespace, verb=access.verb, group="", resource=access.resource, subresource=access.subresource
+    )
+    review = k8s.V1SelfSubjectAccessReview(spec=k8s.V1SelfSubjectAccessReviewSpec(resource_attributes=attributes))
+    try:
+        status = authorization_v1.create_self_subject_access_review(review).status
+    except ApiException as e:
+        log.info("cannot confirm %s in namespace %s: %s; skipping it", access.label, namespace, e.status)
+        return False
+    return not (status and status.allowed)
+
+
+def _joined(items: Iterable[str]) -> str:
+    return ", ".join(dict.fromkeys(items))
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
