@@ -8,7 +8,7 @@ K8S_VERSION="$(awk '$1 == "k8s.io/kubernetes" {print $2; exit}' "$LC_DIR/kubebui
 K8S_VERSION="${K8S_VERSION:-$(grep -oE 'k8s.io/kubernetes v[0-9.]+' "$LC_DIR/kubebuild/go.mod" | head -1 | cut -d' ' -f2)}"
 
 # Built artefacts are cached outside the repo so a fresh clone reuses them.
-CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/composer-kpo"
+CACHE_DIR="${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/composer-kpo"
 K8S_BIN="$CACHE_DIR/k8s-$K8S_VERSION/bin"
 IMAGE_CACHE="$CACHE_DIR/images"
 GO_CACHE_ROOT="$CACHE_DIR/go"

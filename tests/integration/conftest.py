@@ -219,17 +219,26 @@ class PodRunner:
         return self.wait_for(name, lambda p: p.status.phase in phases, f"phase in {phases}", timeout)
 
     def logs(self, name: str, container: str | None = None) -> str:
+        """The pod's log as text. Raw bytes (`_preload_content=False`), as KPO reads them: the
+        client's own decoding turns "3.14..." into a float in some versions and returns
+        "b'...'" in others."""
         kwargs = {"container": container} if container else {}
-        return self.core_v1.read_namespaced_pod_log(name, self.namespace, **kwargs)
+        resp = self.core_v1.read_namespaced_pod_log(name, self.namespace, _preload_content=False, **kwargs)
+        try:
+            return resp.data.decode("utf-8")
+        finally:
+            resp.release_conn()
 
-    def exec(self, name: str, container: str, command: list[str]) -> str:
-        """Run a command in a container through the API server (as KPO's XCom extraction does)."""
+    def exec(self, name: str, container: str, command: list[str], timeout: float = 60) -> str:
+        """Run a command in a container through the API server, as KPO's XCom extraction does;
+        returns its stdout. Read from the raw websocket: with `_preload_content=True` some
+        client versions hand back JSON output re-rendered with single quotes."""
         from kubernetes import client
         from kubernetes.stream import stream
 
         # A dedicated API object: `stream` swaps the request method of the API it is given.
         exec_api = client.CoreV1Api(self.api_client)
-        return stream(
+        resp = stream(
             exec_api.connect_get_namespaced_pod_exec,
             name,
             self.namespace,
@@ -239,7 +248,13 @@ class PodRunner:
             stdin=False,
             stdout=True,
             tty=False,
+            _preload_content=False,
         )
+        try:
+            resp.run_forever(timeout=timeout)
+            return resp.read_stdout() or ""
+        finally:
+            resp.close()
 
     def cleanup(self) -> None:
         for name in self.created:
