@@ -16,6 +16,7 @@ PACKAGES=(
   iproute2                     # `ip` for cleanup of the CNI bridge and veths
   util-linux mount             # mount/umount/nsenter used by the kubelet and cleanup
   procps                       # ps for diagnostics
+  curl                         # health checks of etcd and the Kubernetes components
   conntrack                    # kubelet's host port cleanup calls it when present
   ca-certificates              # debootstrap over https mirrors
   gcc libc6-dev                # the static pause binary
@@ -32,7 +33,5 @@ log "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
 # --no-install-recommends: etcd-server would otherwise pull in etcd-client docs etc.
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The Debian packages ship services; this machine has no systemd so they don't start, but
-# make sure no distro containerd/etcd is running against the default paths we avoid anyway.
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2> >(grep -v '^debconf: ' >&2)
 log "installed: ${missing[*]}"

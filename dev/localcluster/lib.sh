@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # variables used by the scripts that source this
 # Shared settings and helpers for the local cluster scripts. Sourced, never run.
 
 LC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
