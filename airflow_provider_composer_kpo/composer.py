@@ -30,16 +30,6 @@ def composer_major_version(environ: Mapping[str, str] | None = None) -> int | No
     return int(major) if major.isdigit() else None
 
 
-def composer_secret_fix_hint(name: str, namespace: str, environ: Mapping[str, str] | None = None) -> str:
-    """Return how a user creates a missing Secret: Composer 3 does it with gcloud, elsewhere kubectl."""
-    if (composer_major_version(environ) or 0) >= 3:
-        return (
-            f"create it with `gcloud beta composer environments user-workloads-secrets create "
-            f"--environment ENVIRONMENT --location LOCATION --secret-name {name} --secret-data KEY=VALUE`"
-        )
-    return f"create it with `kubectl create secret generic {name} -n {namespace} --from-literal=KEY=VALUE`"
-
-
 def manages_user_workloads_with_gcloud(environ: Mapping[str, str] | None = None) -> bool:
     """Return True on Composer 3 and later, where users cannot create Secrets or ConfigMaps with kubectl."""
     return (composer_major_version(environ) or 0) >= 3

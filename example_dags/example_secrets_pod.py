@@ -8,14 +8,13 @@ What it shows
 Before you run it
     Create the two Secrets in the pods' namespace.
 
-    Composer 3 (Secrets are created through Composer, not the Kubernetes API)::
+    Composer 3 (Secrets are created through Composer from a YAML file, not with kubectl)::
 
+        kubectl create secret generic airflow-secrets --from-literal=sql_alchemy_conn=VALUE \\
+          --dry-run=client -o yaml > airflow-secrets.yaml
         gcloud beta composer environments user-workloads-secrets create \\
-          --environment ENVIRONMENT --location LOCATION \\
-          --secret-name airflow-secrets --secret-data sql_alchemy_conn=VALUE
-        gcloud beta composer environments user-workloads-secrets create \\
-          --environment ENVIRONMENT --location LOCATION \\
-          --secret-name service-account --secret-data service-account.json=KEY_JSON
+          --environment ENVIRONMENT --location LOCATION --secret-file-path airflow-secrets.yaml
+        # likewise for service-account, with --from-file=service-account.json=./key.json
 
     Composer 2 or any cluster you reach with kubectl::
 

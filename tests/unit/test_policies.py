@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from kubernetes.client import models as k8s
 
-from airflow_provider_composer_kpo.composer import composer_major_version, composer_secret_fix_hint
+from airflow_provider_composer_kpo.composer import composer_major_version, secret_fix_command
 from airflow_provider_composer_kpo.exceptions import ComposerPodConfigError
 from airflow_provider_composer_kpo.finish_action import resolve_on_finish_action, should_delete_pod
 from airflow_provider_composer_kpo.resources import legacy_resources_to_requirements
@@ -82,9 +82,9 @@ class TestComposerFacts:
         assert composer_major_version({}) is None
 
     def test_secret_hint_on_composer_3_uses_gcloud(self):
-        hint = composer_secret_fix_hint("airflow-secrets", "ns", {"COMPOSER_VERSION": "3.0.1"})
+        hint = secret_fix_command("airflow-secrets", "ns", keys=["k"], environ={"COMPOSER_VERSION": "3.0.1"})
         assert "gcloud beta composer environments user-workloads-secrets create" in hint
 
     def test_secret_hint_elsewhere_uses_kubectl(self):
-        hint = composer_secret_fix_hint("airflow-secrets", "ns", {"COMPOSER_VERSION": "2.1.10"})
-        assert hint.startswith("create it with `kubectl create secret generic airflow-secrets -n ns")
+        hint = secret_fix_command("airflow-secrets", "ns", keys=["k"], environ={"COMPOSER_VERSION": "2.1.10"})
+        assert hint == "kubectl create secret generic airflow-secrets -n ns --from-literal=k=VALUE"

@@ -1,0 +1,210 @@
+"""ComposerPodOperator against the real local cluster: what a task really does.
+
+Every test runs real pods through the real API server, scheduler and kubelet; the leak check
+(`no_leaked_pods`) proves that no pod of ours is left in the namespace afterwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from kubernetes.client import models as k8s
+
+from airflow_provider_composer_kpo import (
+    ComposerPodOperator,
+    PodFailedError,
+    PodPreflightError,
+    PodStartupError,
+    PodStartupTimeout,
+    Secret,
+    gke_node_pool_affinity,
+)
+from airflow_provider_composer_kpo.compat import KubernetesPodOperator
+
+from .operator_harness import BUSYBOX, CONNECTION, DEBIAN, PERL, make_dag, run
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("no_leaked_pods")]
+
+MIDDLE_STEP_FAILS = "echo step-1\nfalse\necho step-3"
+
+
+@pytest.fixture(autouse=True)
+def composer_environment(monkeypatch, kubeconfig_path):
+    """Point the Composer default kubeconfig at the local cluster, as a developer would."""
+    monkeypatch.setenv("COMPOSER_KPO_KUBECONFIG", kubeconfig_path)
+    monkeypatch.setenv("AIRFLOW_CONN_KUBERNETES_DEFAULT", CONNECTION)
+
+
+def composer_pod(**kwargs) -> ComposerPodOperator:
+    kwargs.setdefault("task_id", f"t-{uuid.uuid4().hex[:6]}")
+    kwargs.setdefault("image", BUSYBOX)
+    return ComposerPodOperator(dag=make_dag(), **kwargs)
+
+
+def output(capfd, caplog) -> str:
+    """Everything the task logged: Airflow 2 logs through logging, Airflow 3 to stdout."""
+    captured = capfd.readouterr()
+    return caplog.text + captured.out + captured.err
+
+
+def test_pod_prints_and_succeeds_with_its_log_in_the_task_log(capfd, caplog):
+    op = composer_pod(cmds=["sh", "-c", "echo hello-from-the-pod-$((6 * 7))"])
+    run(op)
+    assert "hello-from-the-pod-42" in output(capfd, caplog)
+
+
+def test_exit_code_fails_the_task_and_is_named():
+    op = composer_pod(cmds=["sh", "-c", "echo about to fail; exit 3"])
+    with pytest.raises(PodFailedError) as err:
+        run(op)
+    message = str(err.value)
+    assert "exited with code 3" in message
+    assert "about to fail" in message  # the last log lines are quoted
+
+
+def test_stock_kpo_reports_success_for_a_failed_middle_step(kubeconfig_path):
+    stock = KubernetesPodOperator(
+        task_id="stock",
+        dag=make_dag(),
+        image=BUSYBOX,
+        namespace="composer-user-workloads",
+        config_file=kubeconfig_path,
+        cmds=["sh", "-c", MIDDLE_STEP_FAILS],
+    )
+    run(stock)  # no exception: the shell's last command succeeded
+
+
+def test_composer_pod_fails_a_failed_middle_step(capfd, caplog):
+    op = composer_pod(cmds=["sh", "-c", MIDDLE_STEP_FAILS])
+    with pytest.raises(PodFailedError, match="exited with code 1"):
+        run(op)
+    log = output(capfd, caplog)
+    assert "step-1" in log
+    assert "step-3" not in log
+
+
+def test_xcom_from_the_pod_is_returned():
+    script = "mkdir -p /airflow/xcom && echo '{\"rows\": 42}' > /airflow/xcom/return.json"
+    result, ti = run(composer_pod(cmds=["sh", "-c", script], do_xcom_push=True))
+    assert result == {"rows": 42}
+    assert ti.pushed["pod_namespace"] == "composer-user-workloads"
+
+
+@pytest.fixture
+def secrets(core_v1, namespace):
+    names = []
+
+    def create(name: str, data: dict[str, str]) -> None:
+        body = k8s.V1Secret(metadata=k8s.V1ObjectMeta(name=name), string_data=data)
+        core_v1.create_namespaced_secret(namespace, body)
+        names.append(name)
+
+    yield create
+    for name in names:
+        core_v1.delete_namespaced_secret(name, namespace)
+
+
+GUIDE_SECRETS = [
+    Secret("env", "SQL_CONN", "airflow-secrets", "sql_alchemy_conn"),
+    Secret("volume", "/var/secrets/google", "service-account", "service-account.json"),
+]
+CHECK_SECRETS = (
+    'echo "env:${#SQL_CONN}"; echo "file:$(wc -c < /var/secrets/google/service-account.json)"; '
+    'test "$SQL_CONN" = "postgresql://canary"'
+)
+
+
+def test_secret_as_env_and_volume_reaches_the_container(secrets, capfd, caplog):
+    secrets("airflow-secrets", {"sql_alchemy_conn": "postgresql://canary"})
+    secrets("service-account", {"service-account.json": '{"type": "x"}'})
+    run(composer_pod(cmds=["sh", "-c", CHECK_SECRETS], secrets=GUIDE_SECRETS))
+    log = output(capfd, caplog)
+    assert "env:19" in log and "file:13" in log
+
+
+def test_missing_secret_fails_before_any_pod_exists(core_v1, namespace):
+    op = composer_pod(cmds=["sh", "-c", CHECK_SECRETS], secrets=GUIDE_SECRETS)
+    with pytest.raises(PodPreflightError) as err:
+        run(op)
+    message = str(err.value)
+    assert "airflow-secrets" in message and "service-account" in message
+    assert "kubectl create secret generic airflow-secrets -n composer-user-workloads" in message
+    assert core_v1.list_namespaced_pod(namespace, label_selector=f"task_id={op.task_id}").items == []
+
+
+def test_missing_secret_without_preflight_fails_fast_with_the_reason():
+    op = composer_pod(cmds=["sh", "-c", CHECK_SECRETS], secrets=GUIDE_SECRETS, preflight="off")
+    with pytest.raises(PodStartupError) as err:
+        run(op)
+    assert not isinstance(err.value, PodStartupTimeout)  # well before the 600 s timeout
+    assert err.value.reason == "CreateContainerConfigError"
+    assert 'secret "airflow-secrets" not found' in str(err.value)
+
+
+def test_missing_secret_key_fails_naming_the_key(secrets):
+    secrets("airflow-secrets", {"other_key": "x"})
+    secrets("service-account", {"service-account.json": "{}"})
+    with pytest.raises(PodPreflightError, match="sql_alchemy_conn"):
+        run(composer_pod(cmds=["sh", "-c", "true"], secrets=GUIDE_SECRETS))
+
+
+def test_missing_configmap_without_preflight_fails_fast():
+    env_from = [k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name="no-such-configmap"))]
+    op = composer_pod(cmds=["sh", "-c", "true"], env_from=env_from, preflight="off")
+    with pytest.raises(PodStartupError, match='configmap "no-such-configmap" not found'):
+        run(op)
+
+
+def test_bad_image_name_fails_fast():
+    op = composer_pod(image="Not A Valid Image!", cmds=["sh", "-c", "true"])
+    with pytest.raises(PodStartupError) as err:
+        run(op)
+    assert err.value.reason == "InvalidImageName"
+
+
+def test_affinity_to_missing_pool_fails_unschedulable_with_the_scheduler_reason():
+    op = composer_pod(cmds=["sh", "-c", "true"], affinity=gke_node_pool_affinity("pool-0", "pool-1"))
+    with pytest.raises(PodStartupError) as err:
+        run(op)
+    assert not isinstance(err.value, PodStartupTimeout)
+    assert err.value.reason == "Unschedulable"
+    assert "didn't match Pod's node affinity/selector" in str(err.value)
+
+
+def test_affinity_to_default_pool_runs(capfd, caplog):
+    op = composer_pod(
+        image=PERL,
+        cmds=["perl"],
+        arguments=["-Mbignum=bpi", "-wle", "print bpi(50)"],
+        affinity=gke_node_pool_affinity("default-pool"),
+    )
+    run(op)
+    assert "3.1415926535897932384626433832795028841971693993751" in output(capfd, caplog)
+
+
+def test_memory_limit_enforced_and_oom_named():
+    script = "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived ${#x}"
+    resources = k8s.V1ResourceRequirements(limits={"memory": "32Mi"}, requests={"memory": "32Mi"})
+    with pytest.raises(PodFailedError) as err:
+        run(composer_pod(cmds=["sh", "-c", script], container_resources=resources))
+    assert "OOMKilled" in str(err.value)
+    assert "memory limit of 32Mi" in str(err.value)
+
+
+def test_bash_pipefail_injected_into_a_real_bash(capfd, caplog):
+    op = composer_pod(image=DEBIAN, cmds=["bash", "-c", "false | cat\necho not-reached"])
+    with pytest.raises(PodFailedError):
+        run(op)
+    assert "not-reached" not in output(capfd, caplog)
+
+
+@pytest.mark.parametrize(("action", "kept"), [("keep_pod", True), ("delete_pod", False)])
+def test_finish_action_after_failure(core_v1, namespace, action, kept):
+    op = composer_pod(cmds=["sh", "-c", "exit 2"], on_finish_action=action)
+    with pytest.raises(PodFailedError):
+        run(op)
+    remaining = core_v1.list_namespaced_pod(namespace, label_selector=f"task_id={op.task_id}").items
+    assert bool([p for p in remaining if not p.metadata.deletion_timestamp]) is kept
+    for pod in remaining:  # the leak check would flag the kept pod; remove it here
+        core_v1.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
