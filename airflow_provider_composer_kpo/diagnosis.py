@@ -147,6 +147,15 @@ def container_failure(pod: k8s.V1Pod | None, container: str) -> str | None:
     return f"container {container!r} exited with code {terminated.exit_code} ({terminated.reason or 'Error'}){detail}"
 
 
+def pod_outcome(pod: k8s.V1Pod, container: str) -> str:
+    """Return one line on how the pod ended: phase and the main container's exit code."""
+    status = next((s for s in pod.status.container_statuses or [] if s.name == container), None)
+    terminated = status.state.terminated if status and status.state else None
+    ending = f"exit code {terminated.exit_code}" if terminated else "did not run"
+    name = f"{pod.metadata.namespace}/{pod.metadata.name}"
+    return f"pod {name} ended in phase {pod.status.phase}, container {container!r} {ending}"
+
+
 def _memory_limit(pod: k8s.V1Pod, container: str) -> str | None:
     for spec in pod.spec.containers if pod.spec else []:
         if spec.name == container and spec.resources and spec.resources.limits:

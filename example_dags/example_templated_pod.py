@@ -18,7 +18,8 @@ Before you run it
 What to expect
     With ``my_value`` set: the pod prints the run date and the value; the task succeeds.
     Without it: the task fails before any pod is created, while rendering templates, with
-    Airflow's ``KeyError: 'Variable my_value does not exist'``.
+    Airflow's "Variable my_value does not exist" (Airflow 2) or "Variable my_value not found"
+    (Airflow 3).
 """
 
 from __future__ import annotations

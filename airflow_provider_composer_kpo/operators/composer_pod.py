@@ -23,7 +23,7 @@ from ..compat import (
     base_container_name,
 )
 from ..composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE
-from ..diagnosis import container_failure
+from ..diagnosis import container_failure, pod_outcome
 from ..entrypoint import ErrexitPolicy, apply_errexit_policy
 from ..exceptions import ComposerPodConfigError, PodFailedError, PodPreflightError, PodStartupError
 from ..finish_action import resolve_on_finish_action, should_delete_pod
@@ -234,6 +234,8 @@ class ComposerPodOperator(KubernetesPodOperator):
             raise self._preflight_error  # no pod was created; nothing to clean up
         if not HAS_ON_FINISH_ACTION:
             self.is_delete_operator_pod = should_delete_pod(self.on_finish_action, remote_pod)
+        if remote_pod is not None and remote_pod.status is not None:
+            self.log.info("Task %s: %s", self.task_id, pod_outcome(remote_pod, base_container_name(self)))
         failure = None if self._startup_error else self._describe_failure(remote_pod)
         try:
             super().cleanup(pod, remote_pod, *args, **kwargs)

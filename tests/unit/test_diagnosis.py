@@ -9,6 +9,7 @@ from airflow_provider_composer_kpo.diagnosis import (
     UNSCHEDULABLE_GRACE_SECONDS,
     container_failure,
     format_events,
+    pod_outcome,
     startup_blocker,
 )
 
@@ -152,3 +153,14 @@ class TestContainerFailure:
     def test_evicted_pod(self):
         pod = k8s.V1Pod(status=k8s.V1PodStatus(phase="Failed", reason="Evicted", message="low on memory"))
         assert container_failure(pod, "base") == "pod Evicted: low on memory"
+
+
+def test_pod_outcome_names_phase_and_exit_code():
+    pod = TestContainerFailure.terminated(3, "Error")
+    pod.metadata = k8s.V1ObjectMeta(name="p", namespace="ns")
+    assert pod_outcome(pod, "base") == "pod ns/p ended in phase Failed, container 'base' exit code 3"
+
+
+def test_pod_outcome_when_container_never_ran():
+    pod = waiting_pod("CreateContainerConfigError")
+    assert pod_outcome(pod, "base") == "pod ns/p ended in phase Pending, container 'base' did not run"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The README's main job (`make demo`): every example DAG end to end on the local cluster.
+#
+#   bash dev/demo.sh                     # Airflow 2.10 and Airflow 3.3
+#   DEMO_PAIRS=af33-k1025 bash dev/demo.sh
+#   KEEP_CLUSTER=1 bash dev/demo.sh      # leave the cluster running afterwards
+#
+# Installs what it needs (Debian packages, the Kubernetes build, images, venvs), starts the
+# cluster if it is not running, runs dev/run_examples.py under each pair and prints its table.
+# A cluster this script started is stopped at the end.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+read -r -a pairs <<<"${DEMO_PAIRS:-af210-k1010 af33-k1025}"
+bash dev/venvs.sh "${pairs[@]}" || exit 1
+
+started_cluster=0
+if ! bash dev/localcluster/cluster-status.sh >/dev/null 2>&1; then
+  started_cluster=1
+fi
+trap '[ "$started_cluster" = 1 ] && [ -z "${KEEP_CLUSTER:-}" ] && bash dev/localcluster/cluster-down.sh >/dev/null 2>&1' EXIT
+echo "== local cluster"
+if ! up_output=$(bash dev/localcluster/cluster-up.sh 2>&1); then
+  printf '%s\n' "$up_output" | tail -n 40
+  echo "demo: the local cluster did not start"
+  exit 1
+fi
+printf '%s\n' "$up_output" | tail -n 3
+eval "$(printf '%s\n' "$up_output" | tail -n 1)"  # export KUBECONFIG=...
+
+status=0
+for pair in "${pairs[@]}"; do
+  echo
+  echo "== example DAGs on $pair ($(.venvs/$pair/bin/python -c 'import airflow; print("Airflow", airflow.__version__)'))"
+  .venvs/"$pair"/bin/python dev/run_examples.py --kubeconfig "$KUBECONFIG" || status=1
+done
+exit $status

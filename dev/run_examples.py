@@ -1,0 +1,226 @@
+"""Run every example DAG with `airflow dags test` on the local cluster; print a table.
+
+    python dev/run_examples.py --kubeconfig PATH [--json FILE] [--only DAG_ID ...]
+
+Run it with the Python of a venv that has Airflow and this package (make demo does). Each
+scenario is a documented behaviour of an example: most succeed, some fail on purpose (a missing
+Variable, missing Secrets, a failing script step) and must fail with the documented message.
+Exit status 0 only when every scenario behaved as documented.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+NAMESPACE = "composer-user-workloads"
+SIDECAR_IMAGE = "busybox:1.36"  # the local cluster has no registry; KPO's default sidecar is alpine
+POD_ENDED = re.compile(r"Task (\S+): pod \S+ ended in phase (\w+), container \S+ (exit code \S+|did not run)")
+
+
+@dataclass
+class Scenario:
+    dag_id: str
+    label: str
+    expect: str  # "success" or "failed"
+    message: str = ""  # a regular expression that must match the output
+    conf: dict[str, Any] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    setup: Callable[[Any], None] | None = None
+    teardown: Callable[[Any], None] | None = None
+
+
+def create_guide_secrets(core_v1: Any) -> None:
+    from kubernetes.client import models as k8s
+
+    for name, data in (
+        ("airflow-secrets", {"sql_alchemy_conn": "postgresql://demo"}),
+        ("service-account", {"service-account.json": '{"type": "service_account"}'}),
+    ):
+        core_v1.create_namespaced_secret(NAMESPACE, k8s.V1Secret(metadata=k8s.V1ObjectMeta(name=name), string_data=data))
+
+
+def delete_guide_secrets(core_v1: Any) -> None:
+    for name in ("airflow-secrets", "service-account"):
+        core_v1.delete_namespaced_secret(name, NAMESPACE)
+
+
+SCENARIOS = [
+    Scenario("composer_kpo_minimal", "defaults only", "success", "Hello from a pod on Cloud Composer"),
+    Scenario(
+        "composer_kpo_templated",
+        "Variable my_value missing",
+        "failed",
+        r"Variable my_value (does not exist|not found)",  # Airflow 2 | Airflow 3 env={"AIRFLOW_VAR_MY_VALUE": ""}
+    ),
+    Scenario("composer_kpo_templated", "Variable my_value set", "success", "MY_VALUE=hello"),
+    Scenario("composer_kpo_secrets", "Secrets missing", "failed", "Secret 'airflow-secrets'"),
+    Scenario(
+        "composer_kpo_secrets",
+        "Secrets created",
+        "success",
+        "SQL_CONN has 17 bytes; credentials file present",
+        setup=create_guide_secrets,
+        teardown=delete_guide_secrets,
+    ),
+    Scenario("composer_kpo_node_affinity", "default-pool", "success", r"3\.14159265358979323846"),
+    Scenario("composer_kpo_full_pod", "every option", "success", r"3\.14159265358979323846"),
+    Scenario("composer_kpo_set_e", "all steps pass", "success", "step 3: publish"),
+    Scenario("composer_kpo_set_e", "step 2 fails", "failed", "exited with code 1", conf={"fail_step": 2}),
+    Scenario("composer_kpo_xcom", "value passed downstream", "success", "received 42 rows for sales"),
+    Scenario("composer_kpo_team_operator", "team defaults", "success", "report for"),
+]
+
+
+def airflow_env(home: Path, kubeconfig: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "example_dags"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__UNIT_TEST_MODE="False",
+        COMPOSER_KPO_KUBECONFIG=kubeconfig,
+        AIRFLOW_CONN_KUBERNETES_DEFAULT=json.dumps(
+            {"conn_type": "kubernetes", "extra": {"xcom_sidecar_container_image": SIDECAR_IMAGE}}
+        ),
+        AIRFLOW_VAR_MY_VALUE="hello",
+        AIRFLOW_VAR_COMPOSER_KUBE_CONFIG=kubeconfig,
+    )
+    return env
+
+
+def airflow(*args: str, env: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess:
+    command = [str(Path(sys.executable).with_name("airflow")), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def init_db(env: dict[str, str]) -> None:
+    for verb in ("migrate", "upgrade", "init"):  # 2.7+, 2.6, 2.5
+        done = airflow("db", verb, env=env)
+        if done.returncode == 0:
+            return
+    raise SystemExit(f"airflow db {verb} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+
+
+def last_run(home: Path, dag_id: str) -> tuple[str, list[tuple[str, str, float]]]:
+    """Return the newest run's state and its tasks (task_id, state, seconds) from Airflow's DB."""
+    with sqlite3.connect(home / "airflow.db") as db:
+        run_id, state = db.execute(
+            "SELECT run_id, state FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
+        ).fetchone()
+        tasks = db.execute(
+            "SELECT task_id, state, COALESCE((julianday(end_date) - julianday(start_date)) * 86400, 0)"
+            " FROM task_instance WHERE dag_id = ? AND run_id = ?"
+            " ORDER BY start_date",
+            (dag_id, run_id),
+        ).fetchall()
+    return state, [(t, s or "none", float(d)) for t, s, d in tasks]
+
+
+def run_scenario(scenario: Scenario, base_env: dict[str, str], home: Path, core_v1: Any) -> dict[str, Any]:
+    env = {**base_env, **scenario.env}
+    env = {k: v for k, v in env.items() if v != ""}  # an empty value means "unset"
+    if scenario.setup:
+        scenario.setup(core_v1)
+    started = time.monotonic()
+    try:
+        args = ["dags", "test", scenario.dag_id]
+        if scenario.conf:
+            args += ["-c", json.dumps(scenario.conf)]
+        done = airflow(*args, env=env)
+    finally:
+        if scenario.teardown:
+            scenario.teardown(core_v1)
+    seconds = time.monotonic() - started
+    output = done.stdout + done.stderr
+    state, tasks = last_run(home, scenario.dag_id)
+    phases = {task: f"{phase}, {exit_code}" for task, phase, exit_code in POD_ENDED.findall(output)}
+    as_documented = state == scenario.expect and re.search(scenario.message, output) is not None
+    return {
+        "dag_id": scenario.dag_id,
+        "scenario": scenario.label,
+        "expected": scenario.expect,
+        "state": state,
+        "tasks": [
+            {"task_id": t, "state": s, "seconds": round(d, 1), "pod_phase": phases.get(t, "-")} for t, s, d in tasks
+        ],
+        "seconds": round(seconds, 1),
+        "as_documented": as_documented,
+        "output_tail": "" if as_documented else output[-4000:],
+    }
+
+
+def print_table(results: list[dict[str, Any]]) -> None:
+    header = ("DAG", "scenario", "task", "pod", "result", "expected", "seconds", "ok")
+    rows = []
+    for r in results:
+        for task in r["tasks"] or [{"task_id": "-", "state": r["state"], "pod_phase": "-", "seconds": 0}]:
+            rows.append(
+                (
+                    r["dag_id"],
+                    r["scenario"],
+                    task["task_id"],
+                    task["pod_phase"],
+                    task["state"],
+                    r["expected"],
+                    f"{task['seconds']:.1f}",
+                    "yes" if r["as_documented"] else "NO",
+                )
+            )
+    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
+    line = " | ".join(h.ljust(w) for h, w in zip(header, widths))
+    print(line)
+    print("-+-".join("-" * w for w in widths))
+    for row in rows:
+        print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--only", nargs="*", help="DAG ids to run")
+    args = parser.parse_args()
+
+    from kubernetes import client, config
+
+    core_v1 = client.CoreV1Api(config.new_client_from_config(config_file=args.kubeconfig))
+    home = Path(tempfile.mkdtemp(prefix="composer-kpo-demo-"))
+    try:
+        env = airflow_env(home, args.kubeconfig)
+        init_db(env)
+        results = []
+        for scenario in SCENARIOS:
+            if args.only and scenario.dag_id not in args.only:
+                continue
+            result = run_scenario(scenario, env, home, core_v1)
+            print(f"{scenario.dag_id} [{scenario.label}]: {result['state']} in {result['seconds']} s", flush=True)
+            if not result["as_documented"]:
+                print(result["output_tail"], flush=True)
+            results.append(result)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    print()
+    print_table(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    failures = [r for r in results if not r["as_documented"]]
+    print(f"\n{len(results) - len(failures)} of {len(results)} scenarios behaved as documented")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
