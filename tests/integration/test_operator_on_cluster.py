@@ -208,3 +208,49 @@ def test_finish_action_after_failure(core_v1, namespace, action, kept):
     assert bool([p for p in remaining if not p.metadata.deletion_timestamp]) is kept
     for pod in remaining:  # the leak check would flag the kept pod; remove it here
         core_v1.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
+
+
+def test_task_survives_api_server_down_for_15_seconds(core_v1, namespace, api_client):
+    """A GKE control-plane upgrade looks like this: the task must finish, with exactly one pod."""
+    import threading
+    import time
+
+    from kubernetes.client import VersionApi
+
+    from .cluster_control import restart_apiserver
+
+    def ready() -> bool:
+        try:
+            VersionApi(api_client).get_code(_request_timeout=2)
+            return True
+        except Exception:
+            return False
+
+    op = composer_pod(
+        cmds=["sh", "-c", "for i in $(seq 1 40); do echo tick $i; sleep 1; done; echo finished"],
+        on_finish_action="keep_pod",
+    )
+    selector = f"task_id={op.task_id}"
+    outage: dict[str, float] = {}
+
+    def restart_once_running() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            pods = core_v1.list_namespaced_pod(namespace, label_selector=selector).items
+            if pods and pods[0].status.phase == "Running":
+                time.sleep(3)  # let the operator settle into following the logs
+                outage["ready_after"] = restart_apiserver(15, ready)
+                return
+            time.sleep(0.5)
+
+    restarter = threading.Thread(target=restart_once_running)
+    restarter.start()
+    try:
+        run(op)
+    finally:
+        restarter.join()
+    assert "ready_after" in outage, "the API server was never restarted"
+    pods = core_v1.list_namespaced_pod(namespace, label_selector=selector).items
+    assert [p.status.phase for p in pods] == ["Succeeded"]  # one pod, and it finished
+    for pod in pods:
+        core_v1.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
