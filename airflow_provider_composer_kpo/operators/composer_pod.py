@@ -33,6 +33,7 @@ from ..preflight import PreflightMode, format_problems, run_preflight
 from ..resources import legacy_resources_to_requirements
 from ..startup import StartupWatch
 from ..timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS, validate_timeout
+from ..validation import validate_static_arguments
 
 if TYPE_CHECKING:
     from airflow.utils.context import Context
@@ -105,6 +106,9 @@ class ComposerPodOperator(KubernetesPodOperator):
         task_id = str(kwargs.get("task_id", "<no task_id>"))
         self.errexit_policy = ErrexitPolicy.parse(errexit_policy, task_id=task_id)
         self.preflight = PreflightMode.parse(preflight, task_id=task_id)
+        validate_static_arguments(
+            {**kwargs, "namespace": namespace, "container_resources": container_resources}, task_id=task_id
+        )
         # Fail at DAG parse time when a static script breaks the policy; templated ones are
         # checked after rendering, in build_pod_request_obj.
         apply_errexit_policy(
