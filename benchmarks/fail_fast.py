@@ -1,0 +1,131 @@
+"""Seconds from task start to failure, and whether the error names the cause: stock KPO vs ours.
+
+For each failure the Composer guide and our users hit, both operators run the same pod on the
+local cluster in one run (stock KPO with its defaults: 120 s startup timeout, no preflight). The
+table shows the time to failure, the exception and whether its message names the cause.
+
+    python benchmarks/fail_fast.py --kubeconfig PATH [--only NAME ...]
+
+Run with a venv's Python from the repository root; needs `make cluster-up`. Prints; asserts
+nothing. Takes a few minutes: stock KPO waits out its timeouts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kubernetes.client import models as k8s
+
+from tests.integration.operator_harness import BUSYBOX, CONNECTION, make_dag, run
+
+NAMESPACE = "composer-user-workloads"
+SECRET_ENV = [
+    k8s.V1EnvVar(
+        name="X", value_from=k8s.V1EnvVarSource(secret_key_ref=k8s.V1SecretKeySelector(name="bench-secret", key="k"))
+    )
+]
+SCENARIOS = {
+    # name: (pod arguments, text that names the cause)
+    "missing Secret": ({"env_vars": SECRET_ENV}, "bench-secret"),
+    "missing ConfigMap": (
+        {"env_from": [k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name="bench-configmap"))]},
+        "bench-configmap",
+    ),
+    "unschedulable affinity": (
+        {
+            "affinity": k8s.V1Affinity(
+                node_affinity=k8s.V1NodeAffinity(
+                    required_during_scheduling_ignored_during_execution=k8s.V1NodeSelector(
+                        node_selector_terms=[
+                            k8s.V1NodeSelectorTerm(
+                                match_expressions=[
+                                    k8s.V1NodeSelectorRequirement(
+                                        key="cloud.google.com/gke-nodepool", operator="In", values=["pool-0", "pool-1"]
+                                    )
+                                ]
+                            )
+                        ]
+                    )
+                )
+            )
+        },
+        "affinity",
+    ),
+    "bad image name": ({"image": "Not A Valid Image!"}, "InvalidImageName"),
+    "OOMKilled": (
+        {
+            "cmds": ["sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a)"],
+            "container_resources": k8s.V1ResourceRequirements(limits={"memory": "32Mi"}),
+        },
+        "OOMKilled",
+    ),
+    "failed middle step": ({"cmds": ["sh", "-c", "echo one\nfalse\necho three"]}, "exit"),
+}
+
+
+def operator(kind: str, name: str, kubeconfig: str, extra: dict):
+    from airflow_provider_composer_kpo import ComposerPodOperator
+    from airflow_provider_composer_kpo.compat import KubernetesPodOperator
+
+    arguments = {"task_id": f"{kind}-{name.replace(' ', '-').lower()}", "image": BUSYBOX, "cmds": ["sh", "-c", "true"]}
+    arguments.update(extra)
+    if kind == "stock":
+        return KubernetesPodOperator(dag=make_dag(), namespace=NAMESPACE, config_file=kubeconfig, **arguments)
+    return ComposerPodOperator(dag=make_dag(), **arguments)
+
+
+def measure(kind: str, name: str, kubeconfig: str) -> tuple[float, str, bool]:
+    extra, cause = SCENARIOS[name]
+    op = operator(kind, name, kubeconfig, extra)
+    started = time.monotonic()
+    try:
+        run(op)
+        outcome, named = "task succeeded", False
+    except Exception as error:
+        outcome = type(error).__name__
+        named = cause.lower() in str(error).lower()
+    return time.monotonic() - started, outcome, named
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--only", nargs="*")
+    args = parser.parse_args()
+    os.environ["COMPOSER_KPO_KUBECONFIG"] = args.kubeconfig
+    os.environ["AIRFLOW_CONN_KUBERNETES_DEFAULT"] = CONNECTION
+    import logging
+
+    logging.disable(logging.WARNING)
+    rows = []
+    for name in SCENARIOS:
+        if args.only and name not in args.only:
+            continue
+        for kind in ("stock", "ours"):
+            seconds, outcome, named = measure(kind, name, args.kubeconfig)
+            rows.append((name, kind, seconds, outcome, named))
+            print(f"{name:<24} {kind:<6} {seconds:7.1f} s  {outcome:<28} names cause: {named}", flush=True)
+    print()
+    print(
+        f"{'failure':<24} | {'stock KPO s':>11} | {'ours s':>7} | {'speed-up':>8} | "
+        "stock names cause | ours names cause"
+    )
+    for name in dict.fromkeys(r[0] for r in rows):
+        stock = next(r for r in rows if r[0] == name and r[1] == "stock")
+        ours = next(r for r in rows if r[0] == name and r[1] == "ours")
+        speedup = stock[2] / ours[2] if ours[2] else float("inf")
+        stock_named = "yes" if stock[4] else f"no ({stock[3]})"
+        print(
+            f"{name:<24} | {stock[2]:>11.1f} | {ours[2]:>7.1f} | {speedup:>7.1f}x | {stock_named:<17} | "
+            f"{'yes' if ours[4] else 'no'}"
+        )
+
+
+if __name__ == "__main__":
+    main()
