@@ -93,8 +93,9 @@ def test_exec_reads_xcom_file_like_the_kpo_sidecar(pods):
     assert pods.wait_terminated(name, "base").exit_code == 0
     out = pods.exec(name, "airflow-xcom-sidecar", ["cat", "/airflow/xcom/return.json"])
     assert json.loads(out) == value
-    # KPO stops the sidecar with SIGINT to PID 1; the pod then completes.
-    pods.exec(name, "airflow-xcom-sidecar", ["sh", "-c", "kill -2 1"])
+    # KPO (cncf-kubernetes 10.x) then stops the sidecar with SIGINT found by pgrep (older
+    # versions: `kill -2 1`); the pod then completes.
+    pods.exec(name, "airflow-xcom-sidecar", ["sh", "-c", "kill -2 $(pgrep -u $(id -u) -f 'sh')"])
     assert pods.wait_terminated(name, "airflow-xcom-sidecar").exit_code == 0
     assert pods.wait_phase(name, ("Succeeded", "Failed")).status.phase == "Succeeded"
 

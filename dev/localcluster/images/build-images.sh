@@ -2,7 +2,7 @@
 # Builds the images the cluster and the tests use, as docker-archive tarballs cached in
 # $IMAGE_CACHE (no registry is reachable, so nothing is ever pulled):
 #   registry.k8s.io/pause:3.10           static C pause binary (pause.c)
-#   docker.io/library/busybox:1.36       Debian's busybox-static + applet symlinks
+#   docker.io/library/busybox:1.36       Debian's busybox-static + applet symlinks + pgrep.c
 #   docker.io/library/debian:bookworm-slim   debootstrap --variant=minbase bookworm
 #   docker.io/library/perl:5.36          the same + Debian's perl
 # Each tarball is built only when missing. `build-images.sh import` loads them into
@@ -19,7 +19,7 @@ SUITE=bookworm
 # image's revision when its recipe below changes, so cached tarballs get rebuilt.
 IMAGES=(
   "pause|registry.k8s.io/pause:3.10|1"
-  "busybox|docker.io/library/busybox:1.36|1"
+  "busybox|docker.io/library/busybox:1.36|2"
   "debian|docker.io/library/debian:bookworm-slim|1"
   "perl|docker.io/library/perl:5.36|2"
 )
@@ -73,6 +73,10 @@ build_busybox() {
   cp /bin/busybox "$root/bin/busybox"
   # Applet symlinks (/bin/sh, /bin/cat, ...) made by busybox itself, inside the new root.
   chroot "$root" /bin/busybox --install -s
+  # Debian's busybox has no pgrep/pkill applets; KPO's XCom sidecar needs pgrep (pgrep.c).
+  gcc -static -O2 -Wall -o "$root/bin/pgrep" "$IMAGES_DIR/pgrep.c"
+  strip "$root/bin/pgrep"
+  ln -s pgrep "$root/bin/pkill"
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' > "$root/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
   pack_layer "$root" "$WORK/busybox.layer.tar"
