@@ -26,7 +26,8 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .exceptions import ComposerPodConfigError, ErrexitRequiredError
+from .choices import ParameterChoice
+from .exceptions import ErrexitRequiredError
 
 SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "mksh", "zsh"})
 # Shells where `set -o pipefail` is safe to add; POSIX sh (dash before 0.5.11) rejects it.
@@ -36,7 +37,7 @@ _LAUNCHERS = frozenset({"env", "busybox"})
 _TEMPLATE_MARK = re.compile(r"{{|{%")
 
 
-class ErrexitPolicy(str, enum.Enum):
+class ErrexitPolicy(ParameterChoice):
     """What to do with a shell script that does not enable errexit."""
 
     INJECT = "inject"
@@ -44,15 +45,8 @@ class ErrexitPolicy(str, enum.Enum):
     OFF = "off"
 
     @classmethod
-    def parse(cls, value: object, *, task_id: str) -> ErrexitPolicy:
-        """Return the policy for ``value``, or raise an error naming the accepted values."""
-        try:
-            return cls(value)
-        except ValueError:
-            accepted = ", ".join(repr(p.value) for p in cls)
-            raise ComposerPodConfigError(
-                f"Task {task_id!r}: errexit_policy={value!r} is not one of {accepted}."
-            ) from None
+    def parameter(cls) -> str:
+        return "errexit_policy"
 
 
 class Outcome(str, enum.Enum):

@@ -17,9 +17,7 @@ ON_FINISH_ACTIONS = ("delete_pod", "delete_succeeded_pod", "keep_pod")
 DEFAULT_ON_FINISH_ACTION = "delete_pod"
 
 
-def resolve_on_finish_action(
-    on_finish_action: str | None, is_delete_operator_pod: bool | None, *, task_id: str
-) -> str:
+def resolve_on_finish_action(on_finish_action: str | None, is_delete_operator_pod: bool | None, *, task_id: str) -> str:
     """Return the one finish action the two (possibly both given) parameters mean."""
     if on_finish_action is not None and str(on_finish_action) not in ON_FINISH_ACTIONS:
         raise ComposerPodConfigError(

@@ -16,9 +16,7 @@ def gke_node_pool_affinity(*node_pools: str) -> k8s.V1Affinity:
     """
     if not node_pools:
         raise ValueError("gke_node_pool_affinity() needs at least one node pool name, e.g. 'default-pool'.")
-    requirement = k8s.V1NodeSelectorRequirement(
-        key=GKE_NODE_POOL_LABEL, operator="In", values=list(node_pools)
-    )
+    requirement = k8s.V1NodeSelectorRequirement(key=GKE_NODE_POOL_LABEL, operator="In", values=list(node_pools))
     return k8s.V1Affinity(
         node_affinity=k8s.V1NodeAffinity(
             required_during_scheduling_ignored_during_execution=k8s.V1NodeSelector(

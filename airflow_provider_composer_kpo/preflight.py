@@ -41,7 +41,6 @@ reaches a :class:`Problem`, a log line or a message.
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 from kubernetes.client import models as k8s
 from kubernetes.client.rest import ApiException
 
+from .choices import ParameterChoice
 from .composer import (
     config_map_fix_command,
     image_pull_secret_fix_command,
@@ -59,7 +59,8 @@ from .composer import (
     secret_fix_command,
     service_account_fix_command,
 )
-from .exceptions import ComposerPodConfigError
+from .node_selection import describe_selector, node_fits
+from .permissions import EXEC_ACCESS, POD_ACCESS, Access, missing_permissions
 
 if TYPE_CHECKING:
     from kubernetes.client import AuthorizationV1Api, CoreV1Api
@@ -73,7 +74,7 @@ _MAX_VALUES_SHOWN = 10
 _MISSING: Any = object()  # what _read returns on 404
 
 
-class PreflightMode(str, enum.Enum):
+class PreflightMode(ParameterChoice):
     """What the operator does with the problems found: fail the task, log them, or not look."""
 
     FAIL = "fail"
@@ -81,13 +82,8 @@ class PreflightMode(str, enum.Enum):
     OFF = "off"
 
     @classmethod
-    def parse(cls, value: object, *, task_id: str) -> PreflightMode:
-        """Return the mode for ``value``, or raise an error naming the accepted values."""
-        try:
-            return cls(value)
-        except ValueError:
-            accepted = ", ".join(repr(m.value) for m in cls)
-            raise ComposerPodConfigError(f"Task {task_id!r}: preflight={value!r} is not one of {accepted}.") from None
+    def parameter(cls) -> str:
+        return "preflight"
 
 
 @dataclass(frozen=True)
@@ -127,33 +123,6 @@ class PodReferences:
     @property
     def image_pull_secrets(self) -> tuple[str, ...]:
         return tuple(use.name for use in self.objects if use.used_by == IMAGE_PULL_SECRETS)
-
-
-@dataclass(frozen=True)
-class _Access:
-    verb: str
-    resource: str
-    subresource: str
-    needed_for: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.verb} {self.resource}/{self.subresource}" if self.subresource else f"{self.verb} {self.resource}"
-
-
-_POD_ACCESS = (
-    _Access("create", "pods", "", "pod creation"),
-    _Access("get", "pods", "", "pod status polling"),
-    _Access("list", "pods", "", "finding the pod on retry"),
-    _Access("watch", "pods", "", "waiting for the pod"),
-    _Access("delete", "pods", "", "pod deletion"),
-    _Access("get", "pods", "log", "log streaming"),
-    _Access("list", "events", "", "startup diagnosis"),
-)
-_EXEC_ACCESS = (
-    _Access("create", "pods", "exec", "XCom sidecar (exec)"),
-    _Access("get", "pods", "exec", "XCom sidecar (exec over WebSocket)"),
-)
 
 
 def pod_references(pod: k8s.V1Pod) -> PodReferences:
@@ -201,7 +170,7 @@ def run_preflight(
     problems = list(_check_objects(core_v1, refs, environ))
     problems.extend(_check_service_account(core_v1, refs, environ))
     problems.extend(_check_nodes(core_v1, refs, environ))
-    access = _POD_ACCESS + (_EXEC_ACCESS if need_exec else ())
+    access = POD_ACCESS + (EXEC_ACCESS if need_exec else ())
     problems.extend(_check_permissions(authorization_v1, refs.namespace, access, environ))
     return problems
 
@@ -356,7 +325,9 @@ def _check_nodes(core_v1: CoreV1Api, refs: PodReferences, environ: Mapping[str, 
         log.info("cannot list nodes: %s; skipping the node selector check", e.status)
         return
     labelled = [(node.metadata.labels or {}, node.metadata.name) for node in nodes]
-    if any(_node_fits(labels, node_name, refs) for labels, node_name in labelled):
+    if any(
+        node_fits(labels, node_name, refs.node_selector, refs.node_selector_terms) for labels, node_name in labelled
+    ):
         return
     used_by = " and ".join(
         part
@@ -364,44 +335,15 @@ def _check_nodes(core_v1: CoreV1Api, refs: PodReferences, environ: Mapping[str, 
         if present
     )
     detail = f"matches no node now (fine if a node pool scales up for it); {_existing_labels(refs, labelled)}"
-    yield Problem("Node", _describe_selector(refs), "", detail, used_by, node_selector_fix_hint(environ), fatal=False)
-
-
-def _node_fits(labels: Mapping[str, str], node_name: str, refs: PodReferences) -> bool:
-    if any(labels.get(key) != value for key, value in refs.node_selector.items()):
-        return False
-    return not refs.node_selector_terms or any(_term_matches(t, labels, node_name) for t in refs.node_selector_terms)
-
-
-def _term_matches(term: k8s.V1NodeSelectorTerm, labels: Mapping[str, str], node_name: str) -> bool:
-    """Return True if every requirement of the term holds; an empty term matches no node."""
-    expressions, fields = term.match_expressions or [], term.match_fields or []
-    if not expressions and not fields:
-        return False
-    field_values = {"metadata.name": node_name}
-    return all(_requirement_matches(r, labels) for r in expressions) and all(
-        _requirement_matches(r, field_values) for r in fields
+    yield Problem(
+        "Node",
+        describe_selector(refs.node_selector, refs.node_selector_terms),
+        "",
+        detail,
+        used_by,
+        node_selector_fix_hint(environ),
+        fatal=False,
     )
-
-
-def _requirement_matches(requirement: k8s.V1NodeSelectorRequirement, labels: Mapping[str, str]) -> bool:
-    operator, values = requirement.operator, requirement.values or []
-    value = labels.get(requirement.key)
-    if operator == "In":
-        return value in values
-    if operator == "NotIn":
-        return value not in values
-    if operator == "Exists":
-        return value is not None
-    if operator == "DoesNotExist":
-        return value is None
-    if operator in ("Gt", "Lt"):
-        try:
-            have, limit = int(value), int(values[0])  # type: ignore[arg-type]
-        except (TypeError, ValueError, IndexError):
-            return False
-        return have > limit if operator == "Gt" else have < limit
-    return True  # an operator we do not know: cannot tell, so do not warn
 
 
 def _existing_labels(refs: PodReferences, labelled: list[tuple[Mapping[str, str], str]]) -> str:
@@ -416,82 +358,22 @@ def _existing_labels(refs: PodReferences, labelled: list[tuple[Mapping[str, str]
     return "; ".join(parts) or "no node matches the matchFields"
 
 
-def _describe_selector(refs: PodReferences) -> str:
-    parts = [f"{key}={value}" for key, value in refs.node_selector.items()]
-    terms = [
-        " and ".join(_describe_requirement(r) for r in term.match_expressions or [])
-        for term in refs.node_selector_terms
-    ]
-    terms = [term for term in terms if term]
-    if terms:
-        parts.append(" or ".join(f"({term})" if len(terms) > 1 else term for term in terms))
-    return ", ".join(parts) or "required node affinity"
-
-
-def _describe_requirement(requirement: k8s.V1NodeSelectorRequirement) -> str:
-    if requirement.operator in ("Exists", "DoesNotExist"):
-        return f"{requirement.key} {requirement.operator}"
-    return f"{requirement.key} {requirement.operator} ({', '.join(requirement.values or [])})"
-
-
 # --- permissions --------------------------------------------------------------------------------
 
 
 def _check_permissions(
     authorization_v1: AuthorizationV1Api,
     namespace: str,
-    needed: Sequence[_Access],
+    needed: Sequence[Access],
     environ: Mapping[str, str] | None,
 ) -> list[Problem]:
-    review = k8s.V1SelfSubjectRulesReview(spec=k8s.V1SelfSubjectRulesReviewSpec(namespace=namespace))
-    try:
-        status = authorization_v1.create_self_subject_rules_review(review).status
-    except ApiException as e:
-        log.info("cannot review permissions in namespace %s: %s; skipping the permission check", namespace, e.status)
-        return []
-    rules = (status and status.resource_rules) or []
-    missing = [access for access in needed if not any(_rule_allows(rule, access) for rule in rules)]
-    if missing and status and status.incomplete:
-        log.info(
-            "the rules review in namespace %s is incomplete (%s); confirming %d permission(s) one by one",
-            namespace,
-            status.evaluation_error or "no reason given",
-            len(missing),
-        )
-        missing = [access for access in missing if _denied(authorization_v1, namespace, access)]
+    missing = missing_permissions(authorization_v1, namespace, needed)
     if not missing:
         return []
     verbs = list(dict.fromkeys(a.verb for a in missing))
     resources = list(dict.fromkeys(f"{a.resource}/{a.subresource}".rstrip("/") for a in missing))
     fix = role_fix_command(namespace, verbs, resources, environ)
     return [Problem("Permission", a.label, namespace, "not allowed", a.needed_for, fix, fatal=True) for a in missing]
-
-
-def _rule_allows(rule: k8s.V1ResourceRule, access: _Access) -> bool:
-    """Return True if the RBAC-style rule grants ``access`` on any pod (the pod's name is not known yet)."""
-    if rule.resource_names:
-        return False
-    if not {"*", ""} & set(rule.api_groups or []):
-        return False
-    if not {"*", access.verb} & set(rule.verbs or []):
-        return False
-    combined = f"{access.resource}/{access.subresource}" if access.subresource else access.resource
-    accepted = {"*", combined} | ({f"*/{access.subresource}"} if access.subresource else set())
-    return bool(accepted & set(rule.resources or []))
-
-
-def _denied(authorization_v1: AuthorizationV1Api, namespace: str, access: _Access) -> bool:
-    """Return True only if a SelfSubjectAccessReview says no; False if it says yes or cannot tell."""
-    attributes = k8s.V1ResourceAttributes(
-        namespace=namespace, verb=access.verb, group="", resource=access.resource, subresource=access.subresource
-    )
-    review = k8s.V1SelfSubjectAccessReview(spec=k8s.V1SelfSubjectAccessReviewSpec(resource_attributes=attributes))
-    try:
-        status = authorization_v1.create_self_subject_access_review(review).status
-    except ApiException as e:
-        log.info("cannot confirm %s in namespace %s: %s; skipping it", access.label, namespace, e.status)
-        return False
-    return not (status and status.allowed)
 
 
 def _joined(items: Iterable[str]) -> str:

@@ -25,9 +25,7 @@ LEGACY_RESOURCE_KEYS: dict[str, tuple[str, str]] = {
 }
 
 
-def legacy_resources_to_requirements(
-    resources: Mapping[str, object], *, task_id: str
-) -> k8s.V1ResourceRequirements:
+def legacy_resources_to_requirements(resources: Mapping[str, object], *, task_id: str) -> k8s.V1ResourceRequirements:
     """Return ``V1ResourceRequirements`` for a pre-5.0 ``resources`` dict; unknown keys are an error."""
     if not isinstance(resources, Mapping):
         raise ComposerPodConfigError(
