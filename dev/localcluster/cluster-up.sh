@@ -81,7 +81,7 @@ record_host_state() {
   # The kubelet sets vm.overcommit_memory, kernel.panic*, ...; the bridge plugin ip_forward.
   if [[ ! -f $RUN_DIR/sysctl.before ]]; then
     for t in "${HOST_SYSCTLS[@]}"; do
-      [[ -r /proc/sys/$t ]] && echo "$t $(cat "/proc/sys/$t")"
+      if [[ -r /proc/sys/$t ]]; then echo "$t $(cat "/proc/sys/$t")"; fi
     done > "$RUN_DIR/sysctl.before"
   fi
 }
@@ -340,6 +340,10 @@ main() {
   "$LC_DIR/cluster-down.sh" --quiet
 
   local t1=$SECONDS
+  # From here on, any unexpected failure or an interrupt also stops what was started.
+  set -E
+  trap 'fail cluster-up "unexpected failure (line $LINENO)"' ERR
+  trap 'fail cluster-up "interrupted"' INT TERM
   prepare_dirs
   "$LC_DIR/certs.sh"
   record_host_state
@@ -356,6 +360,7 @@ main() {
   wait_for kube-scheduler "the scheduler health endpoint" \
     curl -skf --max-time 2 https://127.0.0.1:10259/healthz
   finish_setup
+  trap - ERR INT TERM
   log "cluster ready in $((SECONDS - t1)) s (total $((SECONDS - t0)) s); logs in $LOG_DIR"
   echo "export KUBECONFIG=$ADMIN_KUBECONFIG"
 }
