@@ -188,9 +188,7 @@ class PodRunner:
     def read(self, name: str) -> Any:
         return self.core_v1.read_namespaced_pod(name, self.namespace)
 
-    def wait_for(
-        self, name: str, predicate: Callable[[Any], bool], what: str, timeout: float = WAIT_SECONDS
-    ) -> Any:
+    def wait_for(self, name: str, predicate: Callable[[Any], bool], what: str, timeout: float = WAIT_SECONDS) -> Any:
         """Poll the pod until `predicate(pod)` holds; fail with the last status otherwise."""
         deadline = time.monotonic() + timeout
         pod = self.read(name)
@@ -210,9 +208,7 @@ class PodRunner:
                     return cs.state.terminated
             return None
 
-        pod = self.wait_for(
-            name, lambda p: state(p) is not None, f"terminated container {container or ''}", timeout
-        )
+        pod = self.wait_for(name, lambda p: state(p) is not None, f"terminated container {container or ''}", timeout)
         return state(pod)
 
     def wait_phase(self, name: str, phases: tuple[str, ...], timeout: float = WAIT_SECONDS) -> Any:
@@ -263,9 +259,7 @@ class PodRunner:
 
 
 @pytest.fixture
-def pods(
-    no_leaked_pods: None, core_v1: Any, api_client: Any, namespace: str, request: Any
-) -> Iterator[PodRunner]:
+def pods(no_leaked_pods: None, core_v1: Any, api_client: Any, namespace: str, request: Any) -> Iterator[PodRunner]:
     """Pod helper; everything it created is deleted (and waited for) at teardown.
 
     It depends on `no_leaked_pods`, so the leak check runs after this cleanup.

@@ -132,9 +132,7 @@ def test_missing_secret_stays_in_create_container_config_error(pods):
         env=[{"name": "X", "valueFrom": {"secretKeyRef": {"name": "no-such-secret-here", "key": "k"}}}],
     )
     name = pods.create(spec)
-    pods.wait_for(
-        name, lambda p: waiting_reason(p) == "CreateContainerConfigError", "CreateContainerConfigError"
-    )
+    pods.wait_for(name, lambda p: waiting_reason(p) == "CreateContainerConfigError", "CreateContainerConfigError")
     # It does not heal by itself: a few seconds later it is still stuck, never started.
     time.sleep(5)
     pod = pods.read(name)
@@ -144,11 +142,7 @@ def test_missing_secret_stays_in_create_container_config_error(pods):
 
 
 def node_pool_affinity(*pools: str) -> dict:
-    term = {
-        "matchExpressions": [
-            {"key": "cloud.google.com/gke-nodepool", "operator": "In", "values": list(pools)}
-        ]
-    }
+    term = {"matchExpressions": [{"key": "cloud.google.com/gke-nodepool", "operator": "In", "values": list(pools)}]}
     return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}
 
 
@@ -179,9 +173,7 @@ def test_affinity_to_default_pool_runs(pods):
 def test_pod_over_memory_limit_is_oom_killed(pods):
     # Holding ~200 MB in a shell variable against a 32 MiB limit.
     script = "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived ${#x}"
-    spec = one_container(
-        BUSYBOX, script, resources={"limits": {"memory": "32Mi"}, "requests": {"memory": "32Mi"}}
-    )
+    spec = one_container(BUSYBOX, script, resources={"limits": {"memory": "32Mi"}, "requests": {"memory": "32Mi"}})
     name = pods.create(spec)
     terminated = pods.wait_terminated(name)
     assert terminated.reason == "OOMKilled"
