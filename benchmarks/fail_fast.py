@@ -57,7 +57,7 @@ SCENARIOS = {
         },
         "affinity",
     ),
-    "bad image name": ({"image": "Not A Valid Image!"}, "InvalidImageName"),
+    "bad image name": ({"image": "Busybox:1.36"}, "InvalidImageName"),
     "OOMKilled": (
         {
             "cmds": ["sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a)"],
