@@ -28,6 +28,8 @@ MAX_POD_NAME = 220  # upstream's limit before it adds a random suffix
 
 def validate_static_arguments(arguments: Mapping[str, Any], *, task_id: str) -> None:
     """Raise :class:`ComposerPodConfigError` for the first static argument Kubernetes would reject."""
+    for parameter in ("cmds", "arguments"):
+        _reject_unclosed_jinja_comment(arguments.get(parameter), parameter, task_id)
     for parameter, check in _CHECKS.items():
         value = arguments.get(parameter)
         if value is None or _is_templated(value):
@@ -35,6 +37,21 @@ def validate_static_arguments(arguments: Mapping[str, Any], *, task_id: str) -> 
         problem = check(value)
         if problem:
             raise ComposerPodConfigError(f"Task {task_id!r}: {parameter}={value!r} {problem}")
+
+
+def _reject_unclosed_jinja_comment(value: Any, parameter: str, task_id: str) -> None:
+    """``cmds``/``arguments`` are Jinja templates: bash's ``${#VAR}`` opens a Jinja comment (``{#``)."""
+    items = [value] if isinstance(value, str) else value if isinstance(value, (list, tuple)) else []
+    for index, item in enumerate(items):
+        if not isinstance(item, str) or "{% raw %}" in item:
+            continue
+        start = item.find("{#")
+        if start >= 0 and "#}" not in item[start:]:
+            raise ComposerPodConfigError(
+                f"Task {task_id!r}: {parameter}[{index}] contains '{{#' (as in bash's ${{#VAR}}), which Jinja "
+                "reads as the start of a comment, so rendering fails. Wrap the script in "
+                '{% raw %}...{% endraw %}, or count with $(printf %s "$VAR" | wc -c).'
+            )
 
 
 def _is_templated(value: Any) -> bool:

@@ -185,7 +185,7 @@ def test_affinity_to_default_pool_runs(capfd, caplog):
 
 
 def test_memory_limit_enforced_and_oom_named():
-    script = "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived ${#x}"
+    script = "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"
     resources = k8s.V1ResourceRequirements(limits={"memory": "32Mi"}, requests={"memory": "32Mi"})
     with pytest.raises(PodFailedError) as err:
         run(composer_pod(cmds=["sh", "-c", script], container_resources=resources))

@@ -57,6 +57,7 @@ BAD_INPUTS = [
         "both",
     ),
     ("finish action typo", {"on_finish_action": "delete"}, "on_finish_action='delete'"),
+    ("bash length opens a Jinja comment", {"cmds": ["sh", "-c", "echo ${#HOME}"]}, "cmds[2] contains '{#'"),
 ]
 
 
@@ -84,6 +85,12 @@ def test_corpus_is_large():
 )
 def test_templated_values_are_left_for_rendering(arguments):
     ComposerPodOperator(task_id="t", **{"image": "busybox:1.36", **arguments})
+
+
+def test_raw_block_keeps_bash_length_usable():
+    op = ComposerPodOperator(task_id="t", image="busybox:1.36", cmds=["sh", "-c", "{% raw %}echo ${#HOME}{% endraw %}"])
+    op.render_template_fields({})
+    assert op.cmds[2].endswith("echo ${#HOME}")
 
 
 def test_good_values_pass():

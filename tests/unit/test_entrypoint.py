@@ -39,9 +39,7 @@ class TestFindShellEntrypoint:
         assert entry is not None
         assert (entry.shell, entry.script_index, entry.inline) == (shell, script_index, inline)
 
-    @pytest.mark.parametrize(
-        "argv", [[], ["python", "-c", "print(1)"], ["perl", "-e", "1"], ["echo", "bash"]]
-    )
+    @pytest.mark.parametrize("argv", [[], ["python", "-c", "print(1)"], ["perl", "-e", "1"], ["echo", "bash"]])
     def test_not_a_shell(self, argv):
         assert find_shell_entrypoint(argv) is None
 

@@ -62,6 +62,4 @@ def test_examples_use_only_our_operator_and_public_imports(path):
     modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert "airflow.providers.cncf.kubernetes.operators.pod" not in modules
     assert "airflow.kubernetes.secret" not in modules
-    assert not any(m.startswith("airflow_provider_composer_kpo.") for m in modules), (
-        "use the package's top level"
-    )
+    assert not any(m.startswith("airflow_provider_composer_kpo.") for m in modules), "use the package's top level"
