@@ -50,7 +50,9 @@ def create_guide_secrets(core_v1: Any) -> None:
         ("airflow-secrets", {"sql_alchemy_conn": "postgresql://demo"}),
         ("service-account", {"service-account.json": '{"type": "service_account"}'}),
     ):
-        core_v1.create_namespaced_secret(NAMESPACE, k8s.V1Secret(metadata=k8s.V1ObjectMeta(name=name), string_data=data))
+        core_v1.create_namespaced_secret(
+            NAMESPACE, k8s.V1Secret(metadata=k8s.V1ObjectMeta(name=name), string_data=data)
+        )
 
 
 def delete_guide_secrets(core_v1: Any) -> None:

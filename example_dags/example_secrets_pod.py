@@ -41,9 +41,7 @@ from airflow import DAG
 from airflow_provider_composer_kpo import ComposerPodOperator, Secret
 
 # Key `sql_alchemy_conn` of Secret `airflow-secrets` -> environment variable SQL_CONN.
-secret_env = Secret(
-    deploy_type="env", deploy_target="SQL_CONN", secret="airflow-secrets", key="sql_alchemy_conn"
-)
+secret_env = Secret(deploy_type="env", deploy_target="SQL_CONN", secret="airflow-secrets", key="sql_alchemy_conn")
 # Key `service-account.json` of Secret `service-account` -> file in /var/secrets/google.
 secret_volume = Secret(
     deploy_type="volume",

@@ -36,9 +36,7 @@ class DataTeamPodOperator(ComposerPodOperator):
         kwargs.setdefault("startup_timeout_seconds", 900)
         kwargs.setdefault(
             "container_resources",
-            k8s.V1ResourceRequirements(
-                requests={"cpu": "250m", "memory": "256Mi"}, limits={"memory": "512Mi"}
-            ),
+            k8s.V1ResourceRequirements(requests={"cpu": "250m", "memory": "256Mi"}, limits={"memory": "512Mi"}),
         )
         labels = {"team": "data", "cost-center": "analytics", **(team_labels or {})}
         kwargs["labels"] = {**labels, **kwargs.get("labels", {})}
