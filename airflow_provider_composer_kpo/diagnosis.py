@@ -8,6 +8,8 @@ what the pod shows                              verdict    why
 container waiting ``CreateContainerConfigError``  fatal      a Secret/ConfigMap/key is missing; no retry fixes it
 container waiting ``InvalidImageName``,          fatal      the image reference itself is wrong
 ``ErrImageNeverPull``
+event ``FailedMount``: Secret/ConfigMap        fatal      a volume's Secret, ConfigMap or key is missing; the
+(or its key) not found                                    pod would stay ContainerCreating forever
 ``ErrImagePull``/``ImagePullBackOff`` saying      fatal      the registry answered: the image or access is missing
 not found / manifest unknown / denied /
 unauthorized
@@ -41,6 +43,8 @@ _PERMANENT_PULL_ERROR = re.compile(
     r"invalid reference format",
     re.IGNORECASE,
 )
+# Kubelet volume errors that only creating the missing object fixes.
+_MISSING_VOLUME_SOURCE = re.compile(r"(secret|configmap) \"[^\"]+\" not found|couldn't find key", re.IGNORECASE)
 # Scheduler messages that only a different node can fix.
 _NODE_CONSTRAINT = re.compile(
     r"didn't match Pod's node affinity|didn't match node selector|untolerated taint|had taint", re.IGNORECASE
@@ -71,7 +75,14 @@ def startup_blocker(pod: k8s.V1Pod, events: Sequence[Any], *, pending_seconds: f
     blockers = list(_container_blockers(pod))
     if blockers:
         return next((b for b in blockers if b.fatal), blockers[0])
-    return _scheduling_blocker(pod, events, pending_seconds)
+    return _volume_blocker(events) or _scheduling_blocker(pod, events, pending_seconds)
+
+
+def _volume_blocker(events: Sequence[Any]) -> StartupBlocker | None:
+    for event in events:
+        if getattr(event, "reason", None) == "FailedMount" and _MISSING_VOLUME_SOURCE.search(event.message or ""):
+            return StartupBlocker("FailedMount", event.message.strip())
+    return None
 
 
 def _container_blockers(pod: k8s.V1Pod):

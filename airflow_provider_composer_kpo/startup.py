@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 #: Events are read only when the pod shows a problem, and at most this often, to spare the API.
 EVENTS_EVERY_SECONDS = 5.0
+#: A scheduled pod still creating its containers after this long may be stuck on a volume mount,
+#: which only events reveal.
+CREATING_SUSPICIOUS_AFTER_SECONDS = 10.0
 
 
 @dataclass
@@ -53,7 +56,8 @@ class StartupWatch:
             if scheduled_at is None and _is_scheduled(pod):
                 scheduled_at = now
                 log.info("Pod %s/%s scheduled on %s", self.namespace, self.pod_name, pod.spec.node_name)
-            if _shows_problem(pod) and now - events_read_at >= EVENTS_EVERY_SECONDS:
+            creating_long = scheduled_at is not None and now - scheduled_at >= CREATING_SUSPICIOUS_AFTER_SECONDS
+            if (creating_long or _shows_problem(pod)) and now - events_read_at >= EVENTS_EVERY_SECONDS:
                 events, events_read_at = self.list_events(), now
             blocker = startup_blocker(pod, events, pending_seconds=now - started)
             if blocker is not None and blocker.fatal:

@@ -23,9 +23,9 @@ CONNECTION = json.dumps({"conn_type": "kubernetes", "extra": {"xcom_sidecar_cont
 class TaskInstanceStandIn:
     """What KubernetesPodOperator reads from ``context["ti"]``; XComs land in ``pushed``."""
 
-    def __init__(self, dag_id: str, task_id: str) -> None:
+    def __init__(self, dag_id: str, task_id: str, try_number: int = 1) -> None:
         self.dag_id, self.task_id = dag_id, task_id
-        self.try_number, self.map_index = 1, -1
+        self.try_number, self.map_index = try_number, -1
         self.pushed: dict[str, Any] = {}
 
     def xcom_push(self, key: str, value: Any, **_: Any) -> None:
@@ -42,15 +42,15 @@ def make_dag(dag_id: str | None = None):
     )
 
 
-def run(operator) -> tuple[Any, TaskInstanceStandIn]:
+def run(operator, *, run_id: str | None = None, try_number: int = 1) -> tuple[Any, TaskInstanceStandIn]:
     """Render and execute ``operator`` like a worker would; return (result, task instance)."""
-    ti = TaskInstanceStandIn(operator.dag_id, operator.task_id)
+    ti = TaskInstanceStandIn(operator.dag_id, operator.task_id, try_number)
     context: dict[str, Any] = {
         "ti": ti,
         "task_instance": ti,
         "dag": operator.dag,
         "task": operator,
-        "run_id": f"manual__{uuid.uuid4().hex[:8]}",
+        "run_id": run_id or f"manual__{uuid.uuid4().hex[:8]}",
         "ds": "2024-05-01",
         "params": {},
     }

@@ -134,13 +134,23 @@ def test_missing_secret_fails_before_any_pod_exists(core_v1, namespace):
     assert core_v1.list_namespaced_pod(namespace, label_selector=f"task_id={op.task_id}").items == []
 
 
-def test_missing_secret_without_preflight_fails_fast_with_the_reason():
-    op = composer_pod(cmds=["sh", "-c", CHECK_SECRETS], secrets=GUIDE_SECRETS, preflight="off")
+def test_missing_env_secret_without_preflight_fails_fast_with_the_reason():
+    op = composer_pod(cmds=["sh", "-c", "true"], secrets=GUIDE_SECRETS[:1], preflight="off")
     with pytest.raises(PodStartupError) as err:
         run(op)
     assert not isinstance(err.value, PodStartupTimeout)  # well before the 600 s timeout
     assert err.value.reason == "CreateContainerConfigError"
     assert 'secret "airflow-secrets" not found' in str(err.value)
+
+
+def test_missing_volume_secret_without_preflight_fails_fast_with_the_reason():
+    """The kubelet cannot mount the volume: the pod would stay ContainerCreating forever."""
+    op = composer_pod(cmds=["sh", "-c", "true"], secrets=GUIDE_SECRETS[1:], preflight="off")
+    with pytest.raises(PodStartupError) as err:
+        run(op)
+    assert not isinstance(err.value, PodStartupTimeout)
+    assert err.value.reason == "FailedMount"
+    assert 'secret "service-account" not found' in str(err.value)
 
 
 def test_missing_secret_key_fails_naming_the_key(secrets):
@@ -255,3 +265,51 @@ def test_task_survives_api_server_down_for_15_seconds(core_v1, namespace, api_cl
     assert [p.status.phase for p in pods] == ["Succeeded"]  # one pod, and it finished
     for pod in pods:
         core_v1.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
+
+
+def test_retry_after_worker_sigkill_reattaches_to_the_same_pod(core_v1, namespace, kubeconfig_path):
+    """The worker dies mid-task; the retry finds the running pod instead of starting the work again."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    unique = uuid.uuid4().hex[:6]
+    spec = {
+        "dag_id": f"reattach_{unique}",
+        "task_id": f"reattach-{unique}",
+        "run_id": f"manual__{unique}",
+        "kubeconfig": kubeconfig_path,
+        "script": "echo work-started; sleep 20; echo work-done",
+    }
+    selector = f"task_id={spec['task_id']}"
+    repo = Path(__file__).resolve().parents[2]
+
+    def start(try_number: int) -> subprocess.Popen:
+        argument = json.dumps({**spec, "try_number": try_number})
+        return subprocess.Popen([sys.executable, "-m", "tests.integration.task_process", argument], cwd=repo)
+
+    first = start(1)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        pods = core_v1.list_namespaced_pod(namespace, label_selector=selector).items
+        if pods and pods[0].status.phase == "Running":
+            break
+        time.sleep(0.5)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert first.returncode == -signal.SIGKILL
+
+    second = start(2)
+    assert second.wait(timeout=180) == 0
+    pods = core_v1.list_namespaced_pod(namespace, label_selector=selector).items
+    try:
+        assert len(pods) == 1, [p.metadata.name for p in pods]
+        assert pods[0].status.phase == "Succeeded"
+        log = core_v1.read_namespaced_pod_log(pods[0].metadata.name, namespace, _preload_content=False).data
+        assert log.decode().count("work-started") == 1  # the work ran once
+    finally:
+        for pod in pods:
+            core_v1.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)

@@ -164,3 +164,23 @@ def test_pod_outcome_names_phase_and_exit_code():
 def test_pod_outcome_when_container_never_ran():
     pod = waiting_pod("CreateContainerConfigError")
     assert pod_outcome(pod, "base") == "pod ns/p ended in phase Pending, container 'base' did not run"
+
+
+class TestVolumes:
+    def test_missing_secret_volume_is_fatal(self):
+        pod = waiting_pod("ContainerCreating")
+        events = [
+            event(
+                "FailedMount",
+                'MountVolume.SetUp failed for volume "v" : secret "service-account" not found',
+                "Warning",
+            )
+        ]
+        blocker = startup_blocker(pod, events, pending_seconds=5)
+        assert (blocker.fatal, blocker.reason) == (True, "FailedMount")
+        assert 'secret "service-account" not found' in blocker.message
+
+    def test_other_mount_failures_wait(self):
+        pod = waiting_pod("ContainerCreating")
+        events = [event("FailedMount", "Unable to attach or mount volumes: timed out waiting for the condition")]
+        assert startup_blocker(pod, events, pending_seconds=5) is None

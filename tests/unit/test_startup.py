@@ -106,3 +106,14 @@ def test_startup_timer_restarts_when_scheduled():
     assert clock.now == 70  # 40 s to schedule + 30 s startup budget
     assert "did not start within 30 s (startup_timeout_seconds)" in str(err.value)
     assert "ImagePullBackOff: dial tcp: i/o timeout" in str(err.value)
+
+
+def test_pod_stuck_creating_has_its_events_read_and_fails_on_missing_volume_secret():
+    creating = scheduled(waiting_pod("ContainerCreating"))
+    events = [event("FailedMount", 'MountVolume.SetUp failed for volume "v" : secret "sa" not found', "Warning")]
+    w, clock, calls = watch([creating], events)
+    with pytest.raises(PodStartupError) as err:
+        w.wait()
+    assert err.value.reason == "FailedMount"
+    assert 10 <= clock.now <= 16  # events are first read once creation looks slow
+    assert calls["events"] == 1
