@@ -313,3 +313,66 @@ def test_retry_after_worker_sigkill_reattaches_to_the_same_pod(core_v1, namespac
     finally:
         for pod in pods:
             core_v1.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
+
+
+def test_secret_canary_never_reaches_logs_errors_or_rendered_fields(secrets, capfd, caplog):
+    """A Secret's value used as env and as a file appears in no log line, error or rendered field."""
+    canary = f"canary-{uuid.uuid4().hex}"
+    secrets("airflow-secrets", {"sql_alchemy_conn": canary})
+    secrets("service-account", {"service-account.json": canary})
+    script = 'test -n "$SQL_CONN"; test -s /var/secrets/google/service-account.json; echo checked; exit 4'
+    op = composer_pod(cmds=["sh", "-c", script], secrets=GUIDE_SECRETS, do_xcom_push=False)
+    with pytest.raises(PodFailedError) as err:
+        run(op)
+    rendered = {field: repr(getattr(op, field, None)) for field in op.template_fields}
+    everything = output(capfd, caplog) + str(err.value) + repr(err.value.__cause__) + repr(rendered)
+    assert "checked" in everything  # the pod's log did reach the task log
+    assert canary not in everything
+
+
+def test_task_survives_two_api_server_restarts(core_v1, namespace, api_client):
+    import threading
+    import time
+
+    from kubernetes.client import VersionApi
+
+    from .cluster_control import restart_apiserver
+
+    def ready() -> bool:
+        try:
+            VersionApi(api_client).get_code(_request_timeout=2)
+            return True
+        except Exception:
+            return False
+
+    op = composer_pod(
+        cmds=["sh", "-c", "for i in $(seq 1 60); do echo tick $i; sleep 1; done"], on_finish_action="keep_pod"
+    )
+    selector = f"task_id={op.task_id}"
+    restarts: list[float] = []
+
+    def restart_twice_once_running() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                pods = core_v1.list_namespaced_pod(namespace, label_selector=selector).items
+            except Exception:
+                pods = []
+            if pods and pods[0].status.phase == "Running":
+                for _ in range(2):
+                    time.sleep(3)
+                    restarts.append(restart_apiserver(5, ready))
+                return
+            time.sleep(0.5)
+
+    restarter = threading.Thread(target=restart_twice_once_running)
+    restarter.start()
+    try:
+        run(op)
+    finally:
+        restarter.join()
+    assert len(restarts) == 2
+    pods = core_v1.list_namespaced_pod(namespace, label_selector=selector).items
+    assert [p.status.phase for p in pods] == ["Succeeded"]
+    for pod in pods:
+        core_v1.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
