@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -31,11 +32,11 @@ SECRET_ENV = [
     )
 ]
 SCENARIOS = {
-    # name: (pod arguments, text that names the cause)
-    "missing Secret": ({"env_vars": SECRET_ENV}, "bench-secret"),
+    # name: (pod arguments, regular expression that names the cause in the error message)
+    "missing Secret": ({"env_vars": SECRET_ENV}, r"bench-secret\W+(in namespace \S+: )?not found"),
     "missing ConfigMap": (
         {"env_from": [k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name="bench-configmap"))]},
-        "bench-configmap",
+        r"bench-configmap\W+(in namespace \S+: )?not found",
     ),
     "unschedulable affinity": (
         {
@@ -55,7 +56,7 @@ SCENARIOS = {
                 )
             )
         },
-        "affinity",
+        r"didn't match Pod's node affinity",
     ),
     "bad image name": ({"image": "Busybox:1.36"}, "InvalidImageName"),
     "OOMKilled": (
@@ -65,7 +66,7 @@ SCENARIOS = {
         },
         "OOMKilled",
     ),
-    "failed middle step": ({"cmds": ["sh", "-c", "echo one\nfalse\necho three"]}, "exit"),
+    "failed middle step": ({"cmds": ["sh", "-c", "echo one\nfalse\necho three"]}, r"exit(ed with)? code 1"),
 }
 
 
@@ -81,6 +82,11 @@ def operator(kind: str, name: str, kubeconfig: str, extra: dict):
 
 
 def measure(kind: str, name: str, kubeconfig: str) -> tuple[float, str, bool]:
+    """Return (seconds, first line of the error, whether the error names the cause).
+
+    Upstream appends a dump of the whole pod object to its error ("remote_pod: ..."); a cause that
+    appears only inside that dump does not count as named.
+    """
     extra, cause = SCENARIOS[name]
     op = operator(kind, name, kubeconfig, extra)
     started = time.monotonic()
@@ -88,8 +94,9 @@ def measure(kind: str, name: str, kubeconfig: str) -> tuple[float, str, bool]:
         run(op)
         outcome, named = "task succeeded", False
     except Exception as error:
-        outcome = type(error).__name__
-        named = cause.lower() in str(error).lower()
+        text = str(error).split("remote_pod:", 1)[0]
+        outcome = f"{type(error).__name__}: {text.strip().splitlines()[0][:70]}"
+        named = re.search(cause, text) is not None
     return time.monotonic() - started, outcome, named
 
 
@@ -110,7 +117,7 @@ def main() -> None:
         for kind in ("stock", "ours"):
             seconds, outcome, named = measure(kind, name, args.kubeconfig)
             rows.append((name, kind, seconds, outcome, named))
-            print(f"{name:<24} {kind:<6} {seconds:7.1f} s  {outcome:<28} names cause: {named}", flush=True)
+            print(f"{name:<24} {kind:<6} {seconds:7.1f} s  names cause: {named!s:<5}  {outcome}", flush=True)
     print()
     print(
         f"{'failure':<24} | {'stock KPO s':>11} | {'ours s':>7} | {'speed-up':>8} | "
@@ -120,7 +127,7 @@ def main() -> None:
         stock = next(r for r in rows if r[0] == name and r[1] == "stock")
         ours = next(r for r in rows if r[0] == name and r[1] == "ours")
         speedup = stock[2] / ours[2] if ours[2] else float("inf")
-        stock_named = "yes" if stock[4] else f"no ({stock[3]})"
+        stock_named = "yes" if stock[4] else "no"
         print(
             f"{name:<24} | {stock[2]:>11.1f} | {ours[2]:>7.1f} | {speedup:>7.1f}x | {stock_named:<17} | "
             f"{'yes' if ours[4] else 'no'}"

@@ -31,7 +31,7 @@ eval "$(printf '%s\n' "$up_output" | tail -n 1)"  # export KUBECONFIG=...
 status=0
 for pair in "${pairs[@]}"; do
   echo
-  echo "== example DAGs on $pair ($(.venvs/$pair/bin/python -c 'import airflow; print("Airflow", airflow.__version__)'))"
+  echo "== example DAGs on $pair ($(.venvs/$pair/bin/python -c 'from importlib.metadata import version; print("Airflow", version("apache-airflow"))' 2>/dev/null))"
   .venvs/"$pair"/bin/python dev/run_examples.py --kubeconfig "$KUBECONFIG" || status=1
 done
 exit $status
