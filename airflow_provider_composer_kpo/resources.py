@@ -7,10 +7,12 @@ on every provider version so they keep working, and warn so they get updated.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 from kubernetes.client import models as k8s
 
+from .compat import ProviderDeprecationWarning
 from .exceptions import ComposerPodConfigError
 
 #: legacy key -> (V1ResourceRequirements field, resource name)
@@ -46,3 +48,27 @@ def legacy_resources_to_requirements(resources: Mapping[str, object], *, task_id
         field, name = LEGACY_RESOURCE_KEYS[key]
         fields[field][name] = str(value)
     return k8s.V1ResourceRequirements(requests=fields["requests"] or None, limits=fields["limits"] or None)
+
+
+def resolve_container_resources(
+    container_resources: k8s.V1ResourceRequirements | None,
+    resources: Mapping[str, object] | None,
+    *,
+    task_id: str,
+) -> k8s.V1ResourceRequirements | None:
+    """Return the container's resources from either form; the legacy dict gets a deprecation warning."""
+    if resources is None:
+        return container_resources
+    if container_resources is not None:
+        raise ComposerPodConfigError(
+            f"Task {task_id!r}: both resources and container_resources were given; keep only container_resources."
+        )
+    translated = legacy_resources_to_requirements(resources, task_id=task_id)
+    warnings.warn(
+        "The `resources` dict is deprecated since cncf-kubernetes 5.0; pass "
+        "container_resources=k8s.V1ResourceRequirements(requests={...}, limits={...}) instead. "
+        "airflow-provider-composer-kpo will stop translating it in its 1.0 release.",
+        ProviderDeprecationWarning,
+        stacklevel=3,
+    )
+    return translated

@@ -35,3 +35,11 @@ def validate_timeout(parameter: str, value: object, *, task_id: str) -> int:
             f"use a value in that range (default {DEFAULT_STARTUP_TIMEOUT_SECONDS})."
         )
     return value
+
+
+def resolve_timeouts(startup_timeout_seconds: object, schedule_timeout_seconds: object, *, task_id: str) -> int:
+    """Validate both timeouts and return the schedule timeout (the startup timeout when not given)."""
+    startup = validate_timeout("startup_timeout_seconds", startup_timeout_seconds, task_id=task_id)
+    if schedule_timeout_seconds is None:
+        return startup
+    return validate_timeout("schedule_timeout_seconds", schedule_timeout_seconds, task_id=task_id)

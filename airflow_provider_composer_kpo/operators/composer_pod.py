@@ -7,7 +7,6 @@ diagnosis).
 
 from __future__ import annotations
 
-import warnings
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -19,20 +18,19 @@ from ..compat import (
     HAS_ON_FINISH_ACTION,
     HAS_SCHEDULE_TIMEOUT,
     KubernetesPodOperator,
-    ProviderDeprecationWarning,
     base_container_name,
 )
 from ..composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE
 from ..diagnosis import container_failure, pod_outcome
 from ..entrypoint import ErrexitPolicy, apply_errexit_policy
-from ..exceptions import ComposerPodConfigError, PodFailedError, PodPreflightError, PodStartupError
+from ..exceptions import PodFailedError, PodPreflightError, PodStartupError
 from ..finish_action import resolve_on_finish_action, should_delete_pod
 from ..hooks.composer_kubernetes import ComposerKubernetesHook
 from ..kubeconfig import Origin
 from ..preflight import PreflightMode, format_problems, run_preflight
-from ..resources import legacy_resources_to_requirements
+from ..resources import resolve_container_resources
 from ..startup import StartupWatch
-from ..timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS, validate_timeout
+from ..timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS, resolve_timeouts
 from ..validation import validate_static_arguments
 
 if TYPE_CHECKING:
@@ -119,27 +117,11 @@ class ComposerPodOperator(KubernetesPodOperator):
             allow_templates=True,
         )
 
-        validate_timeout("startup_timeout_seconds", startup_timeout_seconds, task_id=task_id)
-        if schedule_timeout_seconds is not None:
-            validate_timeout("schedule_timeout_seconds", schedule_timeout_seconds, task_id=task_id)
-        schedule_timeout_seconds = schedule_timeout_seconds or startup_timeout_seconds
+        schedule_timeout_seconds = resolve_timeouts(startup_timeout_seconds, schedule_timeout_seconds, task_id=task_id)
         if HAS_SCHEDULE_TIMEOUT:
             kwargs["schedule_timeout_seconds"] = schedule_timeout_seconds
 
-        if resources is not None:
-            if container_resources is not None:
-                raise ComposerPodConfigError(
-                    f"Task {task_id!r}: both resources and container_resources were given; "
-                    f"keep only container_resources."
-                )
-            container_resources = legacy_resources_to_requirements(resources, task_id=task_id)
-            warnings.warn(
-                "The `resources` dict is deprecated since cncf-kubernetes 5.0; pass "
-                "container_resources=k8s.V1ResourceRequirements(requests={...}, limits={...}) instead. "
-                "airflow-provider-composer-kpo will stop translating it in its 1.0 release.",
-                ProviderDeprecationWarning,
-                stacklevel=2,
-            )
+        container_resources = resolve_container_resources(container_resources, resources, task_id=task_id)
 
         finish_action = resolve_on_finish_action(on_finish_action, is_delete_operator_pod, task_id=task_id)
         if HAS_ON_FINISH_ACTION:
