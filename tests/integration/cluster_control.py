@@ -9,12 +9,52 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 RUN_DIR = Path(os.environ.get("COMPOSER_KPO_CLUSTER_DIR", "/var/tmp/composer-kpo-cluster"))
 PID_FILE = RUN_DIR / "pids" / "kube-apiserver.pid"
 LOG_FILE = RUN_DIR / "logs" / "kube-apiserver.log"
+
+
+def api_server_ready(api_client) -> bool:
+    """Return True if the API server answers a version request within two seconds."""
+    from kubernetes.client import VersionApi
+
+    try:
+        VersionApi(api_client).get_code(_request_timeout=2)
+        return True
+    except Exception:
+        return False
+
+
+def restart_apiserver_when_running(
+    core_v1, api_client, namespace: str, selector: str, *, restarts: int, down_seconds: float
+) -> threading.Thread:
+    """Start a thread that, once the pod matching ``selector`` runs, restarts the API server.
+
+    The thread records each restart's seconds-until-ready in its ``ready_after`` list.
+    """
+
+    def restart() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                pods = core_v1.list_namespaced_pod(namespace, label_selector=selector).items
+            except Exception:
+                pods = []
+            if pods and pods[0].status.phase == "Running":
+                for _ in range(restarts):
+                    time.sleep(3)  # let the operator settle into following the logs
+                    thread.ready_after.append(restart_apiserver(down_seconds, lambda: api_server_ready(api_client)))
+                return
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=restart)
+    thread.ready_after = []  # type: ignore[attr-defined]
+    thread.start()
+    return thread
 
 
 def restart_apiserver(down_seconds: float, ready_check, ready_timeout: float = 120.0) -> float:

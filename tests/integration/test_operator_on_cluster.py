@@ -223,44 +223,29 @@ def test_finish_action_after_failure(core_v1, namespace, action, kept):
 
 def test_task_survives_api_server_down_for_15_seconds(core_v1, namespace, api_client):
     """A GKE control-plane upgrade looks like this: the task must finish, with exactly one pod."""
-    import threading
-    import time
+    assert_survives_api_server_restarts(core_v1, namespace, api_client, restarts=1, down_seconds=15, run_seconds=40)
 
-    from kubernetes.client import VersionApi
 
-    from .cluster_control import restart_apiserver
+def test_task_survives_two_api_server_restarts(core_v1, namespace, api_client):
+    assert_survives_api_server_restarts(core_v1, namespace, api_client, restarts=2, down_seconds=5, run_seconds=60)
 
-    def ready() -> bool:
-        try:
-            VersionApi(api_client).get_code(_request_timeout=2)
-            return True
-        except Exception:
-            return False
+
+def assert_survives_api_server_restarts(core_v1, namespace, api_client, *, restarts, down_seconds, run_seconds):
+    from .cluster_control import restart_apiserver_when_running
 
     op = composer_pod(
-        cmds=["sh", "-c", "for i in $(seq 1 40); do echo tick $i; sleep 1; done; echo finished"],
+        cmds=["sh", "-c", f"for i in $(seq 1 {run_seconds}); do echo tick $i; sleep 1; done; echo finished"],
         on_finish_action="keep_pod",
     )
     selector = f"task_id={op.task_id}"
-    outage: dict[str, float] = {}
-
-    def restart_once_running() -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            pods = core_v1.list_namespaced_pod(namespace, label_selector=selector).items
-            if pods and pods[0].status.phase == "Running":
-                time.sleep(3)  # let the operator settle into following the logs
-                outage["ready_after"] = restart_apiserver(15, ready)
-                return
-            time.sleep(0.5)
-
-    restarter = threading.Thread(target=restart_once_running)
-    restarter.start()
+    restarter = restart_apiserver_when_running(
+        core_v1, api_client, namespace, selector, restarts=restarts, down_seconds=down_seconds
+    )
     try:
         run(op)
     finally:
         restarter.join()
-    assert "ready_after" in outage, "the API server was never restarted"
+    assert len(restarter.ready_after) == restarts, "the API server was not restarted as planned"
     pods = core_v1.list_namespaced_pod(namespace, label_selector=selector).items
     assert [p.status.phase for p in pods] == ["Succeeded"]  # one pod, and it finished
     for pod in pods:
@@ -328,51 +313,3 @@ def test_secret_canary_never_reaches_logs_errors_or_rendered_fields(secrets, cap
     everything = output(capfd, caplog) + str(err.value) + repr(err.value.__cause__) + repr(rendered)
     assert "checked" in everything  # the pod's log did reach the task log
     assert canary not in everything
-
-
-def test_task_survives_two_api_server_restarts(core_v1, namespace, api_client):
-    import threading
-    import time
-
-    from kubernetes.client import VersionApi
-
-    from .cluster_control import restart_apiserver
-
-    def ready() -> bool:
-        try:
-            VersionApi(api_client).get_code(_request_timeout=2)
-            return True
-        except Exception:
-            return False
-
-    op = composer_pod(
-        cmds=["sh", "-c", "for i in $(seq 1 60); do echo tick $i; sleep 1; done"], on_finish_action="keep_pod"
-    )
-    selector = f"task_id={op.task_id}"
-    restarts: list[float] = []
-
-    def restart_twice_once_running() -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                pods = core_v1.list_namespaced_pod(namespace, label_selector=selector).items
-            except Exception:
-                pods = []
-            if pods and pods[0].status.phase == "Running":
-                for _ in range(2):
-                    time.sleep(3)
-                    restarts.append(restart_apiserver(5, ready))
-                return
-            time.sleep(0.5)
-
-    restarter = threading.Thread(target=restart_twice_once_running)
-    restarter.start()
-    try:
-        run(op)
-    finally:
-        restarter.join()
-    assert len(restarts) == 2
-    pods = core_v1.list_namespaced_pod(namespace, label_selector=selector).items
-    assert [p.status.phase for p in pods] == ["Succeeded"]
-    for pod in pods:
-        core_v1.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
