@@ -6,6 +6,7 @@ Every test runs real pods through the real API server, scheduler and kubelet; th
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import pytest
@@ -313,3 +314,56 @@ def test_secret_canary_never_reaches_logs_errors_or_rendered_fields(secrets, cap
     everything = output(capfd, caplog) + str(err.value) + repr(err.value.__cause__) + repr(rendered)
     assert "checked" in everything  # the pod's log did reach the task log
     assert canary not in everything
+
+
+@pytest.mark.parametrize(("action", "kept"), [("keep_pod", True), ("delete_pod", False)])
+def test_finish_action_after_startup_timeout(core_v1, namespace, action, kept):
+    """A pod that cannot be scheduled yet (not enough CPU) times out; then the finish policy applies."""
+    too_big = k8s.V1ResourceRequirements(requests={"cpu": "500"})
+    op = composer_pod(
+        cmds=["sh", "-c", "true"], container_resources=too_big, schedule_timeout_seconds=30, on_finish_action=action
+    )
+    with pytest.raises(PodStartupTimeout, match="Insufficient cpu"):
+        run(op)
+    remaining = core_v1.list_namespaced_pod(namespace, label_selector=f"task_id={op.task_id}").items
+    assert bool([p for p in remaining if not p.metadata.deletion_timestamp]) is kept
+    for pod in remaining:
+        core_v1.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
+
+
+def test_finish_action_after_success_keeps_or_deletes(core_v1, namespace):
+    kept = composer_pod(cmds=["sh", "-c", "true"], on_finish_action="delete_succeeded_pod")
+    run(kept)
+    remaining = core_v1.list_namespaced_pod(namespace, label_selector=f"task_id={kept.task_id}").items
+    assert [p for p in remaining if not p.metadata.deletion_timestamp] == []  # succeeded -> deleted
+
+
+def test_on_kill_deletes_the_running_pod(core_v1, namespace):
+    """Marking the task failed in the UI calls on_kill: the pod must go, not run on unattended."""
+    import threading
+    import time
+
+    op = composer_pod(cmds=["sh", "-c", "sleep 120"])
+    selector = f"task_id={op.task_id}"
+
+    def kill_once_running() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            pods = core_v1.list_namespaced_pod(namespace, label_selector=selector).items
+            if pods and pods[0].status.phase == "Running":
+                op.on_kill()
+                return
+            time.sleep(0.5)
+
+    killer = threading.Thread(target=kill_once_running)
+    killer.start()
+    started = time.monotonic()
+    # Airflow is already ending this task; upstream's execute may return or raise after on_kill.
+    with contextlib.suppress(Exception):
+        run(op)
+    killer.join()
+    assert time.monotonic() - started < 120  # it did not wait for the sleep to finish
+    deadline = time.monotonic() + 60
+    while core_v1.list_namespaced_pod(namespace, label_selector=selector).items and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert core_v1.list_namespaced_pod(namespace, label_selector=selector).items == []
