@@ -74,3 +74,27 @@ def test_provider_info_imports_nothing_heavy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_airflow_lists_the_provider_and_its_hook(tmp_path):
+    """`airflow providers list` / `providers hooks` in this venv show the package and its connection type."""
+    import json
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+
+    def cli(*args: str) -> list[dict]:
+        out = subprocess.run([airflow, *args, "-o", "json"], env=env, capture_output=True, text=True, check=True)
+        start = re.search(r"^\[\s*[{\]]", out.stdout, re.MULTILINE)  # log lines may come first
+        assert start, out.stdout[-2000:]
+        return json.loads(out.stdout[start.start() :])
+
+    packages = {p["package_name"] for p in cli("providers", "list")}
+    assert "airflow-provider-composer-kpo" in packages
+    hooks = {h["connection_type"]: h["class"] for h in cli("providers", "hooks")}
+    assert hooks.get("composer_kubernetes", "").endswith("ComposerKubernetesHook")
