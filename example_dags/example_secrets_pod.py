@@ -26,8 +26,9 @@ Before you run it
 What to expect
     With both Secrets: the task succeeds and logs only the value's length.
     Without them: stock KubernetesPodOperator leaves the pod in ``CreateContainerConfigError``
-    until the startup timeout and then says "Pod took too long to start"; this operator fails
-    within seconds and names the missing Secret (or key) and the command above.
+    (or ``ContainerCreating`` for the volume) until the startup timeout and then says "Pod took too
+    long to start"; this operator's preflight check fails the task before any pod is created,
+    naming each missing Secret (or key), its namespace and the command above.
     Note: Google's guide sets ``GOOGLE_APPLICATION_CREDENTIALS`` with a trailing space in the
     path; the path below has none.
 """
