@@ -16,7 +16,7 @@ from typing import Any
 
 from kubernetes.client import models as k8s
 
-from .diagnosis import format_events, startup_blocker
+from .diagnosis import StartupBlocker, format_events, startup_blocker
 from .exceptions import PodStartupError, PodStartupTimeout
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,9 @@ class StartupWatch:
     schedule_timeout_seconds: int
     startup_timeout_seconds: int
     check_interval_seconds: float = 2.0
+    #: For a pod that left Pending: why it has still not started (a Composer 3 placeholder whose
+    #: VM is being created), or None once it has.
+    still_starting: Callable[[k8s.V1Pod], StartupBlocker | None] = lambda pod: None
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
 
@@ -50,16 +53,20 @@ class StartupWatch:
         events_read_at = float("-inf")
         while True:
             pod = self.read_pod()
-            if pod.status is None or pod.status.phase != "Pending":
-                return pod
             now = self.clock()
-            if scheduled_at is None and _is_scheduled(pod):
-                scheduled_at = now
-                log.info("Pod %s/%s scheduled on %s", self.namespace, self.pod_name, pod.spec.node_name)
-            creating_long = scheduled_at is not None and now - scheduled_at >= CREATING_SUSPICIOUS_AFTER_SECONDS
-            if (creating_long or _shows_problem(pod)) and now - events_read_at >= EVENTS_EVERY_SECONDS:
-                events, events_read_at = self.list_events(), now
-            blocker = startup_blocker(pod, events, pending_seconds=now - started)
+            if pod.status is None or pod.status.phase != "Pending":
+                blocker = self.still_starting(pod)
+                if blocker is None:
+                    return pod
+                scheduled_at = now if scheduled_at is None else scheduled_at
+            else:
+                if scheduled_at is None and _is_scheduled(pod):
+                    scheduled_at = now
+                    log.info("Pod %s/%s scheduled on %s", self.namespace, self.pod_name, pod.spec.node_name)
+                creating_long = scheduled_at is not None and now - scheduled_at >= CREATING_SUSPICIOUS_AFTER_SECONDS
+                if (creating_long or _shows_problem(pod)) and now - events_read_at >= EVENTS_EVERY_SECONDS:
+                    events, events_read_at = self.list_events(), now
+                blocker = startup_blocker(pod, events, pending_seconds=now - started)
             if blocker is not None and blocker.fatal:
                 raise PodStartupError(
                     self._message(f"cannot start: {blocker.describe()}", events), reason=blocker.reason

@@ -27,6 +27,8 @@ from ..exceptions import PodFailedError, PodPreflightError, PodStartupError
 from ..finish_action import resolve_on_finish_action, should_delete_pod
 from ..hooks.composer_kubernetes import ComposerKubernetesHook
 from ..kubeconfig import Origin
+from ..platform.peer_vm import VmSnapshot, is_placeholder, vm_failure, vm_outcome, vm_start_blocker
+from ..platform.peer_vm_client import exec_in_placeholder, snapshot_vm
 from ..preflight import PreflightMode, format_problems, run_preflight
 from ..resources import resolve_container_resources
 from ..startup import StartupWatch
@@ -143,6 +145,7 @@ class ComposerPodOperator(KubernetesPodOperator):
             self.on_finish_action = finish_action
         self._preflight_error: PodPreflightError | None = None
         self._startup_error: PodStartupError | None = None
+        self._vm_snapshot: VmSnapshot | None = None
 
     @cached_property
     def hook(self) -> ComposerKubernetesHook:
@@ -160,6 +163,39 @@ class ComposerPodOperator(KubernetesPodOperator):
             self.config_file = choice.config_file
             self.in_cluster = choice.in_cluster
         return hook
+
+    @cached_property
+    def pod_manager(self) -> Any:
+        """Return upstream's PodManager; on a Composer 3 placeholder, the VM is read before it shuts down.
+
+        Google patches PodManager's log, state and XCom methods on Composer 3; this wraps only the
+        one they leave alone, on this instance, so their patches keep working.
+        """
+        manager = super().pod_manager
+        await_completion = manager.await_pod_completion
+
+        def await_pod_completion(pod: k8s.V1Pod, *args: Any, **kwargs: Any) -> Any:
+            self._vm_snapshot = self._read_peer_vm(pod)
+            return await_completion(pod, *args, **kwargs)
+
+        manager.await_pod_completion = await_pod_completion
+        return manager
+
+    def _read_peer_vm(self, pod: k8s.V1Pod) -> VmSnapshot | None:
+        """Return the VM's container states and log tail if ``pod`` is a Composer 3 placeholder."""
+        try:
+            remote_pod = self.client.read_namespaced_pod(pod.metadata.name, pod.metadata.namespace)
+        except Exception as error:
+            self.log.warning("Could not read pod %s to check for a Composer 3 peer VM: %s", pod.metadata.name, error)
+            return None
+        if not is_placeholder(remote_pod):
+            return None
+        return snapshot_vm(
+            remote_pod,
+            base_container_name(self),
+            run_exec=exec_in_placeholder(self.hook.api_client, remote_pod),
+            tail_lines=FAILURE_LOG_TAIL_LINES,
+        )
 
     def build_pod_request_obj(self, context: Context | None = None) -> k8s.V1Pod:
         """Return upstream's pod with the errexit policy applied to the rendered base container."""
@@ -207,6 +243,7 @@ class ComposerPodOperator(KubernetesPodOperator):
             schedule_timeout_seconds=self.schedule_timeout_seconds,
             startup_timeout_seconds=self.startup_timeout_seconds,
             check_interval_seconds=getattr(self, "startup_check_interval_seconds", 2),
+            still_starting=vm_start_blocker,
         )
         try:
             watch.wait()
@@ -221,7 +258,13 @@ class ComposerPodOperator(KubernetesPodOperator):
         if not HAS_ON_FINISH_ACTION:
             self.is_delete_operator_pod = should_delete_pod(self.on_finish_action, remote_pod)
         if remote_pod is not None and remote_pod.status is not None:
-            self.log.info("Task %s: %s", self.task_id, pod_outcome(remote_pod, base_container_name(self)))
+            container = base_container_name(self)
+            outcome = (
+                vm_outcome(remote_pod, self._vm_snapshot, container)
+                if is_placeholder(remote_pod)
+                else pod_outcome(remote_pod, container)
+            )
+            self.log.info("Task %s: %s", self.task_id, outcome)
         failure = None if self._startup_error else self._describe_failure(remote_pod)
         try:
             super().cleanup(pod, remote_pod, *args, **kwargs)
@@ -237,6 +280,8 @@ class ComposerPodOperator(KubernetesPodOperator):
     def _describe_failure(self, remote_pod: k8s.V1Pod | None) -> str | None:
         """Return the failure message for a failed pod: reason, exit code, last log lines."""
         container = base_container_name(self)
+        if is_placeholder(remote_pod):
+            return self._describe_vm_failure(remote_pod, container)
         summary = container_failure(remote_pod, container)
         if summary is None:
             return None
@@ -249,7 +294,19 @@ class ComposerPodOperator(KubernetesPodOperator):
         except Exception as error:
             self.log.warning("Could not read the failed container's log: %s", error)
             return message
-        if tail:
-            lines = tail.rstrip("\n").splitlines()
-            message += f"\nLast {len(lines)} log lines of {container!r}:\n" + "\n".join(f"  {line}" for line in lines)
-        return message
+        return message + _log_tail_text(container, tail.rstrip("\n").splitlines() if tail else [])
+
+    def _describe_vm_failure(self, remote_pod: k8s.V1Pod, container: str) -> str | None:
+        """Return the failure message for a Composer 3 placeholder, from what its VM said."""
+        summary = vm_failure(remote_pod, self._vm_snapshot, container)
+        if summary is None:
+            return None
+        name, namespace = remote_pod.metadata.name, remote_pod.metadata.namespace
+        tail = list(self._vm_snapshot.log_tail) if self._vm_snapshot else []
+        return f"Pod {namespace}/{name} failed: {summary}." + _log_tail_text(container, tail)
+
+
+def _log_tail_text(container: str, lines: list[str]) -> str:
+    if not lines:
+        return ""
+    return f"\nLast {len(lines)} log lines of {container!r}:\n" + "\n".join(f"  {line}" for line in lines)

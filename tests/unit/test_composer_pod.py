@@ -223,3 +223,33 @@ def test_default_args_config_file_counts_as_explicit(kubeconfig_factory):
     with DAG("d", start_date=datetime.datetime(2024, 1, 1), schedule=None, default_args={"config_file": str(path)}):
         op = make()
     assert op.hook.api_client.configuration.host == "https://from-default-args.invalid:6443"
+
+
+class TestComposer3Placeholder:
+    """The operator reads a placeholder's VM before it shuts down and reports from what it read."""
+
+    def test_vm_is_read_before_upstream_awaits_completion(self, mocker):
+        from airflow.providers.cncf.kubernetes.utils.pod_manager import PodManager
+
+        from airflow_provider_composer_kpo.platform.peer_vm import VmSnapshot
+
+        order = []
+        mocker.patch.object(PodManager, "await_pod_completion", side_effect=lambda *a, **k: order.append("await"))
+        op = make()
+        snapshot = VmSnapshot(states={"base": "TERMINATED"})
+        mocker.patch.object(op, "_read_peer_vm", side_effect=lambda pod: order.append("read") or snapshot)
+        op.pod_manager.await_pod_completion(k8s.V1Pod())
+        assert order == ["read", "await"]
+        assert op._vm_snapshot is snapshot
+
+    def test_failure_message_comes_from_the_vm(self):
+        from airflow_provider_composer_kpo.platform.peer_vm import VmSnapshot
+
+        from .test_peer_vm import placeholder
+
+        op = make()
+        op._vm_snapshot = VmSnapshot(states={"base": "TERMINATED"}, log_tail=("step 1 ok", "step 2 failed"))
+        message = op._describe_failure(placeholder(phase="Failed", endpoint="10.88.0.5"))
+        assert message is not None
+        assert message.startswith("Pod composer-user-workloads/task-abc failed: container 'base' was TERMINATED")
+        assert message.endswith("Last 2 log lines of 'base':\n  step 1 ok\n  step 2 failed")
