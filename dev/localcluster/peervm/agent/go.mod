@@ -1,0 +1,3 @@
+module composer-kpo.local/peervm
+
+go 1.22
