@@ -3,6 +3,7 @@
 #
 #   bash dev/demo.sh                     # Airflow 2.10 and Airflow 3.3
 #   DEMO_PAIRS=af33-k1025 bash dev/demo.sh
+#   DEMO_COMPOSER3_PAIRS="" bash dev/demo.sh   # skip the Composer 3 set (default: on Airflow 2.10)
 #   KEEP_CLUSTER=1 bash dev/demo.sh      # leave the cluster running afterwards
 #
 # Installs what it needs (Debian packages, the Kubernetes build, images, venvs), starts the
@@ -12,7 +13,8 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 read -r -a pairs <<<"${DEMO_PAIRS:-af210-k1010 af33-k1025}"
-bash dev/venvs.sh "${pairs[@]}" || exit 1
+read -r -a composer3_pairs <<<"${DEMO_COMPOSER3_PAIRS-af210-k1010}"
+bash dev/venvs.sh "${pairs[@]}" "${composer3_pairs[@]}" || exit 1
 
 started_cluster=0
 if ! bash dev/localcluster/cluster-status.sh >/dev/null 2>&1; then
@@ -33,5 +35,10 @@ for pair in "${pairs[@]}"; do
   echo
   echo "== example DAGs on $pair ($(.venvs/$pair/bin/python -c 'from importlib.metadata import version; print("Airflow", version("apache-airflow"))' 2>/dev/null))"
   .venvs/"$pair"/bin/python dev/run_examples.py --kubeconfig "$KUBECONFIG" || status=1
+done
+for pair in "${composer3_pairs[@]}"; do
+  echo
+  echo "== example DAGs on the Composer 3 simulation, $pair (pods run on peer VMs behind placeholders)"
+  .venvs/"$pair"/bin/python dev/run_examples.py --kubeconfig "$KUBECONFIG" --composer 3 || status=1
 done
 exit $status

@@ -1,11 +1,13 @@
 """Run every example DAG with `airflow dags test` on the local cluster; print a table.
 
-    python dev/run_examples.py --kubeconfig PATH [--json FILE] [--only DAG_ID ...]
+    python dev/run_examples.py --kubeconfig PATH [--composer 3] [--json FILE] [--only DAG_ID ...]
 
 Run it with the Python of a venv that has Airflow and this package (make demo does). Each
 scenario is a documented behaviour of an example: most succeed, some fail on purpose (a missing
 Variable, missing Secrets, a failing script step) and must fail with the documented message.
-Exit status 0 only when every scenario behaved as documented.
+``--composer 3`` runs the Composer 3 set on the local simulation of Composer 3 (tests/composer3:
+Google's pod mutation and PodManager patches, enabled by COMPOSER_VERSION; the cluster turns the
+pods into peer-VM placeholders). Exit status 0 only when every scenario behaved as documented.
 """
 
 from __future__ import annotations
@@ -29,7 +31,16 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 NAMESPACE = "composer-user-workloads"
 SIDECAR_IMAGE = "busybox:1.36"  # the local cluster has no registry; KPO's default sidecar is alpine
-POD_ENDED = re.compile(r"Task (\S+): pod \S+ ended in phase (\w+), container \S+ (exit code \S+|did not run)")
+POD_ENDED = re.compile(
+    r"Task (\S+): pod \S+ (?:\(Composer 3 placeholder\) )?ended in phase (\w+), container \S+ "
+    r"(exit code \S+|did not run|was \w+ on the peer VM)"
+)
+#: What the Composer 3 simulation needs in Airflow's environment (see tests/composer3).
+COMPOSER3_ENV = {
+    "COMPOSER_VERSION": "3.1.0",
+    "GCP_TENANT_PROJECT": "local-tenant",
+    "PYTHONPATH": str(REPO / "tests" / "composer3"),
+}
 
 
 @dataclass
@@ -86,6 +97,29 @@ SCENARIOS = [
     Scenario("composer_kpo_set_e", "step 2 fails", "failed", "exited with code 1", conf={"fail_step": 2}),
     Scenario("composer_kpo_xcom", "value passed downstream", "success", "received 42 rows for sales"),
     Scenario("composer_kpo_team_operator", "team defaults", "success", "report for"),
+]
+
+#: Composer 3: the same DAGs, their pods run on (simulated) peer VMs behind placeholder pods.
+COMPOSER3_SCENARIOS = [
+    Scenario("composer_kpo_minimal", "defaults only", "success", "Hello from a pod on Cloud Composer"),
+    Scenario("composer_kpo_secrets", "Secrets missing", "failed", "Secret 'airflow-secrets'"),
+    Scenario(
+        "composer_kpo_secrets",
+        "Secrets created",
+        "success",
+        "SQL_CONN has 17 bytes; credentials file present",
+        setup=create_guide_secrets,
+        teardown=delete_guide_secrets,
+    ),
+    Scenario("composer_kpo_set_e", "all steps pass", "success", "step 3: publish"),
+    Scenario(
+        "composer_kpo_set_e",
+        "step 2 fails",
+        "failed",
+        r"container 'base' was TERMINATED on the Composer 3 peer VM(.|\n)*step 2: check the input \(fail_step=2\)",
+        conf={"fail_step": 2},
+    ),
+    Scenario("composer_kpo_xcom", "value passed downstream", "success", "received 42 rows for sales"),
 ]
 
 
@@ -206,6 +240,7 @@ def main() -> int:
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--only", nargs="*", help="DAG ids to run")
+    parser.add_argument("--composer", type=int, choices=(2, 3), default=2, help="3: the Composer 3 simulation")
     args = parser.parse_args()
 
     from kubernetes import client, config
@@ -214,9 +249,11 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="composer-kpo-demo-"))
     try:
         env = airflow_env(home, args.kubeconfig)
+        if args.composer == 3:
+            env.update(COMPOSER3_ENV)
         init_db(env)
         results = []
-        for scenario in SCENARIOS:
+        for scenario in COMPOSER3_SCENARIOS if args.composer == 3 else SCENARIOS:
             if args.only and scenario.dag_id not in args.only:
                 continue
             result = run_scenario(scenario, env, home, core_v1)
