@@ -168,6 +168,7 @@ main() {
   remove_pods
   stop containerd
   kill_stray_shims
+  stop peervm
   stop kube-scheduler
   stop kube-controller-manager
   stop kube-apiserver

@@ -20,5 +20,12 @@ else
   printf '%-24s unknown (API server unreachable or node not registered)\n' "node $NODE_NAME"
 fi
 [[ $ready == True ]] || rc=1
+if [[ -n $ready ]]; then
+  if kubectl_admin get mutatingwebhookconfiguration "$PEERVM_WEBHOOK_CONFIG" --request-timeout=3s >/dev/null 2>&1; then
+    printf '%-24s registered (https://127.0.0.1:%s/mutate)\n' "peervm webhook" "$PEERVM_WEBHOOK_PORT"
+  else
+    printf '%-24s NOT registered\n' "peervm webhook"; rc=1
+  fi
+fi
 printf '%-24s %s\n' "kubeconfig" "$ADMIN_KUBECONFIG"
 exit "$rc"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts a single-node Kubernetes cluster on this machine, without Docker:
-#   etcd -> kube-apiserver -> kube-controller-manager, kube-scheduler -> containerd -> kubelet
+#   etcd -> kube-apiserver -> peervm (Composer 3 simulation's webhook) -> kube-controller-manager,
+#   kube-scheduler -> containerd -> kubelet
 # Idempotent: when the cluster is already healthy it only prints the KUBECONFIG line.
+# `--restart-peervm`: restart only the peervm webhook process of a running cluster.
 # On a failed start it prints the failing component's log tail, stops what it started and
 # exits non-zero. The LAST line of output is always `export KUBECONFIG=...` on success.
 set -euo pipefail
@@ -259,6 +261,75 @@ start_apiserver() {
   wait_for kube-apiserver "the API server to be ready" https_ok "https://127.0.0.1:$APISERVER_PORT/readyz"
 }
 
+# The Composer 3 simulation (peervm/CONTRACT.md): the admission webhook that turns pods carrying
+# the node.gke.io/gce-vm annotation into peer-VM placeholder pods, and the controller that sets
+# their node.gke.io/peer-vm-endpoint annotation. Registered for labelled pods only, so every
+# other pod is never sent to it (and is unaffected when it is down).
+start_peervm() {
+  launch_peervm
+  wait_for peervm "the peer-VM webhook" peervm_ready
+  register_peervm_webhook || fail peervm "registering MutatingWebhookConfiguration $PEERVM_WEBHOOK_CONFIG failed"
+}
+
+launch_peervm() {
+  start_bg peervm /usr/bin/python3 -u "$LC_DIR/peervm/webhook.py" \
+    --port "$PEERVM_WEBHOOK_PORT" --pki-dir "$PKI_DIR" --api-server "https://127.0.0.1:$APISERVER_PORT"
+}
+
+peervm_ready() {
+  curl -sf --max-time 2 --cacert "$PKI_DIR/ca.crt" "https://127.0.0.1:$PEERVM_WEBHOOK_PORT/healthz"
+}
+
+# `cluster-up.sh --restart-peervm`: restart only the webhook process (after editing webhook.py)
+# on a running cluster. Unlike a failed cluster-up, a failure here stops nothing else.
+restart_peervm() {
+  local pid i
+  [[ -s $PKI_DIR/peervm-webhook.crt ]] || "$LC_DIR/certs.sh"
+  if pid="$(pid_of peervm)"; then
+    kill -TERM "$pid"
+    for ((i = 0; i < 50; i++)); do alive "$pid" || break; sleep 0.1; done
+  fi
+  launch_peervm
+  for ((i = 0; i < 40; i++)); do
+    if peervm_ready >/dev/null 2>&1; then
+      register_peervm_webhook && { log "peervm restarted (pid $(cat "$PID_DIR/peervm.pid"))"; return 0; }
+      break
+    fi
+    pid_of peervm >/dev/null || break
+    sleep 0.5
+  done
+  tail -n 30 "$LOG_DIR/peervm.log" >&2
+  die "peervm did not start"
+}
+
+register_peervm_webhook() {
+  kubectl_admin apply -f - >/dev/null <<EOF
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata:
+  name: $PEERVM_WEBHOOK_CONFIG
+webhooks:
+- name: peervm.composer-kpo.local
+  admissionReviewVersions: [v1]
+  clientConfig:
+    url: https://127.0.0.1:$PEERVM_WEBHOOK_PORT/mutate
+    caBundle: $(base64 -w0 < "$PKI_DIR/ca.crt")
+  rules:
+  - apiGroups: [""]
+    apiVersions: [v1]
+    operations: [CREATE]
+    resources: [pods]
+    scope: Namespaced
+  objectSelector:
+    matchLabels:
+      node.gke.io/use-workload-identity-service: "true"
+  failurePolicy: Fail
+  sideEffects: None
+  timeoutSeconds: 5
+  reinvocationPolicy: Never
+EOF
+}
+
 start_controller_manager() {
   local kc="$RUN_DIR/controller-manager.kubeconfig"
   start_bg kube-controller-manager "$K8S_BIN/kube-controller-manager" \
@@ -328,6 +399,7 @@ finish_setup() {
 main() {
   [[ $(id -u) -eq 0 ]] || die "cluster-up needs root (containerd, mounts, networking)"
   local t0=$SECONDS
+  if [[ ${1:-} == --restart-peervm ]]; then restart_peervm; return; fi
   if [[ -d $RUN_DIR ]] && cluster_healthy; then
     log "cluster already running and healthy"
     echo "export KUBECONFIG=$ADMIN_KUBECONFIG"
@@ -350,6 +422,7 @@ main() {
   setup_network
   log "starting etcd";                    start_etcd
   log "starting kube-apiserver";          start_apiserver
+  log "starting peervm webhook";          start_peervm
   log "starting controller-manager, scheduler"
   start_controller_manager
   start_scheduler

@@ -20,6 +20,7 @@ PACKAGES=(
   conntrack                    # kubelet's host port cleanup calls it when present
   ca-certificates              # debootstrap over https mirrors
   gcc libc6-dev                # the static pause binary
+  python3                      # the Composer 3 simulation's webhook (peervm/webhook.py, stdlib only)
 )
 
 missing=()
