@@ -5,6 +5,8 @@
 #   docker.io/library/busybox:1.36       Debian's busybox-static + applet symlinks + pgrep.c
 #   docker.io/library/debian:bookworm-slim   debootstrap --variant=minbase bookworm
 #   docker.io/library/perl:5.36          the same + Debian's perl
+#   composer-kpo.local/peervm:1          the perl image's layer + a layer with busybox and the
+#                                        Composer 3 peer VM agent (../peervm/agent, Go, static)
 # Each tarball is built only when missing. `build-images.sh import` loads them into
 # containerd's k8s.io namespace (the cluster's containerd must be running).
 set -euo pipefail
@@ -15,6 +17,18 @@ WORK="$IMAGE_CACHE/work"
 DEB_CACHE="$IMAGE_CACHE/debs"  # debootstrap's .deb cache: the perl image reuses the base's
 SUITE=bookworm
 
+# The peervm image's revision follows its recipe (PEERVM_RECIPE), the agent's sources and
+# the perl image it is built on, so editing the agent rebuilds the image.
+PEERVM_RECIPE=1
+AGENT_DIR="$LC_DIR/peervm/agent"
+peervm_revision() {
+  local e perl=""
+  for e in "${IMAGES[@]}"; do [[ $e == perl\|* ]] && perl="$e"; done
+  echo "$PEERVM_RECIPE.$( { echo "$perl"; cd "$AGENT_DIR" && \
+    find . -maxdepth 1 -type f \( -name '*.go' ! -name '*_test.go' -o -name go.mod \) -print0 |
+    sort -z | xargs -0 cat; } | sha256sum | cut -c1-10)"
+}
+
 # name|reference|revision — the tarball is $IMAGE_CACHE/<name>-r<revision>.tar; bump an
 # image's revision when its recipe below changes, so cached tarballs get rebuilt.
 IMAGES=(
@@ -23,6 +37,7 @@ IMAGES=(
   "debian|docker.io/library/debian:bookworm-slim|1"
   "perl|docker.io/library/perl:5.36|2"
 )
+IMAGES+=("peervm|composer-kpo.local/peervm:1|$(peervm_revision)")  # after perl: built on it
 
 field() { cut -d'|' -f"$2" <<<"$1"; }
 tarball() {  # tarball NAME
@@ -119,6 +134,45 @@ build_perl() {
   pack_layer "$root" "$WORK/perl.layer.tar"
   make_image perl "$WORK/perl.layer.tar" --tag docker.io/library/perl:5.36 --cmd '["perl", "-de0"]'
   rm -rf "$root"
+}
+
+# The agent: static (CGO off) so it runs in any rootfs; stdlib only, so no module downloads.
+# Build cache under the cache dir: an unchanged agent rebuilds in about a second.
+build_agent() {  # build_agent OUT
+  local go=go
+  command -v go >/dev/null || go=/usr/local/go/bin/go
+  [[ -x $(command -v "$go") ]] || die "Go is needed to build the peervm agent"
+  mkdir -p "$GO_CACHE_ROOT"
+  ( cd "$AGENT_DIR" &&
+    GOCACHE="$GO_CACHE_ROOT/build" GOMODCACHE="$GO_CACHE_ROOT/mod" GOTOOLCHAIN=local \
+    GOFLAGS="-buildvcs=false" CGO_ENABLED=0 GOOS=linux GOARCH=amd64 \
+      "$go" build -trimpath -ldflags "-s -w" -o "$1" . )
+}
+
+# Two layers: the perl image's (taken from its tarball, byte for byte, so containerd shares
+# it) and one with /usr/local/bin/{placeholder-pod,busybox}. /bin is a symlink to usr/bin in
+# bookworm, so nothing goes there.
+build_peervm() {
+  local root="$WORK/peervm" perl_tar base="$WORK/peervm.base.tar"
+  perl_tar="$(tarball perl)"
+  [[ -s $perl_tar ]] || die "the peervm image needs the perl image"
+  python3 - "$perl_tar" "$base" <<'PY'
+import json, shutil, sys, tarfile
+with tarfile.open(sys.argv[1]) as t:
+    layers = json.load(t.extractfile("manifest.json"))[0]["Layers"]
+    assert len(layers) == 1, layers
+    with t.extractfile(layers[0]) as src, open(sys.argv[2], "wb") as dst:
+        shutil.copyfileobj(src, dst)
+PY
+  rm -rf "$root" && mkdir -p "$root/usr/local/bin"
+  build_agent "$root/usr/local/bin/placeholder-pod"
+  cp /bin/busybox "$root/usr/local/bin/busybox"
+  # pack_layer would emit ./usr and ./usr/local entries: same modes as the base's, harmless.
+  chmod 755 "$root/usr" "$root/usr/local" "$root/usr/local/bin"
+  pack_layer "$root" "$WORK/peervm.layer.tar"
+  python3 "$IMAGES_DIR/mkimage.py" --layer "$base" --layer "$WORK/peervm.layer.tar" \
+    --out "$(tarball peervm)" --tag composer-kpo.local/peervm:1 --cmd '["placeholder-pod", "agent"]' >&2
+  rm -rf "$root" "$base" "$WORK/peervm.layer.tar"
 }
 
 build_all() {

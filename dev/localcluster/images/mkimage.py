@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Wrap one rootfs layer tar into a docker-archive image tarball.
+"""Wrap rootfs layer tars into a docker-archive image tarball.
 
 No registry is reachable here, so the cluster's images are made locally and loaded with
 `ctr -n k8s.io images import`. A docker-archive (what `docker save` writes) is the simplest
@@ -7,6 +7,9 @@ format ctr imports: manifest.json + an image config JSON + the layer tar, in a p
 
     mkimage.py --layer rootfs.tar --tag docker.io/library/busybox:1.36 \
         --cmd '["sh"]' --env PATH=/usr/bin:/bin --out busybox.tar
+
+--layer repeats, lowest layer first: an image built on another image's layer shares it
+(containerd stores an identical layer once).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ def sha256_file(path: str) -> str:
     return h.hexdigest()
 
 
-def image_config(diff_id: str, args: argparse.Namespace) -> dict:
+def image_config(diff_ids: list[str], args: argparse.Namespace) -> dict:
     config: dict = {"Env": args.env or [f"PATH={DEFAULT_PATH}"]}
     if args.cmd:
         config["Cmd"] = args.cmd
@@ -43,8 +46,10 @@ def image_config(diff_id: str, args: argparse.Namespace) -> dict:
         "os": "linux",
         "created": EPOCH,
         "config": config,
-        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
-        "history": [{"created": EPOCH, "created_by": "composer-kpo dev/localcluster/images"}],
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{d}" for d in diff_ids]},
+        # One entry per layer (a single-layer image's config, hence its id, is as before).
+        "history": [{"created": EPOCH, "created_by": "composer-kpo dev/localcluster/images"}
+                    for _ in diff_ids],
     }
 
 
@@ -56,15 +61,16 @@ def add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def write_archive(args: argparse.Namespace) -> str:
-    diff_id = sha256_file(args.layer)
-    config = json.dumps(image_config(diff_id, args), sort_keys=True, separators=(",", ":")).encode()
+    diff_ids = [sha256_file(layer) for layer in args.layer]
+    config = json.dumps(image_config(diff_ids, args), sort_keys=True, separators=(",", ":")).encode()
     config_id = hashlib.sha256(config).hexdigest()
-    layer_name = f"{diff_id}/layer.tar"
-    manifest = [{"Config": f"{config_id}.json", "RepoTags": args.tag, "Layers": [layer_name]}]
+    layer_names = [f"{d}/layer.tar" for d in diff_ids]
+    manifest = [{"Config": f"{config_id}.json", "RepoTags": args.tag, "Layers": layer_names}]
 
     tmp = args.out + ".tmp"
     with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-        tar.add(args.layer, arcname=layer_name)
+        for layer, name in zip(args.layer, layer_names):
+            tar.add(layer, arcname=name)
         add_bytes(tar, f"{config_id}.json", config)
         add_bytes(tar, "manifest.json", json.dumps(manifest).encode())
         add_bytes(tar, "repositories", json.dumps(repositories(args.tag, config_id)).encode())
@@ -83,7 +89,8 @@ def repositories(tags: list[str], image_id: str) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--layer", required=True, help="uncompressed tar of the root filesystem")
+    p.add_argument("--layer", required=True, action="append",
+                   help="uncompressed tar of the root filesystem (repeatable: lowest first)")
     p.add_argument("--tag", required=True, action="append", help="full reference, repeatable")
     p.add_argument("--out", required=True, help="docker-archive tarball to write")
     # JSON arrays, as in a Dockerfile's exec form (argparse would eat "-de0" as an option).
