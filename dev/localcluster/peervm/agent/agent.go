@@ -224,15 +224,16 @@ func (a *Agent) start(c *container) {
 		a.logf("container %s terminated: exit code %d%s", c.spec.Name, code, map[bool]string{true: " (" + reason + ")", false: ""}[reason != ""])
 		a.done.Done()
 	}
+	a.mu.Lock()
+	cs := a.st.Containers[c.idx]
+	a.mu.Unlock()
 	argv, err := c.spec.Argv()
 	if err != nil {
 		c.logs.Add("stderr", false, "peervm: "+err.Error())
 		terminate(127, "NoCommand")
 		return
 	}
-	a.mu.Lock()
-	cs := a.st.Containers[c.idx]
-	a.mu.Unlock()
+	argv = expandArgv(argv, cs.Env)
 
 	fail := func(err error) {
 		c.logs.Add("stderr", false, "peervm: starting the container: "+err.Error())

@@ -83,7 +83,7 @@ func TestAgentEndToEnd(t *testing.T) {
 	t.Setenv("PEERVM_GCE_VM", "selector:\n  matchLabels:\n    diskSizeGb: '30'\n    machineType: e2-custom-small-2048\n")
 	spec, _ := json.Marshal([]ContainerSpec{
 		{Name: "base", Image: "busybox", Command: []string{"/bin/sh", "-c"},
-			Args: []string{`echo "pid=$$ foo=$FOO cwd=$(pwd)"; [ "$(ls /proc | grep -c '^[0-9]')" -lt 10 ] && echo "own /proc"; echo oops >&2; mkdir -p ` + xcom +
+			Args: []string{`echo "pid=$$$$ foo=$FOO k8s=$(FOO) cwd=$(pwd)"; [ "$(ls /proc | grep -c '^[0-9]')" -lt 10 ] && echo "own /proc"; echo oops >&2; mkdir -p ` + xcom +
 				`; echo '{"answer": 42}' > ` + xcom + `/return.json; sleep 1; exit 3`},
 			WorkingDir: filepath.Join(dir, "work")},
 		{Name: "airflow-xcom-sidecar", Image: "alpine", Command: []string{"sh", "-c", `trap "exit 0" INT; while true; do sleep 1; done;`}},
@@ -123,7 +123,7 @@ func TestAgentEndToEnd(t *testing.T) {
 		msgs = append(msgs, p[1]+" "+p[3])
 	}
 	joined := strings.Join(msgs, "|")
-	for _, want := range []string{"stdout pid=1 foo=bar cwd=" + filepath.Join(dir, "work"), "stdout own /proc", "stderr oops"} {
+	for _, want := range []string{"stdout pid=1 foo=bar k8s=bar cwd=" + filepath.Join(dir, "work"), "stdout own /proc", "stderr oops"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("logs %q lack %q", msgs, want)
 		}
