@@ -155,7 +155,7 @@ func runAgent() int {
 	go func() { a.done.Wait(); close(allDone) }()
 	select {
 	case <-allDone:
-		grace := envSeconds("PEERVM_SHUTDOWN_GRACE_SECONDS", 12)
+		grace := envSeconds("PEERVM_SHUTDOWN_GRACE_SECONDS", 20)
 		a.setPhase("shutting-down")
 		a.logf("every container terminated; VM shuts down in %v", grace)
 		select {
