@@ -16,6 +16,7 @@ _EXPORTS = {
     "COMPOSER_KUBECONFIG_PATH": ".composer",
     "COMPOSER_USER_WORKLOADS_NAMESPACE": ".composer",
     "ComposerKubernetesHook": ".hooks.composer_kubernetes",
+    "ComposerPlatformWarning": ".exceptions",
     "ComposerPodConfigError": ".exceptions",
     "ComposerPodOperator": ".operators.composer_pod",
     "ErrexitPolicy": ".entrypoint",
@@ -34,6 +35,7 @@ __all__ = [
     "COMPOSER_KUBECONFIG_PATH",
     "COMPOSER_USER_WORKLOADS_NAMESPACE",
     "ComposerKubernetesHook",
+    "ComposerPlatformWarning",
     "ComposerPodConfigError",
     "ComposerPodOperator",
     "ErrexitPolicy",
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
     from .composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE
     from .entrypoint import ErrexitPolicy
     from .exceptions import (
+        ComposerPlatformWarning,
         ComposerPodConfigError,
         ErrexitRequiredError,
         KubeconfigResolutionError,

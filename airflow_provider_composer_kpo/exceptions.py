@@ -56,3 +56,10 @@ class PodPreflightError(AirflowException):
 
     def __reduce__(self):
         return type(self), (str(self), self.problems)
+
+
+class ComposerPlatformWarning(UserWarning):
+    """Composer will change, ignore or refuse a pod setting (Composer 3 peer VMs, Composer 2 Autopilot).
+
+    Warned at DAG parse time for static values; the task log repeats it for the rendered pod.
+    """

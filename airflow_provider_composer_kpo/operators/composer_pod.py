@@ -7,6 +7,7 @@ diagnosis).
 
 from __future__ import annotations
 
+import warnings
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -20,15 +21,16 @@ from ..compat import (
     KubernetesPodOperator,
     base_container_name,
 )
-from ..composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE
+from ..composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE, composer_major_version
 from ..diagnosis import container_failure, pod_outcome
 from ..entrypoint import ErrexitPolicy, apply_errexit_policy
-from ..exceptions import PodFailedError, PodPreflightError, PodStartupError
+from ..exceptions import ComposerPlatformWarning, PodFailedError, PodPreflightError, PodStartupError
 from ..finish_action import resolve_on_finish_action, should_delete_pod
 from ..hooks.composer_kubernetes import ComposerKubernetesHook
 from ..kubeconfig import Origin
 from ..platform.peer_vm import VmSnapshot, is_placeholder, vm_failure, vm_outcome, vm_start_blocker
 from ..platform.peer_vm_client import exec_in_placeholder, snapshot_vm
+from ..platform.rules import describe_peer_vm, platform_findings, pod_findings
 from ..preflight import PreflightMode, format_problems, run_preflight
 from ..resources import resolve_container_resources
 from ..startup import StartupWatch
@@ -124,6 +126,16 @@ class ComposerPodOperator(KubernetesPodOperator):
             kwargs["schedule_timeout_seconds"] = schedule_timeout_seconds
 
         container_resources = resolve_container_resources(container_resources, resources, task_id=task_id)
+        # What Composer will change, ignore or refuse; templated values wait for the task log.
+        for finding in platform_findings(
+            composer_major=composer_major_version(),
+            namespace=namespace,
+            container_resources=container_resources,
+            affinity=kwargs.get("affinity"),
+            node_selector=kwargs.get("node_selector"),
+            tolerations=kwargs.get("tolerations"),
+        ):
+            warnings.warn(f"Task {task_id!r}: {finding}", ComposerPlatformWarning, stacklevel=2)
 
         finish_action = resolve_on_finish_action(on_finish_action, is_delete_operator_pod, task_id=task_id)
         if HAS_ON_FINISH_ACTION:
@@ -211,9 +223,18 @@ class ComposerPodOperator(KubernetesPodOperator):
         return pod
 
     def get_or_create_pod(self, pod_request_obj: k8s.V1Pod, context: Context) -> k8s.V1Pod:
-        """Run the preflight checks, then find or create the pod as upstream does."""
+        """Log what Composer will do with the pod, run the preflight checks, then find or create it."""
+        self._log_platform_rules(pod_request_obj)
         self._run_preflight(pod_request_obj)
         return super().get_or_create_pod(pod_request_obj, context)
+
+    def _log_platform_rules(self, pod: k8s.V1Pod) -> None:
+        major = composer_major_version()
+        if major is not None and major >= 3:
+            self.log.info("%s", describe_peer_vm(self.container_resources))
+        # Google's pod_mutation_hook has already cleared the first container's resources on Composer 3.
+        for finding in pod_findings(pod, composer_major=major, container_resources=self.container_resources):
+            self.log.warning("Composer %s: %s", major, finding)
 
     def _run_preflight(self, pod: k8s.V1Pod) -> None:
         if self.preflight is PreflightMode.OFF:

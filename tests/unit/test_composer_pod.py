@@ -253,3 +253,31 @@ class TestComposer3Placeholder:
         assert message is not None
         assert message.startswith("Pod composer-user-workloads/task-abc failed: container 'base' was TERMINATED")
         assert message.endswith("Last 2 log lines of 'base':\n  step 1 ok\n  step 2 failed")
+
+
+class TestPlatformRulesWiring:
+    """Composer's platform rules reach the DAG author at parse time and the task log before creation."""
+
+    def test_composer3_warns_at_parse_time_naming_the_parameter(self, monkeypatch):
+        from airflow_provider_composer_kpo import ComposerPlatformWarning
+
+        monkeypatch.setenv("COMPOSER_VERSION", "3.1.0")
+        with pytest.warns(ComposerPlatformWarning, match=r"Task 'task': namespace='default'"):
+            make(namespace="default")
+
+    def test_off_composer_nothing_is_warned(self, recwarn):
+        from airflow_provider_composer_kpo import ComposerPlatformWarning
+
+        make(namespace="default", container_resources=k8s.V1ResourceRequirements(requests={"cpu": "40"}))
+        assert not [w for w in recwarn if issubclass(w.category, ComposerPlatformWarning)]
+
+    def test_composer3_logs_the_vm_the_resources_buy_before_creating_the_pod(self, monkeypatch, mocker, caplog):
+        monkeypatch.setenv("COMPOSER_VERSION", "3.1.0")
+        resources = k8s.V1ResourceRequirements(requests={"cpu": "2", "memory": "8G"})
+        op = make(container_resources=resources, preflight="off")
+        pod = rendered_pod(op)
+        create = mocker.patch.object(KubernetesPodOperator, "get_or_create_pod", return_value=pod)
+        with caplog.at_level("INFO"):
+            op.get_or_create_pod(pod, CONTEXT)
+        create.assert_called_once()
+        assert "Composer 3 will run this pod on a peer VM e2-custom-2-8192" in caplog.text
