@@ -48,8 +48,7 @@ def image_config(diff_ids: list[str], args: argparse.Namespace) -> dict:
         "config": config,
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{d}" for d in diff_ids]},
         # One entry per layer (a single-layer image's config, hence its id, is as before).
-        "history": [{"created": EPOCH, "created_by": "composer-kpo dev/localcluster/images"}
-                    for _ in diff_ids],
+        "history": [{"created": EPOCH, "created_by": "composer-kpo dev/localcluster/images"} for _ in diff_ids],
     }
 
 
@@ -89,8 +88,12 @@ def repositories(tags: list[str], image_id: str) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--layer", required=True, action="append",
-                   help="uncompressed tar of the root filesystem (repeatable: lowest first)")
+    p.add_argument(
+        "--layer",
+        required=True,
+        action="append",
+        help="uncompressed tar of the root filesystem (repeatable: lowest first)",
+    )
     p.add_argument("--tag", required=True, action="append", help="full reference, repeatable")
     p.add_argument("--out", required=True, help="docker-archive tarball to write")
     # JSON arrays, as in a Dockerfile's exec form (argparse would eat "-de0" as an option).
