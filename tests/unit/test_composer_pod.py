@@ -271,13 +271,15 @@ class TestPlatformRulesWiring:
         make(namespace="default", container_resources=k8s.V1ResourceRequirements(requests={"cpu": "40"}))
         assert not [w for w in recwarn if issubclass(w.category, ComposerPlatformWarning)]
 
-    def test_composer3_logs_the_vm_the_resources_buy_before_creating_the_pod(self, monkeypatch, mocker, caplog):
+    def test_composer3_logs_the_vm_the_resources_buy_before_creating_the_pod(self, monkeypatch, mocker):
         monkeypatch.setenv("COMPOSER_VERSION", "3.1.0")
         resources = k8s.V1ResourceRequirements(requests={"cpu": "2", "memory": "8G"})
         op = make(container_resources=resources, preflight="off")
         pod = rendered_pod(op)
         create = mocker.patch.object(KubernetesPodOperator, "get_or_create_pod", return_value=pod)
-        with caplog.at_level("INFO"):
-            op.get_or_create_pod(pod, CONTEXT)
+        # Airflow 3 logs through structlog, which caplog does not see; watch the operator's logger.
+        log = mocker.patch.object(type(op), "log", new_callable=mocker.PropertyMock).return_value
+        op.get_or_create_pod(pod, CONTEXT)
         create.assert_called_once()
-        assert "Composer 3 will run this pod on a peer VM e2-custom-2-8192" in caplog.text
+        lines = [c.args[0] % c.args[1:] for c in log.info.call_args_list]
+        assert any(line.startswith("Composer 3 will run this pod on a peer VM e2-custom-2-8192") for line in lines)
