@@ -40,12 +40,16 @@ type Agent struct {
 }
 
 func envSeconds(name string, def float64) time.Duration {
+	return time.Duration(envFloat(name, def) * float64(time.Second))
+}
+
+func envFloat(name string, def float64) float64 {
 	if v := os.Getenv(name); v != "" {
 		if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 {
-			return time.Duration(f * float64(time.Second))
+			return f
 		}
 	}
-	return time.Duration(def * float64(time.Second))
+	return def
 }
 
 func (a *Agent) logf(format string, args ...any) {
@@ -77,6 +81,9 @@ func vmCreationFailed(reason string) int {
 func runAgent() int {
 	vm, err := ParseGCEVM(os.Getenv("PEERVM_GCE_VM"))
 	if err != nil {
+		return vmCreationFailed(err.Error())
+	}
+	if err := CheckQuota(vm, envFloat("PEERVM_CPU_QUOTA", DefaultCPUQuota)); err != nil {
 		return vmCreationFailed(err.Error())
 	}
 	specs, err := ParseSpec(os.Getenv("PEERVM_SPEC"))

@@ -118,3 +118,16 @@ func ParseMachineType(mt string) (VM, error) {
 	}
 	return VM{MachineType: mt, CPU: cpu, MemoryMB: mb}, nil
 }
+
+// DefaultCPUQuota is the simulated project's regional CPU quota, in vCPUs: small enough that a
+// test can ask for a VM beyond it (16 vCPUs) the way a real project runs out of quota.
+const DefaultCPUQuota = 8
+
+// CheckQuota fails like a GCE insert over quota: the VM is never created.
+func CheckQuota(vm VM, quota float64) error {
+	if vm.CPU > quota {
+		return fmt.Errorf("cannot create VM %s: Quota 'CPUS' exceeded. Limit: %g in region (simulated; PEERVM_CPU_QUOTA)",
+			vm.MachineType, quota)
+	}
+	return nil
+}

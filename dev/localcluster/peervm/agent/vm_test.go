@@ -117,3 +117,15 @@ func TestParseGCEVM(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckQuota(t *testing.T) {
+	small, _ := ParseMachineType("e2-custom-8-32768")
+	if err := CheckQuota(small, DefaultCPUQuota); err != nil {
+		t.Fatalf("8 vCPUs within a quota of 8: %v", err)
+	}
+	big, _ := ParseMachineType("e2-custom-16-16384")
+	err := CheckQuota(big, DefaultCPUQuota)
+	if err == nil || !strings.Contains(err.Error(), "Quota 'CPUS' exceeded") {
+		t.Fatalf("16 vCPUs over a quota of 8: got %v", err)
+	}
+}
