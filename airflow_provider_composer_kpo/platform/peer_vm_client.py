@@ -97,7 +97,7 @@ def snapshot_vm(pod: k8s.V1Pod, container: str, *, run_exec: ExecFn, tail_lines:
     try:
         states = parse_container_states(run_exec(["placeholder-pod", "container-statuses"]))
     except Exception as error:
-        problems.append(f"container states unavailable: {error}")
+        problems.append(f"container states unavailable: {_short(error)}")
     tail: tuple[str, ...] = ()
     endpoint = vm_endpoint(pod)
     if endpoint:
@@ -105,7 +105,15 @@ def snapshot_vm(pod: k8s.V1Pod, container: str, *, run_exec: ExecFn, tail_lines:
         try:
             tail = read_log_tail(endpoint, container, since, tail_lines, **kwargs)
         except Exception as error:
-            problems.append(f"logs unavailable: {error}")
+            problems.append(f"logs unavailable: {_short(error)}")
     if problems:
         log.warning("Composer 3 peer VM of pod %s: %s", pod.metadata.name, "; ".join(problems))
     return VmSnapshot(states=states, log_tail=tail, problem="; ".join(problems) or None)
+
+
+def _short(error: Exception) -> str:
+    """Return the gist of an exec or HTTP error: a gone placeholder answers with a whole handshake dump."""
+    text = " ".join(str(error).split())
+    if "container not found" in text:
+        return "the placeholder container is gone (the VM has shut down)"
+    return text[:200]

@@ -162,7 +162,7 @@ func runAgent() int {
 	go func() { a.done.Wait(); close(allDone) }()
 	select {
 	case <-allDone:
-		grace := envSeconds("PEERVM_SHUTDOWN_GRACE_SECONDS", 20)
+		grace := envSeconds("PEERVM_SHUTDOWN_GRACE_SECONDS", 30)
 		a.setPhase("shutting-down")
 		a.logf("every container terminated; VM shuts down in %v", grace)
 		select {
