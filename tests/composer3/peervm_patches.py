@@ -178,8 +178,10 @@ def _exec_once(pod_manager: Any, pod: Any, command: list[str]) -> str:
 
     try:
         resp = _open_exec(pod_manager, pod, command)
-    except ApiException as exc:
-        text = f"{exc.reason} {exc.body or ''}"
+    except Exception as exc:
+        # the kubelet's answer once the placeholder container is gone: an ApiException or, with
+        # some clients, websocket's bad-handshake error -- either way the text says so
+        text = f"{exc} {getattr(exc, 'body', '') or ''}" if isinstance(exc, ApiException) else str(exc)
         if "container not found" in text:
             raise PeerVmContainerNotFound(text.strip()) from exc
         raise

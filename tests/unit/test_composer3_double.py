@@ -430,6 +430,22 @@ def test_exec_errors_are_told_apart_after_five_attempts(vm):
         assert len(vm.commands) == patches.EXEC_ATTEMPTS
 
 
+@pytest.mark.parametrize("kind", ["api", "websocket"])
+def test_exec_handshake_saying_container_not_found(vm, monkeypatch, kind):
+    from kubernetes.client.exceptions import ApiException
+
+    def refuse(pod_manager, pod, command):
+        vm.commands.append(command)
+        text = 'Handshake status 500 Internal Server Error -+-+- {} -+-+- container not found ("peervm-placeholder")'
+        raise ApiException(status=0, reason=text) if kind == "api" else RuntimeError(text)
+
+    monkeypatch.setattr(patches, "_open_exec", refuse)
+    pm = manager(sentinel_pod_manager_class(), [placeholder_pod()])
+    with pytest.raises(patches.PeerVmContainerNotFound):
+        patches.container_statuses(pm, placeholder_pod())
+    assert len(vm.commands) == patches.EXEC_ATTEMPTS
+
+
 def test_exec_recovers_on_a_later_attempt(vm):
     vm.statuses = [FakeExec(code=137), {"base": "RUNNING"}]
     pm = manager(sentinel_pod_manager_class(), [placeholder_pod()])
