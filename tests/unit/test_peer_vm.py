@@ -210,7 +210,10 @@ def test_snapshot_of_a_vm_that_is_gone_records_why_and_never_raises():
     pod = placeholder(endpoint="127.0.0.1")
     snapshot = snapshot_vm(pod, "base", run_exec=run_exec, tail_lines=2, fetch=_refused)
     assert snapshot.states == {} and snapshot.log_tail == ()
-    assert snapshot.problem == "container states unavailable: container not found; logs unavailable: refused"
+    assert snapshot.problem == (
+        "container states unavailable: the placeholder container is gone (the VM has shut down); "
+        "logs unavailable: refused"
+    )
 
 
 def _refused(*args):
