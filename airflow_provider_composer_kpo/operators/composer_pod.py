@@ -28,7 +28,14 @@ from ..exceptions import ComposerPlatformWarning, PodFailedError, PodPreflightEr
 from ..finish_action import resolve_on_finish_action, should_delete_pod
 from ..hooks.composer_kubernetes import ComposerKubernetesHook
 from ..kubeconfig import Origin
-from ..platform.peer_vm import VmSnapshot, is_placeholder, vm_failure, vm_outcome, vm_start_blocker
+from ..platform.peer_vm import (
+    VmSnapshot,
+    is_placeholder,
+    placeholder_succeeded,
+    vm_failure,
+    vm_outcome,
+    vm_start_blocker,
+)
 from ..platform.peer_vm_client import exec_in_placeholder, snapshot_vm
 from ..platform.rules import describe_peer_vm, platform_findings, pod_findings
 from ..preflight import PreflightMode, format_problems, run_preflight
@@ -296,6 +303,9 @@ class ComposerPodOperator(KubernetesPodOperator):
                 raise self._startup_error from None
             if failure is not None:
                 raise PodFailedError(failure) from None
+            if placeholder_succeeded(remote_pod):
+                self.log.info("Placeholder pod succeeded: upstream judged a container only the peer VM has")
+                return
             raise
 
     def _describe_failure(self, remote_pod: k8s.V1Pod | None) -> str | None:

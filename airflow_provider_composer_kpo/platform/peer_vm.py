@@ -128,6 +128,15 @@ def vm_failure(pod: k8s.V1Pod | None, snapshot: VmSnapshot | None, container: st
     )
 
 
+def placeholder_succeeded(pod: k8s.V1Pod | None) -> bool:
+    """Return True for a placeholder that ended Succeeded: the only success signal Composer 3 gives.
+
+    Upstream's cleanup (cncf-kubernetes 10.2x with ``do_xcom_push``) judges the status of container
+    ``base``, which a placeholder does not have, and so fails tasks whose workload succeeded.
+    """
+    return is_placeholder(pod) and pod.status is not None and pod.status.phase == "Succeeded"
+
+
 def vm_outcome(pod: k8s.V1Pod, snapshot: VmSnapshot | None, container: str) -> str:
     """Return one line on how a placeholder pod and its VM's main container ended."""
     name = f"{pod.metadata.namespace}/{pod.metadata.name}"

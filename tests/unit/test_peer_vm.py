@@ -18,6 +18,7 @@ from airflow_provider_composer_kpo.platform.peer_vm import (
     is_placeholder,
     log_line_text,
     parse_container_states,
+    placeholder_succeeded,
     vm_failure,
     vm_machine,
     vm_outcome,
@@ -128,6 +129,14 @@ def test_succeeded_placeholder_is_no_failure():
 def test_failed_placeholder_that_never_had_a_vm_gets_the_startup_verdict():
     message = vm_failure(placeholder(phase="Failed"), None, "base")
     assert message is not None and "could not create the peer VM" in message
+
+
+def test_only_a_succeeded_placeholder_counts_as_success():
+    assert placeholder_succeeded(placeholder(phase="Succeeded", endpoint="e"))
+    assert not placeholder_succeeded(placeholder(phase="Failed", endpoint="e"))
+    succeeded_pod = ordinary_pod()
+    succeeded_pod.status.phase = "Succeeded"
+    assert not placeholder_succeeded(succeeded_pod)
 
 
 def test_outcome_line_names_the_placeholder_and_the_vm_state():

@@ -67,9 +67,27 @@ def test_trivial_pod_succeeds_and_its_log_lines_reach_the_task_log(kubeconfig_pa
     assert op.remote_pod.status.phase == "Succeeded"
 
 
+def upstream_judges_xcom_tasks_by_container_base() -> bool:
+    """True for providers (10.2x) whose cleanup, with do_xcom_push, checks container 'base' itself,
+    which a placeholder does not have."""
+    import inspect
+
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    return "container_is_succeeded(remote_pod" in inspect.getsource(KubernetesPodOperator.cleanup)
+
+
 def test_xcom_round_trips_through_the_sidecar_exec(kubeconfig_path):
     script = 'mkdir -p /airflow/xcom && echo \'{"rows": 42, "name": "peer-vm"}\' > /airflow/xcom/return.json'
-    result, ti = run(stock(kubeconfig_path, script, do_xcom_push=True))
+    op = stock(kubeconfig_path, script, do_xcom_push=True)
+    if upstream_judges_xcom_tasks_by_container_base():
+        # Stock KPO fails a task whose workload succeeded (ComposerPodOperator does not: see
+        # test_composer_pod_on_composer3.py); Composer 3's images ship providers before this check.
+        with pytest.raises(Exception, match="returned a failure"):
+            run(op)
+        assert op.remote_pod.status.phase == "Succeeded"
+        return
+    result, ti = run(op)
     assert result == {"rows": 42, "name": "peer-vm"}
     assert ti.pushed["pod_namespace"] == "composer-user-workloads"
 
