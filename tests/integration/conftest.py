@@ -227,8 +227,17 @@ class PodRunner:
 
     def exec(self, name: str, container: str, command: list[str], timeout: float = 60) -> str:
         """Run a command in a container through the API server, as KPO's XCom extraction does;
-        returns its stdout. Read from the raw websocket: with `_preload_content=True` some
-        client versions hand back JSON output re-rendered with single quotes."""
+        returns its stdout."""
+        return self.exec_full(name, container, command, timeout)[0]
+
+    def exec_full(
+        self, name: str, container: str, command: list[str], timeout: float = 60
+    ) -> tuple[str, str, dict[str, Any]]:
+        """Like :meth:`exec`; returns stdout, stderr and the Status from the error channel. Read
+        from the raw websocket: with `_preload_content=True` some client versions hand back JSON
+        output re-rendered with single quotes."""
+        import json
+
         from kubernetes import client
         from kubernetes.stream import stream
 
@@ -248,9 +257,10 @@ class PodRunner:
         )
         try:
             resp.run_forever(timeout=timeout)
-            return resp.read_stdout() or ""
+            stdout, stderr, status = resp.read_stdout() or "", resp.read_stderr() or "", resp.read_channel(3) or ""
         finally:
             resp.close()
+        return stdout, stderr, json.loads(status) if status else {}
 
     def cleanup(self) -> None:
         for name in self.created:

@@ -112,32 +112,8 @@ def kpo_spec(base_script: str, sidecar: bool = True, **base_extra: Any) -> dict:
 
 
 def exec_raw(pods: Any, name: str, command: list[str], timeout: float = 60) -> tuple[str, str, dict]:
-    """Exec in the placeholder container through the API server, as conftest's helper does
-    (raw websocket reads); returns stdout, stderr and the Status from the error channel."""
-    from kubernetes import client
-    from kubernetes.stream import stream
-
-    exec_api = client.CoreV1Api(pods.api_client)
-    resp = stream(
-        exec_api.connect_get_namespaced_pod_exec,
-        name,
-        pods.namespace,
-        container=PLACEHOLDER,
-        command=command,
-        stderr=True,
-        stdin=False,
-        stdout=True,
-        tty=False,
-        _preload_content=False,
-    )
-    try:
-        resp.run_forever(timeout=timeout)
-        stdout = resp.read_stdout() or ""
-        stderr = resp.read_stderr() or ""
-        error = resp.read_channel(3) or ""
-    finally:
-        resp.close()
-    return stdout, stderr, json.loads(error) if error else {}
+    """Exec in the placeholder container; returns stdout, stderr and the Status of the exec."""
+    return pods.exec_full(name, PLACEHOLDER, command, timeout)
 
 
 def exit_code_of(status: dict) -> int:
