@@ -74,7 +74,8 @@ def upstream_judges_xcom_tasks_by_container_base() -> bool:
 
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
-    return "container_is_succeeded(remote_pod" in inspect.getsource(KubernetesPodOperator.cleanup)
+    source = inspect.getsource(KubernetesPodOperator.cleanup)
+    return "failed = not container_is_succeeded(remote_pod, self.base_container_name)" in source
 
 
 def test_xcom_round_trips_through_the_sidecar_exec(kubeconfig_path):
