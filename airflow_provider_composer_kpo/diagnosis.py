@@ -158,6 +158,20 @@ def container_failure(pod: k8s.V1Pod | None, container: str) -> str | None:
     return f"container {container!r} exited with code {terminated.exit_code} ({terminated.reason or 'Error'}){detail}"
 
 
+def stopped_while_running(pod: k8s.V1Pod | None, *, pod_kept: bool) -> str:
+    """Return why a task whose ``on_kill`` ran is a failure, whatever its pod's state says.
+
+    Upstream's cleanup returns early after ``on_kill`` (cncf-kubernetes 8+), so a SIGTERM'd task
+    would otherwise end as a success (apache/airflow#71202).
+    """
+    name = f"{pod.metadata.namespace}/{pod.metadata.name}" if pod is not None and pod.metadata else "(none yet)"
+    fate = "kept (on_kill_action)" if pod_kept else "deleted"
+    return (
+        f"The task was stopped while pod {name} was running (SIGTERM from a worker shutting down, "
+        f"execution_timeout, or marked failed); the pod was {fate} and its work did not finish."
+    )
+
+
 def pod_outcome(pod: k8s.V1Pod, container: str) -> str:
     """Return one line on how the pod ended: phase and the main container's exit code."""
     status = next((s for s in pod.status.container_statuses or [] if s.name == container), None)

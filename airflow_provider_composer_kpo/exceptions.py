@@ -43,6 +43,10 @@ class PodFailedError(AirflowException):
     """The pod's main container failed; the message has the exit code, reason and last log lines."""
 
 
+class PodKilledError(AirflowException):
+    """The task was stopped (SIGTERM, a timeout, marked failed) while its pod ran; it must not succeed."""
+
+
 class PodPreflightError(AirflowException):
     """A check before pod creation found a problem that would stop the pod from starting.
 

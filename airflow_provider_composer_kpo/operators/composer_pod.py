@@ -22,9 +22,15 @@ from ..compat import (
     base_container_name,
 )
 from ..composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE, composer_major_version
-from ..diagnosis import container_failure, pod_outcome
+from ..diagnosis import container_failure, pod_outcome, stopped_while_running
 from ..entrypoint import ErrexitPolicy, apply_errexit_policy
-from ..exceptions import ComposerPlatformWarning, PodFailedError, PodPreflightError, PodStartupError
+from ..exceptions import (
+    ComposerPlatformWarning,
+    PodFailedError,
+    PodKilledError,
+    PodPreflightError,
+    PodStartupError,
+)
 from ..finish_action import resolve_on_finish_action, should_delete_pod
 from ..hooks.composer_kubernetes import ComposerKubernetesHook
 from ..kubeconfig import Origin
@@ -165,6 +171,7 @@ class ComposerPodOperator(KubernetesPodOperator):
         self._preflight_error: PodPreflightError | None = None
         self._startup_error: PodStartupError | None = None
         self._vm_snapshot: VmSnapshot | None = None
+        self._stopped_by_on_kill = False
 
     @cached_property
     def hook(self) -> ComposerKubernetesHook:
@@ -297,6 +304,8 @@ class ComposerPodOperator(KubernetesPodOperator):
         try:
             super().cleanup(pod, remote_pod, *args, **kwargs)
         except AirflowException as upstream_error:
+            if self._stopped_by_on_kill:
+                raise self._killed_error(pod) from upstream_error
             if type(upstream_error) is not AirflowException:  # skip, or another deliberate error
                 raise
             if self._startup_error is not None:
@@ -307,6 +316,17 @@ class ComposerPodOperator(KubernetesPodOperator):
                 self.log.info("Placeholder pod succeeded: upstream judged a container only the peer VM has")
                 return
             raise
+        if self._stopped_by_on_kill:
+            raise self._killed_error(pod)
+
+    def on_kill(self) -> None:
+        """Delete the pod as upstream does; the task then fails instead of ending as a success."""
+        self._stopped_by_on_kill = True
+        super().on_kill()
+
+    def _killed_error(self, pod: k8s.V1Pod | None) -> PodKilledError:
+        kept = str(getattr(getattr(self, "on_kill_action", None), "value", "")) == "keep_pod"
+        return PodKilledError(stopped_while_running(pod, pod_kept=kept))
 
     def _describe_failure(self, remote_pod: k8s.V1Pod | None) -> str | None:
         """Return the failure message for a failed pod: reason, exit code, last log lines."""

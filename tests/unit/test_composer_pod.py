@@ -283,3 +283,35 @@ class TestPlatformRulesWiring:
         create.assert_called_once()
         lines = [c.args[0] % c.args[1:] for c in log.info.call_args_list]
         assert any(line.startswith("Composer 3 will run this pod on a peer VM e2-custom-2-8192") for line in lines)
+
+
+class TestStoppedTask:
+    """A task stopped while its pod runs (SIGTERM, timeout, marked failed) never ends as a success."""
+
+    def running_pod(self) -> k8s.V1Pod:
+        return k8s.V1Pod(
+            metadata=k8s.V1ObjectMeta(name="p-1", namespace="composer-user-workloads"),
+            spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base")]),
+            status=k8s.V1PodStatus(phase="Running"),
+        )
+
+    def test_cleanup_after_on_kill_raises_naming_the_pod(self, mocker):
+        from airflow_provider_composer_kpo import PodKilledError
+
+        op = make()
+        op.__dict__["client"] = mocker.MagicMock()  # the API calls on_kill and cleanup make
+        op.__dict__["pod_manager"] = mocker.MagicMock()
+        pod = self.running_pod()
+        op.pod = pod
+        op.on_kill()
+        op.client.delete_namespaced_pod.assert_called_once()
+        with pytest.raises(PodKilledError, match="stopped while pod composer-user-workloads/p-1 was running"):
+            op.cleanup(pod, pod)
+
+    def test_cleanup_without_on_kill_is_upstreams(self, mocker):
+        op = make()
+        op.__dict__["client"] = mocker.MagicMock()
+        op.__dict__["pod_manager"] = mocker.MagicMock()
+        pod = self.running_pod()
+        pod.status.phase = "Succeeded"
+        op.cleanup(pod, pod)  # no error: the pod succeeded and nobody stopped the task
