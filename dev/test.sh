@@ -84,11 +84,14 @@ if wants integration; then
       echo "== integration tests on $pair"
       run_pytest "$pair" tests/integration -m integration --ignore=tests/integration/composer3
     done
-    # Composer 3 simulation: stock KPO + tests/composer3 (our double of Google's code), which Airflow
-    # must load as airflow_local_settings at import, hence a pytest process of its own.
-    echo "== Composer 3 simulation (stock KubernetesPodOperator) on af210-k1010"
-    PYTHONPATH="$PWD/tests/composer3${PYTHONPATH:+:$PYTHONPATH}" COMPOSER_VERSION=3.0.1 \
-      run_pytest af210-k1010 tests/integration/composer3 -m integration
+    # Composer 3 simulation (stock KPO and ComposerPodOperator): tests/composer3, our double of
+    # Google's code, must be loaded by Airflow as airflow_local_settings at import, hence a pytest
+    # process of its own. Composer 3 runs Airflow 2.10 and 3.x.
+    for pair in "${INTEGRATION_PAIRS[@]}"; do
+      echo "== Composer 3 simulation on $pair"
+      PYTHONPATH="$PWD/tests/composer3${PYTHONPATH:+:$PYTHONPATH}" COMPOSER_VERSION=3.0.1 \
+        run_pytest "$pair" tests/integration/composer3 -m integration
+    done
   else
     printf '%s\n' "$up_output" | tail -n 40
     echo "test: the local cluster did not start"
