@@ -2,8 +2,7 @@
 
 The scenarios (including the documented failures) live in dev/run_examples.py, which `make demo`
 runs too; this test runs them under the current venv's Airflow and checks each one. The Composer 3
-set runs on the local Composer 3 simulation (tests/composer3 + dev/localcluster/peervm), on
-Airflow 2 (the pair the simulation's Airflow side is tested on).
+set runs on the local Composer 3 simulation (tests/composer3 + dev/localcluster/peervm).
 """
 
 from __future__ import annotations
@@ -49,11 +48,6 @@ def scenario_ids(composer: int = 2):
 @pytest.mark.parametrize("key", scenario_ids(2) + scenario_ids(3), ids=lambda k: f"composer{k[0]}-{k[1]}[{k[2]}]")
 def test_example_behaves_as_documented(key, kubeconfig_path, tmp_path_factory):
     composer, dag_id, label = key
-    if composer == 3:
-        from airflow_provider_composer_kpo.compat import AIRFLOW_V_3_PLUS
-
-        if AIRFLOW_V_3_PLUS:
-            pytest.skip("the Composer 3 simulation's Airflow side is run on Airflow 2.10 (dev/test.sh)")
     result = results_for(composer, kubeconfig_path, tmp_path_factory)[(dag_id, label)]
     assert result["state"] == result["expected"], result["output_tail"]
     assert result["as_documented"], result["output_tail"]
