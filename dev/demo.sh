@@ -3,7 +3,7 @@
 #
 #   bash dev/demo.sh                     # Airflow 2.10 and Airflow 3.3
 #   DEMO_PAIRS=af33-k1025 bash dev/demo.sh
-#   DEMO_COMPOSER3_PAIRS="" bash dev/demo.sh   # skip the Composer 3 set (default: on Airflow 2.10)
+#   DEMO_COMPOSER3_PAIRS="" bash dev/demo.sh   # skip the Composer 3 set (default: Airflow 2.10 and 3.3)
 #   KEEP_CLUSTER=1 bash dev/demo.sh      # leave the cluster running afterwards
 #
 # Installs what it needs (Debian packages, the Kubernetes build, images, venvs), starts the
@@ -13,7 +13,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 read -r -a pairs <<<"${DEMO_PAIRS:-af210-k1010 af33-k1025}"
-read -r -a composer3_pairs <<<"${DEMO_COMPOSER3_PAIRS-af210-k1010}"
+read -r -a composer3_pairs <<<"${DEMO_COMPOSER3_PAIRS-af210-k1010 af33-k1025}"
 bash dev/venvs.sh "${pairs[@]}" "${composer3_pairs[@]}" || exit 1
 
 started_cluster=0
