@@ -37,6 +37,7 @@ from ..kubeconfig import Origin
 from ..platform.peer_vm import (
     VmSnapshot,
     is_placeholder,
+    may_become_placeholder,
     placeholder_succeeded,
     vm_failure,
     vm_outcome,
@@ -209,6 +210,8 @@ class ComposerPodOperator(KubernetesPodOperator):
 
     def _read_peer_vm(self, pod: k8s.V1Pod) -> VmSnapshot | None:
         """Return the VM's container states and log tail if ``pod`` is a Composer 3 placeholder."""
+        if not may_become_placeholder(pod):
+            return None  # no extra API call for pods off Composer 3
         try:
             remote_pod = self.client.read_namespaced_pod(pod.metadata.name, pod.metadata.namespace)
         except Exception as error:

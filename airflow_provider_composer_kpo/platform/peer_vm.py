@@ -57,6 +57,12 @@ def is_placeholder(pod: k8s.V1Pod | None) -> bool:
     return bool(containers) and containers[0].name == PLACEHOLDER_CONTAINER
 
 
+def may_become_placeholder(pod: k8s.V1Pod | None) -> bool:
+    """Return True for a placeholder, or a pod Google's ``pod_mutation_hook`` sized a VM for."""
+    annotations = (pod.metadata.annotations or {}) if pod is not None and pod.metadata is not None else {}
+    return is_placeholder(pod) or GCE_VM_ANNOTATION in annotations
+
+
 def vm_endpoint(pod: k8s.V1Pod) -> str | None:
     """Return the peer VM's address once Composer 3 has created the VM."""
     return (pod.metadata.annotations or {}).get(ENDPOINT_ANNOTATION) or None

@@ -242,6 +242,12 @@ class TestComposer3Placeholder:
         assert order == ["read", "await"]
         assert op._vm_snapshot is snapshot
 
+    def test_pods_off_composer_3_cost_no_extra_api_call(self, mocker):
+        op = make()
+        op.__dict__["client"] = client = mocker.MagicMock()
+        assert op._read_peer_vm(k8s.V1Pod(metadata=k8s.V1ObjectMeta(name="p", namespace="ns"))) is None
+        client.read_namespaced_pod.assert_not_called()
+
     def test_failure_message_comes_from_the_vm(self):
         from airflow_provider_composer_kpo.platform.peer_vm import VmSnapshot
 

@@ -17,6 +17,7 @@ from airflow_provider_composer_kpo.platform.peer_vm import (
     VmSnapshot,
     is_placeholder,
     log_line_text,
+    may_become_placeholder,
     parse_container_states,
     placeholder_succeeded,
     vm_failure,
@@ -65,6 +66,14 @@ def test_placeholder_is_recognised_by_its_first_container_only():
     assert is_placeholder(placeholder())
     assert not is_placeholder(ordinary_pod())
     assert not is_placeholder(None)
+
+
+def test_a_pod_google_sized_a_vm_for_may_become_a_placeholder():
+    requested = ordinary_pod()
+    assert not may_become_placeholder(requested)
+    requested.metadata.annotations = {"node.gke.io/gce-vm": GCE_VM}
+    assert may_become_placeholder(requested)
+    assert may_become_placeholder(placeholder())
 
 
 def test_machine_is_read_from_the_gce_vm_annotation():
