@@ -36,8 +36,6 @@ PLACEHOLDER_CONTAINER = "peervm-placeholder"
 ENDPOINT_ANNOTATION = "node.gke.io/peer-vm-endpoint"
 GCE_VM_ANNOTATION = "node.gke.io/gce-vm"
 LOGS_PORT = 9080
-#: KPO's XCom sidecar; on the VM it is one more container in the state list.
-XCOM_SIDECAR_CONTAINER = "airflow-xcom-sidecar"
 TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
 
 
