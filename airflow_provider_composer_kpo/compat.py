@@ -58,6 +58,11 @@ try:
 except ImportError:
     from airflow.exceptions import AirflowNotFoundException  # type: ignore[no-redef]
 
+try:  # Airflow 3: the task SDK raises these; airflow.exceptions only re-exports them, deprecated
+    from airflow.sdk.exceptions import AirflowTaskTimeout, TaskDeferred
+except ImportError:
+    from airflow.exceptions import AirflowTaskTimeout, TaskDeferred  # type: ignore[no-redef]
+
 try:  # Airflow 2.7+
     from airflow.exceptions import AirflowProviderDeprecationWarning as ProviderDeprecationWarning
 except ImportError:
@@ -83,10 +88,12 @@ __all__ = [
     "HAS_ON_FINISH_ACTION",
     "HAS_SCHEDULE_TIMEOUT",
     "AirflowNotFoundException",
+    "AirflowTaskTimeout",
     "Connection",
     "KubernetesHook",
     "KubernetesPodOperator",
     "ProviderDeprecationWarning",
     "Secret",
+    "TaskDeferred",
     "base_container_name",
 ]

@@ -41,9 +41,13 @@ def resolve_on_finish_action(on_finish_action: str | None, is_delete_operator_po
     return implied
 
 
-def should_delete_pod(on_finish_action: str, remote_pod: k8s.V1Pod | None) -> bool:
-    """Return True if the pod is to be deleted, given how it ended."""
-    if on_finish_action == "delete_pod":
+def should_delete_pod(on_finish_action: str, remote_pod: k8s.V1Pod | None, *, task_stopped: bool = False) -> bool:
+    """Return True if the pod is to be deleted, given how it ended.
+
+    A pod whose task stopped before it ended (``task_stopped``) would run on unwatched, an orphan:
+    only ``keep_pod`` keeps it.
+    """
+    if on_finish_action == "delete_pod" or (task_stopped and on_finish_action != "keep_pod"):
         return True
     if on_finish_action == "delete_succeeded_pod":
         phase = remote_pod.status.phase if remote_pod is not None and remote_pod.status else None

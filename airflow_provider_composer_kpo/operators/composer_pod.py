@@ -7,6 +7,7 @@ diagnosis).
 
 from __future__ import annotations
 
+import sys
 import warnings
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,9 @@ from kubernetes.client import models as k8s
 from ..compat import (
     HAS_ON_FINISH_ACTION,
     HAS_SCHEDULE_TIMEOUT,
+    AirflowTaskTimeout,
     KubernetesPodOperator,
+    TaskDeferred,
     base_container_name,
 )
 from ..composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE, composer_major_version
@@ -33,6 +36,7 @@ from ..exceptions import (
 )
 from ..finish_action import resolve_on_finish_action, should_delete_pod
 from ..hooks.composer_kubernetes import ComposerKubernetesHook
+from ..interruption import execution_timeout_message, pod_disruption
 from ..kubeconfig import Origin
 from ..platform.peer_vm import (
     VmSnapshot,
@@ -293,9 +297,15 @@ class ComposerPodOperator(KubernetesPodOperator):
         """Delete or keep the pod as upstream does, then raise an error that says what went wrong."""
         if self._preflight_error is not None:
             raise self._preflight_error  # no pod was created; nothing to clean up
+        # Called from upstream's `finally`: an error here means the task stopped before the pod ended.
+        interrupted = sys.exc_info()[1]
+        if self._startup_error is not None or self._stopped_by_on_kill or isinstance(interrupted, TaskDeferred):
+            interrupted = None
         if not HAS_ON_FINISH_ACTION:
-            self.is_delete_operator_pod = should_delete_pod(self.on_finish_action, remote_pod)
-        if remote_pod is not None and remote_pod.status is not None:
+            self.is_delete_operator_pod = should_delete_pod(
+                self.on_finish_action, remote_pod, task_stopped=interrupted is not None
+            )
+        if remote_pod is not None and remote_pod.status is not None and interrupted is None:
             container = base_container_name(self)
             outcome = (
                 vm_outcome(remote_pod, self._vm_snapshot, container)
@@ -303,7 +313,7 @@ class ComposerPodOperator(KubernetesPodOperator):
                 else pod_outcome(remote_pod, container)
             )
             self.log.info("Task %s: %s", self.task_id, outcome)
-        failure = None if self._startup_error else self._describe_failure(remote_pod)
+        failure = None if self._startup_error or interrupted else self._describe_failure(remote_pod)
         try:
             super().cleanup(pod, remote_pod, *args, **kwargs)
         except AirflowException as upstream_error:
@@ -313,6 +323,9 @@ class ComposerPodOperator(KubernetesPodOperator):
                 raise
             if self._startup_error is not None:
                 raise self._startup_error from None
+            if interrupted is not None:
+                self._raise_interruption(interrupted, pod)
+                return  # no verdict: the error that stopped the task goes on, not upstream's stale one
             if failure is not None:
                 raise PodFailedError(failure) from None
             if placeholder_succeeded(remote_pod):
@@ -321,6 +334,43 @@ class ComposerPodOperator(KubernetesPodOperator):
             raise
         if self._stopped_by_on_kill:
             raise self._killed_error(pod)
+        if interrupted is not None:
+            self._raise_interruption(interrupted, pod)
+
+    def _raise_interruption(self, error: BaseException, pod: k8s.V1Pod | None) -> None:
+        """Raise what stopped the task before its pod ended, naming what became of the pod.
+
+        Upstream's stale "Pod ... returned a failure" would hide the real cause.
+        """
+        if pod is None or pod.metadata is None:
+            return  # the original error goes on
+        name, namespace = pod.metadata.name, pod.metadata.namespace
+        if isinstance(error, AirflowTaskTimeout):
+            deleted = self._delete_stopped_pod(pod)
+            message = execution_timeout_message(pod, timeout=self.execution_timeout, pod_deleted=deleted)
+            raise AirflowTaskTimeout(message) from error
+        try:
+            now = self.client.read_namespaced_pod(name, namespace)
+        except Exception as read_error:
+            if getattr(read_error, "status", None) != 404:
+                self.log.warning("Could not read pod %s/%s after the task stopped: %s", namespace, name, read_error)
+                return
+            now = None
+        verdict = pod_disruption(now, name=name, namespace=namespace)
+        if verdict is not None:
+            raise PodFailedError(f"{verdict}; its work did not finish.") from error
+
+    def _delete_stopped_pod(self, pod: k8s.V1Pod) -> bool:
+        """Delete a pod its task gave up on, unless the user keeps pods; return whether it is gone."""
+        if str(getattr(self.on_finish_action, "value", self.on_finish_action)) == "keep_pod":
+            return False
+        try:
+            self.pod_manager.delete_pod(pod)
+        except Exception as error:
+            if getattr(error, "status", None) != 404:
+                self.log.warning("Could not delete pod %s: %s", pod.metadata.name, error)
+                return False
+        return True
 
     def on_kill(self) -> None:
         """Delete the pod as upstream does; the task then fails instead of ending as a success."""

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from kubernetes.client import models as k8s
 
@@ -321,3 +323,91 @@ class TestStoppedTask:
         pod = self.running_pod()
         pod.status.phase = "Succeeded"
         op.cleanup(pod, pod)  # no error: the pod succeeded and nobody stopped the task
+
+    def cleanup_while(self, op, pod, error: BaseException) -> BaseException:
+        """Call cleanup as upstream's ``finally`` does while ``error`` propagates; return what escaped."""
+        try:
+            try:
+                raise error
+            finally:
+                op.cleanup(pod, pod)
+        except BaseException as escaped:  # the test inspects whatever escaped
+            return escaped
+        raise AssertionError("nothing escaped cleanup")
+
+    def stopped_op(self, mocker, **kwargs):
+        op = make(**kwargs)
+        op.__dict__["client"] = mocker.MagicMock()
+        op.__dict__["pod_manager"] = mocker.MagicMock()
+        return op
+
+    def test_execution_timeout_names_the_timeout_and_the_deleted_pod(self, mocker):
+        from airflow_provider_composer_kpo.compat import AirflowTaskTimeout
+
+        op = self.stopped_op(mocker, execution_timeout=datetime.timedelta(seconds=20))
+        pod = self.running_pod()
+        pod.status.phase = "Pending"  # upstream hands cleanup the pod as read at creation
+        escaped = self.cleanup_while(op, pod, AirflowTaskTimeout("Timeout, PID: 1"))
+        assert type(escaped) is AirflowTaskTimeout  # Airflow still sees a timeout
+        assert str(escaped) == (
+            "execution_timeout (0:00:20) reached while pod composer-user-workloads/p-1 was running; "
+            "the pod was deleted."
+        )
+        op.pod_manager.delete_pod.assert_called_with(pod)
+
+    def test_execution_timeout_deletes_a_running_pod_even_with_delete_succeeded_pod(self, mocker):
+        from airflow_provider_composer_kpo.compat import AirflowTaskTimeout
+
+        op = self.stopped_op(mocker, on_finish_action="delete_succeeded_pod")
+        pod = self.running_pod()
+        escaped = self.cleanup_while(op, pod, AirflowTaskTimeout("Timeout"))
+        assert "the pod was deleted" in str(escaped)
+        op.pod_manager.delete_pod.assert_called_with(pod)
+
+    def test_execution_timeout_keeps_the_pod_with_keep_pod(self, mocker):
+        from airflow_provider_composer_kpo.compat import AirflowTaskTimeout
+
+        op = self.stopped_op(mocker, on_finish_action="keep_pod")
+        pod = self.running_pod()
+        escaped = self.cleanup_while(op, pod, AirflowTaskTimeout("Timeout"))
+        assert "the pod was kept" in str(escaped)
+        op.pod_manager.delete_pod.assert_not_called()
+
+    def test_a_pod_deleted_from_outside_fails_naming_the_deletion(self, mocker):
+        from kubernetes.client.exceptions import ApiException
+
+        from airflow_provider_composer_kpo import PodFailedError
+
+        op = self.stopped_op(mocker)
+        op.client.read_namespaced_pod.side_effect = ApiException(status=404, reason="Not Found")
+        pod = self.running_pod()
+        escaped = self.cleanup_while(op, pod, ApiException(status=404, reason="Not Found"))
+        assert isinstance(escaped, PodFailedError)
+        assert str(escaped).startswith("Pod composer-user-workloads/p-1 was deleted from outside the task while it ran")
+
+    def test_an_evicted_pod_fails_naming_the_eviction(self, mocker):
+        from airflow_provider_composer_kpo import PodFailedError
+
+        op = self.stopped_op(mocker)
+        evicted = self.running_pod()
+        evicted.status = k8s.V1PodStatus(phase="Failed", reason="Evicted", message="usage exceeds 20Mi.")
+        op.client.read_namespaced_pod.return_value = evicted
+        escaped = self.cleanup_while(op, self.running_pod(), RuntimeError("log stream ended"))
+        assert isinstance(escaped, PodFailedError)
+        assert "was evicted by the kubelet: usage exceeds 20Mi." in str(escaped)
+
+    def test_without_a_verdict_the_error_that_stopped_the_task_goes_on(self, mocker):
+        op = self.stopped_op(mocker)
+        op.client.read_namespaced_pod.return_value = self.running_pod()
+        error = RuntimeError("connection reset")
+        assert self.cleanup_while(op, self.running_pod(), error) is error  # not upstream's stale "returned a failure"
+
+    def test_a_deferral_is_not_an_interruption(self, mocker):
+        from airflow_provider_composer_kpo.compat import TaskDeferred
+
+        op = self.stopped_op(mocker)
+        pod = self.running_pod()
+        pod.status.phase = "Succeeded"
+        deferred = TaskDeferred(trigger=mocker.MagicMock(), method_name="execute_complete")
+        assert self.cleanup_while(op, pod, deferred) is deferred
+        op.client.read_namespaced_pod.assert_not_called()

@@ -1,0 +1,59 @@
+"""Why a task stopped before its pod finished: pure verdicts from the pod as it is now.
+
+Upstream's cleanup judges the pod it read when the pod was created, so a task that stops early
+(execution_timeout, a pod deleted or evicted, a node lost) ends with "Pod ... returned a failure"
+and a dump of a Pending pod. These verdicts name what really happened; the operator reads the
+pod once more, only on that error path, and passes it in.
+
+==================================================  ==================================================
+the pod now                                         verdict
+==================================================  ==================================================
+gone (404)                                          deleted from outside the task while it ran
+``deletionTimestamp`` set, not by the task          being deleted from outside (kubectl delete,
+                                                    preemption, node drain)
+``status.reason`` ``Evicted``                        evicted by the kubelet, with its message (the
+                                                    limit it crossed)
+phase ``Unknown``, or condition ``Ready`` with        its node stopped answering (kubelet down, VM lost)
+reason ``NodeLost``/``NodeNotReady`` while running
+anything else                                       no verdict: the caller keeps the error it has
+==================================================  ==================================================
+"""
+
+from __future__ import annotations
+
+from kubernetes.client import models as k8s
+
+_NODE_LOST_REASONS = frozenset({"NodeLost", "NodeNotReady", "NodeStatusUnknown"})
+
+
+def pod_disruption(pod: k8s.V1Pod | None, *, name: str, namespace: str) -> str | None:
+    """Return one sentence on what took the running pod away, or None if nothing did.
+
+    ``pod`` is the pod as read now, None when the API server answered 404.
+    """
+    where = f"Pod {namespace}/{name}"
+    if pod is None:
+        return f"{where} was deleted from outside the task while it ran (kubectl delete, preemption or a node drain)"
+    status = pod.status
+    if status is not None and status.reason == "Evicted":
+        return f"{where} was evicted by the kubelet: {(status.message or 'no reason given').strip()}"
+    if pod.metadata is not None and pod.metadata.deletion_timestamp is not None:
+        return (
+            f"{where} was deleted from outside the task while it ran (kubectl delete, preemption or a node "
+            f"drain; deletion requested at {pod.metadata.deletion_timestamp.isoformat()})"
+        )
+    node = (pod.spec.node_name if pod.spec else None) or "(unknown)"
+    if status is not None and status.phase == "Unknown":
+        detail = (status.message or "").strip() or "no message"
+        return f"{where} lost contact with its node {node}: phase Unknown ({detail})"
+    ready = next((c for c in (status.conditions or []) if c.type == "Ready"), None) if status else None
+    if ready is not None and ready.status != "True" and ready.reason in _NODE_LOST_REASONS:
+        return f"{where} lost contact with its node {node}: {ready.reason}"
+    return None
+
+
+def execution_timeout_message(pod: k8s.V1Pod | None, *, timeout: object, pod_deleted: bool) -> str:
+    """Return the message for a task stopped by its ``execution_timeout`` while the pod ran."""
+    name = f"{pod.metadata.namespace}/{pod.metadata.name}" if pod is not None and pod.metadata else "(none yet)"
+    fate = "deleted" if pod_deleted else "kept (on_finish_action='keep_pod')"
+    return f"execution_timeout ({timeout}) reached while pod {name} was running; the pod was {fate}."

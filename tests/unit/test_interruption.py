@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import datetime
+
+from kubernetes.client import models as k8s
+
+from airflow_provider_composer_kpo.interruption import execution_timeout_message, pod_disruption
+
+NAME, NAMESPACE = "p-1", "composer-user-workloads"
+
+
+def pod(phase: str = "Running", **status: object) -> k8s.V1Pod:
+    return k8s.V1Pod(
+        metadata=k8s.V1ObjectMeta(name=NAME, namespace=NAMESPACE),
+        spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="base")], node_name="node-a"),
+        status=k8s.V1PodStatus(phase=phase, **status),
+    )
+
+
+def verdict(p: k8s.V1Pod | None) -> str | None:
+    return pod_disruption(p, name=NAME, namespace=NAMESPACE)
+
+
+def test_a_pod_gone_was_deleted_from_outside():
+    assert verdict(None) == (
+        "Pod composer-user-workloads/p-1 was deleted from outside the task while it ran "
+        "(kubectl delete, preemption or a node drain)"
+    )
+
+
+def test_a_pod_being_deleted_names_when():
+    p = pod()
+    p.metadata.deletion_timestamp = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    assert "deleted from outside the task" in verdict(p)
+    assert "deletion requested at 2026-01-02T03:04:05+00:00" in verdict(p)
+
+
+def test_an_evicted_pod_quotes_the_kubelet():
+    message = "Pod ephemeral local storage usage exceeds the total limit of containers 20Mi. "
+    assert verdict(pod("Failed", reason="Evicted", message=message)) == (
+        "Pod composer-user-workloads/p-1 was evicted by the kubelet: "
+        "Pod ephemeral local storage usage exceeds the total limit of containers 20Mi."
+    )
+
+
+def test_eviction_wins_over_the_deletion_that_follows_it():
+    p = pod("Failed", reason="Evicted", message="The node was low on resource: memory.")
+    p.metadata.deletion_timestamp = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    assert "evicted by the kubelet: The node was low on resource: memory." in verdict(p)
+
+
+def test_phase_unknown_is_a_lost_node():
+    assert verdict(pod("Unknown", message="node lost")) == (
+        "Pod composer-user-workloads/p-1 lost contact with its node node-a: phase Unknown (node lost)"
+    )
+
+
+def test_not_ready_because_of_the_node_is_a_lost_node():
+    ready = k8s.V1PodCondition(type="Ready", status="False", reason="NodeNotReady")
+    assert verdict(pod(conditions=[ready])) == (
+        "Pod composer-user-workloads/p-1 lost contact with its node node-a: NodeNotReady"
+    )
+
+
+def test_a_pod_running_or_finished_normally_has_no_verdict():
+    not_ready = k8s.V1PodCondition(type="Ready", status="False", reason="ContainersNotReady")
+    assert verdict(pod()) is None
+    assert verdict(pod("Succeeded")) is None
+    assert verdict(pod("Failed", conditions=[not_ready])) is None
+
+
+def test_execution_timeout_message_says_what_became_of_the_pod():
+    timeout = datetime.timedelta(seconds=20)
+    assert execution_timeout_message(pod(), timeout=timeout, pod_deleted=True) == (
+        "execution_timeout (0:00:20) reached while pod composer-user-workloads/p-1 was running; the pod was deleted."
+    )
+    assert "the pod was kept (on_finish_action='keep_pod')" in execution_timeout_message(
+        pod(), timeout=timeout, pod_deleted=False
+    )
