@@ -1,0 +1,120 @@
+"""The fault matrix: each case's fault, delivered as Composer delivers it (see driver.py).
+
+A fault function runs right after the trigger; it returns the monotonic time the fault happened
+(None when the case has no fault), and may note what it saw in ``run.notes``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import signal
+import time
+
+from tests.faults.dags.composer_kpo_faults import NAMESPACE
+from tests.faults.driver import CaseRun, Fault, signal_task_process
+
+#: Seconds the pod keeps running before a fault, so the operator is following its logs.
+SETTLE_SECONDS = 5
+
+
+def _wait_running(run: CaseRun) -> bool:
+    if run.recorder.wait_running(run.deadline):
+        time.sleep(SETTLE_SECONDS)
+        return True
+    run.notes.append("the pod never ran")
+    return False
+
+
+def _note_pods_gone(run: CaseRun, since: float, timeout: float = 60) -> None:
+    """Note how long the task's pods took to go (or start going) after ``since``."""
+    while time.monotonic() < since + timeout:
+        if all(p.gone or "deleting" in p.phase for p in run.recorder.seen.values()):
+            run.notes.append(f"pod deleted {time.monotonic() - since:.1f} s after the fault")
+            return
+        time.sleep(0.5)
+    run.notes.append(f"pod still there {timeout:.0f} s after the fault")
+
+
+def sigterm(run: CaseRun) -> float | None:
+    return signal_task_process(run, signal.SIGTERM, after_running=SETTLE_SECONDS)
+
+
+def sigkill(run: CaseRun) -> float | None:
+    return signal_task_process(run, signal.SIGKILL, after_running=SETTLE_SECONDS)
+
+
+def execution_timeout(run: CaseRun) -> float | None:
+    """No fault to deliver: Airflow's own timer fires 25 s after the task started."""
+    if not run.recorder.wait_running(run.deadline):
+        run.notes.append("the pod never ran")
+        return None
+    ti = run.airflow.task_instance(run.dag, run.run_id)
+    started = datetime.datetime.fromisoformat(ti["start_date"].replace("Z", "+00:00"))
+    fires = started + datetime.timedelta(seconds=25)
+    return time.monotonic() - (datetime.datetime.now(datetime.timezone.utc) - fires).total_seconds()
+
+
+def _mark(state: str) -> Fault:
+    def mark(run: CaseRun) -> float | None:
+        if not _wait_running(run):
+            return None
+        run.airflow.set_state(run.dag, run.run_id, state)
+        at = time.monotonic()
+        _note_pods_gone(run, at)
+        return at
+
+    mark.__name__ = f"mark_{state}"
+    return mark
+
+
+def pod_deleted(run: CaseRun) -> float | None:
+    """kubectl delete pod, with the default grace period, as preemption or a user would."""
+    if not _wait_running(run):
+        return None
+    for pod in list(run.recorder.seen.values()):
+        if pod.phase == "Running" and not pod.gone:
+            run.cluster.core.delete_namespaced_pod(pod.name, NAMESPACE)
+            return time.monotonic()
+    return None
+
+
+def evicted(run: CaseRun) -> float | None:
+    """The kubelet evicts the pod for writing past its ephemeral-storage limit: wait for it."""
+    while time.monotonic() < run.deadline:
+        if any(p.reason == "Evicted" for p in run.recorder.seen.values()):
+            return time.monotonic()
+        ti = run.airflow.task_instance(run.dag, run.run_id)
+        if ti.get("state") in ("success", "failed"):
+            run.notes.append("the pod was never evicted")
+            return None
+        time.sleep(0.5)
+    return None
+
+
+def cleared_keep_pod(run: CaseRun) -> float | None:
+    """Let the task succeed (its pod kept), then clear it as from the UI: it must run a new pod."""
+    first = run.airflow.wait_final(run.dag, run.run_id, run.deadline)
+    run.notes.append(f"first run: {first.get('state')}")
+    run.airflow.clear(run.dag, run.run_id)
+    at = time.monotonic()
+    while run.airflow.task_instance(run.dag, run.run_id).get("state") in ("success",) and time.monotonic() < at + 30:
+        time.sleep(0.5)  # the clear is asynchronous on some versions
+    return at
+
+
+def no_fault(run: CaseRun) -> float | None:
+    return None
+
+
+#: case -> (fault, what ComposerPodOperator must do); the numbers are the issue's table rows.
+FAULTS: dict[str, tuple[Fault, str]] = {
+    "sigterm": (sigterm, "1. SIGTERM to the task process: fail naming the termination, pod deleted"),
+    "sigkill_retry": (sigkill, "2. SIGKILL to the task process, retry: reattach, the work runs once"),
+    "execution_timeout": (execution_timeout, "3. execution_timeout: fail naming it, pod deleted"),
+    "mark_failed": (_mark("failed"), "4. marked failed: pod deleted within seconds, state stays failed"),
+    "mark_success": (_mark("success"), "4. marked success: pod deleted within seconds, state stays success"),
+    "pod_deleted": (pod_deleted, "5. pod deleted from outside: fail naming it, the retry runs one new pod"),
+    "evicted": (evicted, "7. pod evicted: fail naming Evicted and the limit, the retry runs a new pod"),
+    "cleared_keep_pod": (cleared_keep_pod, "8. cleared after success with keep_pod: a new pod runs"),
+    "silent": (no_fault, "10. silent for 300 s: success, no reconnect storm"),
+}

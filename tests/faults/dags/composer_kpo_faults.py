@@ -1,0 +1,79 @@
+"""The fault matrix's tasks: one DAG per (case, operator), for tests/faults and benchmarks/faults.py.
+
+Each DAG has one task, ``pod``, run by the local Airflow deployment's Celery worker; the driver
+(tests/faults/driver.py) triggers it, delivers the case's fault and records what happened. The
+same case runs with ComposerPodOperator (``__composer``) and with stock KubernetesPodOperator
+(``__stock``), with the same arguments. Pods run in their own namespace so each case counts only
+its own pods (label ``dag_id``).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from airflow import DAG
+from kubernetes.client import models as k8s
+
+from airflow_provider_composer_kpo import ComposerPodOperator
+from airflow_provider_composer_kpo.compat import KubernetesPodOperator
+
+NAMESPACE = "composer-kpo-faults"
+IMAGE = "busybox:1.36"  # already on the local cluster's node: no registry needed
+OPERATORS = {"composer": ComposerPodOperator, "stock": KubernetesPodOperator}
+
+
+def ticks(seconds: int, before: str = "", after: str = "") -> str:
+    """A script that prints one numbered line per second, so the log shows where it was stopped."""
+    return f"{before}i=0; while [ $i -lt {seconds} ]; do i=$((i+1)); echo tick $i; sleep 1; done; {after}echo done"
+
+
+#: case -> operator arguments. What each case's fault is, and what ComposerPodOperator must do,
+#: is in tests/faults/cases.py.
+CASES: dict[str, dict[str, Any]] = {
+    "sigterm": {"script": ticks(90)},
+    "sigkill_retry": {"script": ticks(40, before="echo work started; ", after="echo work finished; "), "retries": 1},
+    "execution_timeout": {"script": ticks(120), "execution_timeout": datetime.timedelta(seconds=25)},
+    "mark_failed": {"script": ticks(90), "retries": 1},
+    "mark_success": {"script": ticks(90), "retries": 1},
+    "pod_deleted": {"script": ticks(40), "retries": 1},
+    # Only the first try writes past the limit: a retry that reattached to the evicted pod, instead
+    # of starting a new one, could never succeed.
+    "evicted": {
+        "script": 'if [ "$TRY" = 1 ]; then dd if=/dev/zero of=/tmp/fill bs=1M count=64; fi; ' + ticks(40),
+        "env_vars": {"TRY": "{{ ti.try_number }}"},
+        "container_resources": k8s.V1ResourceRequirements(limits={"ephemeral-storage": "16Mi"}),
+        "retries": 1,
+    },
+    "cleared_keep_pod": {"script": ticks(3), "on_finish_action": "keep_pod"},
+    "silent": {"script": "sleep 300; echo after 300 silent seconds"},
+}
+
+
+def dag_id(case: str, operator: str) -> str:
+    return f"composer_kpo_fault_{case}__{operator}"
+
+
+for _case, _args in CASES.items():
+    for _operator, _cls in OPERATORS.items():
+        args = dict(_args)
+        script = args.pop("script")
+        with DAG(
+            dag_id=dag_id(_case, _operator),
+            start_date=datetime.datetime(2024, 1, 1),
+            schedule=None,
+            catchup=False,
+            max_active_runs=1,
+            tags=["composer-kpo-faults"],
+        ) as dag:
+            _cls(
+                task_id="pod",
+                name=f"fault-{_case.replace('_', '-')}",
+                namespace=NAMESPACE,
+                image=IMAGE,
+                cmds=["sh", "-c", script],
+                startup_timeout_seconds=120,
+                retry_delay=datetime.timedelta(seconds=2),
+                **{"retries": 0, **args},
+            )
+        globals()[dag.dag_id] = dag

@@ -1,0 +1,81 @@
+"""The fault matrix on Airflow as Composer runs it: ComposerPodOperator's outcome for each fault.
+
+Time limits here only mean "did not hang"; benchmarks/faults.py reports the seconds, beside stock
+KubernetesPodOperator's outcome for the same faults.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.faults
+
+#: A final state later than this after the fault is a hang.
+HANG_SECONDS = 120
+
+
+def log_text(outcome, attempt: int) -> str:
+    return "\n".join(outcome.logs.get(attempt, []))
+
+
+def test_sigterm_fails_naming_the_termination_and_deletes_the_pod(outcomes):
+    outcome = outcomes["sigterm"]
+    assert outcome.state == "failed", outcome
+    assert outcome.try_number == 1
+    assert "stopped while pod composer-kpo-faults/" in (outcome.error or ""), outcome.error
+    assert len(outcome.pods) == 1 and not outcome.left_behind, outcome.pods_text()
+    assert outcome.seconds_to_final is not None and outcome.seconds_to_final < HANG_SECONDS
+
+
+def test_sigkill_then_retry_reattaches_to_the_same_pod(outcomes):
+    outcome = outcomes["sigkill_retry"]
+    assert (outcome.state, outcome.try_number) == ("success", 2), outcome
+    assert len(outcome.pods) == 1, outcome.pods_text()  # the work ran once
+    assert "work finished" in log_text(outcome, 2)
+    assert not outcome.left_behind
+
+
+def test_execution_timeout_fails_naming_it_and_deletes_the_pod(outcomes):
+    outcome = outcomes["execution_timeout"]
+    assert outcome.state == "failed", outcome
+    assert outcome.error is not None and "execution_timeout (0:00:25) reached while pod" in outcome.error
+    assert "the pod was deleted" in outcome.error
+    assert len(outcome.pods) == 1 and not outcome.left_behind, outcome.pods_text()
+    assert outcome.seconds_to_final is not None and outcome.seconds_to_final < HANG_SECONDS
+
+
+@pytest.mark.parametrize("state", ["failed", "success"])
+def test_marked_from_the_api_the_pod_goes_and_the_state_stays(outcomes, state):
+    outcome = outcomes[f"mark_{state}"]
+    assert (outcome.state, outcome.try_number) == (state, 1), outcome
+    assert any(note.startswith("pod deleted") for note in outcome.notes), outcome.notes
+    assert len(outcome.pods) == 1 and not outcome.left_behind, outcome.pods_text()
+
+
+def test_pod_deleted_from_outside_fails_naming_it_and_the_retry_runs_one_new_pod(outcomes):
+    outcome = outcomes["pod_deleted"]
+    assert (outcome.state, outcome.try_number) == ("success", 2), outcome
+    assert "was deleted from outside the task while it ran" in log_text(outcome, 1)
+    assert len(outcome.pods) == 2 and not outcome.left_behind, outcome.pods_text()
+
+
+def test_evicted_pod_fails_naming_the_limit_and_the_retry_runs_a_new_pod(outcomes):
+    outcome = outcomes["evicted"]
+    assert (outcome.state, outcome.try_number) == ("success", 2), outcome
+    first_try = log_text(outcome, 1)
+    assert "was evicted by the kubelet" in first_try and "ephemeral" in first_try, first_try[-2000:]
+    assert len(outcome.pods) == 2 and not outcome.left_behind, outcome.pods_text()
+
+
+def test_cleared_task_with_keep_pod_runs_a_new_pod(outcomes):
+    outcome = outcomes["cleared_keep_pod"]
+    assert outcome.state == "success", outcome
+    assert len(outcome.pods) == 2, outcome.pods_text()  # both kept: keep_pod
+    assert all(p.phase == "Succeeded" for p in outcome.pods), outcome.pods_text()
+
+
+def test_silent_pod_succeeds(outcomes):
+    outcome = outcomes["silent"]
+    assert (outcome.state, outcome.try_number) == ("success", 1), outcome
+    assert "after 300 silent seconds" in log_text(outcome, 1)
+    assert len(outcome.pods) == 1 and not outcome.left_behind
