@@ -2,7 +2,8 @@
 # The README's test command (`make test`): everything from a fresh machine.
 #
 #   bash dev/test.sh                # lint + unit (every pair) + integration (local cluster)
-#   bash dev/test.sh unit           # only some stages: lint, unit, integration
+#                                   # + faults (the fault matrix on the local Airflow deployment)
+#   bash dev/test.sh unit           # only some stages: lint, unit, integration, faults
 #
 # Stages run in order; a failed stage does not stop the later ones, the exit code reports all.
 # The local cluster is started if it is not running and stopped again only if this script
@@ -13,19 +14,22 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 UNIT_PAIRS=(af25-k50 af26-k60 af210-k714 af210-k1010 af33-k1025)
 INTEGRATION_PAIRS=(af210-k1010 af33-k1025)
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(lint unit integration)
+[ ${#stages[@]} -eq 0 ] && stages=(lint unit integration faults)
 
 passed=0 failed=0 status=0
 logdir=$(mktemp -d /tmp/composer-kpo-test.XXXXXX)
 
 wants() { local s; for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
-# Run pytest in one venv, keep its summary in the totals.
+# Run pytest in one venv, keep its summary in the totals. With RUN_ENV_FILE set, pytest runs with
+# that file's exports (the local Airflow deployment's), without leaking them into this shell.
 run_pytest() {
   local pair=$1; shift
   local log="$logdir/$pair-$(date +%s%N).log"
   echo "::group::pytest [$pair] $*"
-  ".venvs/$pair/bin/python" -m pytest -p no:cacheprovider -q "$@" 2>&1 | tee "$log"
+  # shellcheck disable=SC2016  # $1/$@ belong to the inner shell
+  bash -c '[ -n "$1" ] && . "$1"; shift; exec "$@"' _ "${RUN_ENV_FILE:-}" \
+    ".venvs/$pair/bin/python" -m pytest -p no:cacheprovider -q "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
   echo "::endgroup::"
   local line p f e
@@ -45,6 +49,7 @@ run_pytest() {
 pairs_needed=()
 wants unit && pairs_needed+=("${UNIT_PAIRS[@]}")
 wants integration && pairs_needed+=("${INTEGRATION_PAIRS[@]}")
+wants faults && pairs_needed+=("${INTEGRATION_PAIRS[@]}")
 wants lint && pairs_needed+=(lint)
 if [ ${#pairs_needed[@]} -gt 0 ]; then
   mapfile -t unique < <(printf '%s\n' "${pairs_needed[@]}" | awk '!seen[$0]++')
@@ -68,7 +73,7 @@ if wants unit; then
   done
 fi
 
-if wants integration; then
+if wants integration || wants faults; then
   started_cluster=0
   if ! bash dev/localcluster/cluster-status.sh >/dev/null 2>&1; then
     started_cluster=1
@@ -80,17 +85,33 @@ if wants integration; then
     printf '%s\n' "$up_output" | tail -n 5
     eval "$(printf '%s\n' "$up_output" | tail -n 1)"  # export KUBECONFIG=...
     export COMPOSER_KPO_REQUIRE_CLUSTER=1
-    for pair in "${INTEGRATION_PAIRS[@]}"; do
+    wants integration && for pair in "${INTEGRATION_PAIRS[@]}"; do
       echo "== integration tests on $pair"
       run_pytest "$pair" tests/integration -m integration --ignore=tests/integration/composer3
     done
     # Composer 3 simulation (stock KPO and ComposerPodOperator): tests/composer3, our double of
     # Google's code, must be loaded by Airflow as airflow_local_settings at import, hence a pytest
     # process of its own. Composer 3 runs Airflow 2.10 and 3.x.
-    for pair in "${INTEGRATION_PAIRS[@]}"; do
+    wants integration && for pair in "${INTEGRATION_PAIRS[@]}"; do
       echo "== Composer 3 simulation on $pair"
       PYTHONPATH="$PWD/tests/composer3${PYTHONPATH:+:$PYTHONPATH}" COMPOSER_VERSION=3.0.1 \
         run_pytest "$pair" tests/integration/composer3 -m integration
+    done
+    # The fault matrix on Airflow as Composer runs it (dev/airflow: scheduler, Celery worker,
+    # triggerer, PostgreSQL, Redis), one deployment per Airflow major, each stopped after its run.
+    wants faults && for pair in "${INTEGRATION_PAIRS[@]}"; do
+      echo "== fault matrix on $pair (local Airflow deployment)"
+      if airflow_up=$(PAIR=$pair bash dev/airflow/airflow-up.sh 2>&1); then
+        printf '%s\n' "$airflow_up" | grep -v '^export ' | tail -n 8
+        COMPOSER_KPO_REQUIRE_AIRFLOW=1 RUN_ENV_FILE="${COMPOSER_KPO_AIRFLOW_DIR:-/var/tmp/composer-kpo-airflow}/airflow.env" \
+          run_pytest "$pair" tests/faults -m faults -s
+      else
+        printf '%s\n' "$airflow_up" | tail -n 60
+        echo "test: the local Airflow deployment ($pair) did not start"
+        status=1
+        failed=$((failed + 1))
+      fi
+      bash dev/airflow/airflow-down.sh >/dev/null 2>&1 || true
     done
   else
     printf '%s\n' "$up_output" | tail -n 40
