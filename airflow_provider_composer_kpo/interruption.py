@@ -13,8 +13,9 @@ gone (404)                                          deleted from outside the tas
                                                     preemption, node drain)
 ``status.reason`` ``Evicted``                        evicted by the kubelet, with its message (the
                                                     limit it crossed)
-phase ``Unknown``, or condition ``Ready`` with        its node stopped answering (kubelet down, VM lost)
-reason ``NodeLost``/``NodeNotReady`` while running
+phase ``Unknown``; or, while running, ``Ready``       its node stopped answering (kubelet down, VM lost):
+``False`` with ``ContainersReady`` still ``True``     the node controller marks pods so when their node
+(or a node-loss reason)                             misses heartbeats for its grace period (40-50 s)
 anything else                                       no verdict: the caller keeps the error it has
 ==================================================  ==================================================
 """
@@ -46,9 +47,15 @@ def pod_disruption(pod: k8s.V1Pod | None, *, name: str, namespace: str) -> str |
     if status is not None and status.phase == "Unknown":
         detail = (status.message or "").strip() or "no message"
         return f"{where} lost contact with its node {node}: phase Unknown ({detail})"
-    ready = next((c for c in (status.conditions or []) if c.type == "Ready"), None) if status else None
-    if ready is not None and ready.status != "True" and ready.reason in _NODE_LOST_REASONS:
+    conditions = {c.type: c for c in (status.conditions or [])} if status else {}
+    ready, containers_ready = conditions.get("Ready"), conditions.get("ContainersReady")
+    if ready is None or ready.status == "True":
+        return None
+    if ready.reason in _NODE_LOST_REASONS:
         return f"{where} lost contact with its node {node}: {ready.reason}"
+    # Only the node controller sets Ready without ContainersReady: the kubelet sets both together.
+    if status.phase == "Running" and containers_ready is not None and containers_ready.status == "True":
+        return f"{where} lost contact with its node {node}: the node stopped reporting and is NotReady"
     return None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import warnings
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from airflow.exceptions import AirflowException
 from kubernetes.client import AuthorizationV1Api
@@ -51,6 +51,7 @@ from ..platform.peer_vm_client import exec_in_placeholder, snapshot_vm
 from ..platform.rules import describe_peer_vm, platform_findings, pod_findings
 from ..preflight import PreflightMode, format_problems, run_preflight
 from ..resources import resolve_container_resources
+from ..running import RunningWatch
 from ..startup import StartupWatch
 from ..timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS, resolve_timeouts
 from ..validation import validate_static_arguments
@@ -60,6 +61,8 @@ if TYPE_CHECKING:
 
 #: Log lines of the failed container quoted in the exception.
 FAILURE_LOG_TAIL_LINES = 20
+#: PodManager methods that wait on a running pod (the names on every provider version since 5.0).
+_RUNNING_POD_FOLLOWERS = ("fetch_requested_container_logs", "fetch_container_logs", "await_container_completion")
 
 
 class _NotSet:
@@ -177,6 +180,7 @@ class ComposerPodOperator(KubernetesPodOperator):
         self._startup_error: PodStartupError | None = None
         self._vm_snapshot: VmSnapshot | None = None
         self._stopped_by_on_kill = False
+        self._watching = False
 
     @cached_property
     def hook(self) -> ComposerKubernetesHook:
@@ -197,12 +201,15 @@ class ComposerPodOperator(KubernetesPodOperator):
 
     @cached_property
     def pod_manager(self) -> Any:
-        """Return upstream's PodManager; on a Composer 3 placeholder, the VM is read before it shuts down.
+        """Return upstream's PodManager, wrapped on this instance only, so Google's Composer 3 patches keep working.
 
-        Google patches PodManager's log, state and XCom methods on Composer 3; this wraps only the
-        one they leave alone, on this instance, so their patches keep working.
+        Its followers of a running pod run under a :class:`~..running.RunningWatch` (a pod taken
+        away fails the task at once); on a Composer 3 placeholder the VM is read before it shuts down.
         """
         manager = super().pod_manager
+        for method in _RUNNING_POD_FOLLOWERS:
+            if hasattr(manager, method):
+                setattr(manager, method, self._watched(getattr(manager, method)))
         await_completion = manager.await_pod_completion
 
         def await_pod_completion(pod: k8s.V1Pod, *args: Any, **kwargs: Any) -> Any:
@@ -211,6 +218,28 @@ class ComposerPodOperator(KubernetesPodOperator):
 
         manager.await_pod_completion = await_pod_completion
         return manager
+
+    def _watched(self, follow: Callable[..., Any]) -> Callable[..., Any]:
+        """Return ``follow`` run under a RunningWatch; calls it makes itself run unwatched."""
+
+        def watched(*args: Any, **kwargs: Any) -> Any:
+            pod = kwargs.get("pod", args[0] if args else None)
+            if self._watching or getattr(pod, "metadata", None) is None:
+                return follow(*args, **kwargs)
+            name, namespace = pod.metadata.name, pod.metadata.namespace
+            self._watching = True
+            try:
+                return RunningWatch(
+                    pod_name=name,
+                    namespace=namespace,
+                    read_pod=lambda: _read_or_none(self.client, name, namespace),
+                    stopped=lambda: self._stopped_by_on_kill,
+                    on_stopped=lambda: self._killed_error(pod),
+                ).run(lambda: follow(*args, **kwargs))
+            finally:
+                self._watching = False
+
+        return watched
 
     def _read_peer_vm(self, pod: k8s.V1Pod) -> VmSnapshot | None:
         """Return the VM's container states and log tail if ``pod`` is a Composer 3 placeholder."""
@@ -344,18 +373,18 @@ class ComposerPodOperator(KubernetesPodOperator):
         """
         if pod is None or pod.metadata is None:
             return  # the original error goes on
+        if isinstance(error, PodFailedError):
+            raise error  # our own verdict, already naming what happened
         name, namespace = pod.metadata.name, pod.metadata.namespace
         if isinstance(error, AirflowTaskTimeout):
             deleted = self._delete_stopped_pod(pod)
             message = execution_timeout_message(pod, timeout=self.execution_timeout, pod_deleted=deleted)
             raise AirflowTaskTimeout(message) from error
         try:
-            now = self.client.read_namespaced_pod(name, namespace)
+            now = _read_or_none(self.client, name, namespace)
         except Exception as read_error:
-            if getattr(read_error, "status", None) != 404:
-                self.log.warning("Could not read pod %s/%s after the task stopped: %s", namespace, name, read_error)
-                return
-            now = None
+            self.log.warning("Could not read pod %s/%s after the task stopped: %s", namespace, name, read_error)
+            return
         verdict = pod_disruption(now, name=name, namespace=namespace)
         if verdict is not None:
             raise PodFailedError(f"{verdict}; its work did not finish.") from error
@@ -414,3 +443,13 @@ def _log_tail_text(container: str, lines: list[str]) -> str:
     if not lines:
         return ""
     return f"\nLast {len(lines)} log lines of {container!r}:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _read_or_none(client: Any, name: str, namespace: str) -> k8s.V1Pod | None:
+    """Return the pod as it is now, or None if the API server says it no longer exists."""
+    try:
+        return client.read_namespaced_pod(name, namespace)
+    except Exception as error:
+        if getattr(error, "status", None) == 404:
+            return None
+        raise

@@ -363,8 +363,37 @@ def test_on_kill_deletes_the_running_pod_and_fails_the_task(core_v1, namespace):
     with pytest.raises(PodKilledError, match="was stopped while pod"):
         run(op)
     killer.join()
-    assert time.monotonic() - started < 120  # it did not wait for the sleep to finish
+    assert time.monotonic() - started < 60  # it did not wait for the sleep, nor the pod's 30 s grace
     deadline = time.monotonic() + 60
     while core_v1.list_namespaced_pod(namespace, label_selector=selector).items and time.monotonic() < deadline:
         time.sleep(0.5)
     assert core_v1.list_namespaced_pod(namespace, label_selector=selector).items == []
+
+
+def test_pod_deleted_from_outside_fails_at_once_naming_the_deletion(core_v1, namespace):
+    """kubectl delete (or preemption) of a running pod: not a wait for its 30 s grace period, nor a stale error."""
+    import threading
+    import time
+
+    op = composer_pod(cmds=["sh", "-c", "while true; do echo tick; sleep 1; done"])
+    selector = f"task_id={op.task_id}"
+    deleted_at: list[float] = []
+
+    def delete_once_running() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            pods = core_v1.list_namespaced_pod(namespace, label_selector=selector).items
+            if pods and pods[0].status.phase == "Running":
+                time.sleep(3)  # the operator is following the log
+                core_v1.delete_namespaced_pod(pods[0].metadata.name, namespace)  # default grace: 30 s
+                deleted_at.append(time.monotonic())
+                return
+            time.sleep(0.5)
+
+    deleter = threading.Thread(target=delete_once_running)
+    deleter.start()
+    with pytest.raises(PodFailedError, match="was deleted from outside the task while it ran"):
+        run(op)
+    failed_after = time.monotonic() - deleted_at[0]
+    deleter.join()
+    assert failed_after < 20, f"failed {failed_after:.1f} s after the deletion: it waited for the grace period"

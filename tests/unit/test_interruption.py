@@ -77,3 +77,18 @@ def test_execution_timeout_message_says_what_became_of_the_pod():
     assert "the pod was kept (on_finish_action='keep_pod')" in execution_timeout_message(
         pod(), timeout=timeout, pod_deleted=False
     )
+
+
+def test_ready_false_while_containers_ready_is_the_node_controllers_mark():
+    marked = [
+        k8s.V1PodCondition(type="Ready", status="False"),
+        k8s.V1PodCondition(type="ContainersReady", status="True"),
+    ]
+    assert verdict(pod(conditions=marked)) == (
+        "Pod composer-user-workloads/p-1 lost contact with its node node-a: the node stopped reporting and is NotReady"
+    )
+    kubelet_says = [
+        k8s.V1PodCondition(type="Ready", status="False", reason="ContainersNotReady"),
+        k8s.V1PodCondition(type="ContainersReady", status="False", reason="ContainersNotReady"),
+    ]
+    assert verdict(pod(conditions=kubelet_says)) is None
