@@ -25,3 +25,4 @@ integration:
 	@bash dev/test.sh integration
 
 include dev/localcluster/cluster.mk
+include dev/airflow/airflow.mk
