@@ -1,10 +1,11 @@
 # The two commands a newcomer needs (see README):
 #   make demo   run every example DAG end to end on the local cluster and print a table
 #   make test   lint, unit suite on every supported (Airflow, cncf-kubernetes) pair,
-#               integration suite on the local cluster
+#               integration suite on the local cluster, fault matrix on the local Airflow
+#   make faults the fault matrix, ComposerPodOperator beside stock KPO, on Airflow 2.10 and 3.3
 # Both install what they need on a fresh Debian 12 machine (as root) and stop what they start.
 
-.PHONY: test demo venvs lint unit integration benchmarks
+.PHONY: test demo venvs lint unit integration faults benchmarks
 
 test:
 	@bash dev/test.sh
@@ -23,6 +24,9 @@ unit:
 
 integration:
 	@bash dev/test.sh integration
+
+faults:
+	@bash dev/faults.sh
 
 include dev/localcluster/cluster.mk
 include dev/airflow/airflow.mk

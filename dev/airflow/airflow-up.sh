@@ -185,7 +185,7 @@ write_env() {
     kv AIRFLOW__DATABASE__SQL_ALCHEMY_CONN "postgresql+psycopg2://$db"
     kv AIRFLOW__CELERY__BROKER_URL "redis://127.0.0.1:$REDIS_PORT/0"
     kv AIRFLOW__CELERY__RESULT_BACKEND "db+postgresql+psycopg2://$db"
-    kv AIRFLOW__CELERY__WORKER_CONCURRENCY 8
+    kv AIRFLOW__CELERY__WORKER_CONCURRENCY "$WORKER_CONCURRENCY"
     kv AIRFLOW__LOGGING__BASE_LOG_FOLDER "$LOG_DIR/tasks"  # also reachable as $AIRFLOW_HOME/logs
     kv AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT "$WORKER_LOG_PORT"
     kv AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT "$TRIGGERER_LOG_PORT"
@@ -341,7 +341,7 @@ start_airflow() {
   start_bg scheduler "${AF[@]}" airflow scheduler
   [[ $major == 3 ]] && start_bg dag-processor "${AF[@]}" airflow dag-processor
   start_bg triggerer "${AF[@]}" airflow triggerer
-  start_bg celery-worker "${AF[@]}" airflow celery worker --concurrency 8 --without-mingle --without-gossip
+  start_bg celery-worker "${AF[@]}" airflow celery worker --concurrency "$WORKER_CONCURRENCY" --without-mingle --without-gossip
   if [[ $major == 3 ]]; then
     start_bg api-server "${AF[@]}" airflow api-server --host 127.0.0.1 --port "$API_PORT"
     wait_for api-server "the API server's health endpoint" http_ok "$(health_url "$PAIR")"

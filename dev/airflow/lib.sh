@@ -22,6 +22,7 @@ REDIS_DIR="$RUN_DIR/redis"
 # Ports: non-default, so nothing clashes with a system postgres/redis or another Airflow.
 PG_PORT=15432
 REDIS_PORT=16379
+WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-20}  # task slots: the fault benchmark runs 18 tasks at once
 API_PORT=18080                    # api-server (Airflow 3) / webserver (Airflow 2)
 SCHEDULER_HEALTH_PORT=18974       # the scheduler's own /health server
 WORKER_LOG_PORT=18793             # celery worker's log server

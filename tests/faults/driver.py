@@ -43,6 +43,7 @@ class Airflow:
         self.base_url = (base_url or os.environ["COMPOSER_KPO_AIRFLOW_API"]).rstrip("/")
         self.major = 3 if self.base_url.endswith("/v2") else 2
         self.home = Path(os.environ["AIRFLOW_HOME"])
+        self.log_folder = Path(os.environ.get("AIRFLOW__LOGGING__BASE_LOG_FOLDER") or self.home / "logs")
         self._token: str | None = None
 
     # --- REST -----------------------------------------------------------------------------------
@@ -261,12 +262,12 @@ class Outcome:
 
     @property
     def left_behind(self) -> list[PodSeen]:
-        return [p for p in self.pods if not p.gone]
+        return [p for p in self.pods if not p.gone and "deleting" not in p.phase]
 
     def pods_text(self) -> str:
         parts = [f"{p.phase}{' ' + p.reason if p.reason else ''}" for p in self.pods]
         kept = len(self.left_behind)
-        return f"{len(self.pods)} ({'; '.join(parts)}){f', {kept} left' if kept else ''}"
+        return f"{len(self.pods)} ({'; '.join(parts)}){f', {kept} left behind' if kept else ''}"
 
 
 Fault = Callable[["CaseRun"], "float | None"]
