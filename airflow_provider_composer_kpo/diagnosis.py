@@ -141,11 +141,13 @@ def container_failure(pod: k8s.V1Pod | None, container: str) -> str | None:
         return None
     status = next((s for s in pod.status.container_statuses or [] if s.name == container), None)
     terminated = status.state.terminated if status and status.state else None
-    if terminated is None:
-        if pod.status.reason:  # e.g. Evicted, DeadlineExceeded: the pod ended before the container did
-            return f"pod {pod.status.reason}: {pod.status.message or ''}".strip()
+    if terminated is not None and terminated.exit_code == 0:
         return None
-    if terminated.exit_code == 0:
+    # Evicted, DeadlineExceeded: the pod was ended from outside; the container's exit code (137
+    # after an eviction) is the consequence, the pod's reason the cause.
+    if pod.status.reason:
+        return f"pod {pod.status.reason}: {(pod.status.message or '').strip()}".strip()
+    if terminated is None:
         return None
     if terminated.reason == "OOMKilled":
         limit = _memory_limit(pod, container)

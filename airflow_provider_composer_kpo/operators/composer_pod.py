@@ -374,7 +374,7 @@ class ComposerPodOperator(KubernetesPodOperator):
         if pod is None or pod.metadata is None:
             return  # the original error goes on
         if isinstance(error, PodFailedError):
-            raise error  # our own verdict, already naming what happened
+            raise error from None  # our own verdict, already naming what happened; not upstream's stale error
         name, namespace = pod.metadata.name, pod.metadata.namespace
         if isinstance(error, AirflowTaskTimeout):
             deleted = self._delete_stopped_pod(pod)

@@ -143,7 +143,8 @@ class Airflow:
                 lines.append(raw)
                 continue
             text = str(record.get("event", ""))
-            for detail in record.get("error_detail") or []:
+            # The raised exception comes first, its causes after: print them as a traceback does.
+            for detail in reversed(record.get("error_detail") or []):
                 text += f"\n{detail.get('exc_type')}: {detail.get('exc_value')}"
             lines.extend(text.splitlines())
         return lines

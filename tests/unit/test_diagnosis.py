@@ -154,6 +154,14 @@ class TestContainerFailure:
         pod = k8s.V1Pod(status=k8s.V1PodStatus(phase="Failed", reason="Evicted", message="low on memory"))
         assert container_failure(pod, "base") == "pod Evicted: low on memory"
 
+    def test_eviction_wins_over_the_exit_code_it_caused(self):
+        pod = self.terminated(137, "Error", {"ephemeral-storage": "16Mi"})
+        pod.status.phase, pod.status.reason = "Failed", "Evicted"
+        pod.status.message = "Pod ephemeral local storage usage exceeds the total limit of containers 16Mi. "
+        assert container_failure(pod, "base") == (
+            "pod Evicted: Pod ephemeral local storage usage exceeds the total limit of containers 16Mi."
+        )
+
 
 def test_pod_outcome_names_phase_and_exit_code():
     pod = TestContainerFailure.terminated(3, "Error")
