@@ -146,7 +146,7 @@ def container_failure(pod: k8s.V1Pod | None, container: str) -> str | None:
     # Evicted, DeadlineExceeded: the pod was ended from outside; the container's exit code (137
     # after an eviction) is the consequence, the pod's reason the cause.
     if pod.status.reason:
-        return f"pod {pod.status.reason}: {(pod.status.message or '').strip()}".strip()
+        return f"pod {pod.status.reason}: {(pod.status.message or '').strip().rstrip('.')}".rstrip(": ")
     if terminated is None:
         return None
     if terminated.reason == "OOMKilled":

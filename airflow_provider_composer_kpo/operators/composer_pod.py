@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 
 #: Log lines of the failed container quoted in the exception.
 FAILURE_LOG_TAIL_LINES = 20
+_ENDED = frozenset({"Succeeded", "Failed"})
 #: PodManager methods that wait on a running pod (the names on every provider version since 5.0).
 _RUNNING_POD_FOLLOWERS = ("fetch_requested_container_logs", "fetch_container_logs", "await_container_completion")
 
@@ -334,7 +335,8 @@ class ComposerPodOperator(KubernetesPodOperator):
             self.is_delete_operator_pod = should_delete_pod(
                 self.on_finish_action, remote_pod, task_stopped=interrupted is not None
             )
-        if remote_pod is not None and remote_pod.status is not None and interrupted is None:
+        # Upstream passes the pod as read at creation when the task stopped early: no outcome to tell.
+        if remote_pod is not None and remote_pod.status is not None and remote_pod.status.phase in _ENDED:
             container = base_container_name(self)
             outcome = (
                 vm_outcome(remote_pod, self._vm_snapshot, container)

@@ -12,9 +12,12 @@ import time
 
 from tests.faults.dags.composer_kpo_faults import NAMESPACE
 from tests.faults.driver import CaseRun, Fault, signal_task_process
+from tests.integration.cluster_control import start_component, stop_component
 
 #: Seconds the pod keeps running before a fault, so the operator is following its logs.
 SETTLE_SECONDS = 5
+#: The longest the node stays lost: the node controller's 50 s grace, then time to give up.
+NODE_LOST_SECONDS = 150
 
 
 def _wait_running(run: CaseRun) -> bool:
@@ -102,9 +105,35 @@ def cleared_keep_pod(run: CaseRun) -> float | None:
     return at
 
 
+def node_lost(run: CaseRun) -> float | None:
+    """Stop the node's kubelet (the node goes NotReady, as when its VM is lost) until the try ends.
+
+    The kubelet comes back once the task stopped waiting on the pod (or after NODE_LOST_SECONDS),
+    so that a retry has a node to run on.
+    """
+    if not _wait_running(run):
+        return None
+    argv = stop_component("kubelet")
+    at = time.monotonic()
+    try:
+        while time.monotonic() < at + NODE_LOST_SECONDS:
+            if run.airflow.task_instance(run.dag, run.run_id).get("state") != "running":
+                run.notes.append(f"try 1 ended {time.monotonic() - at:.1f} s after the kubelet stopped")
+                break
+            time.sleep(1)
+        else:
+            run.notes.append(f"try 1 still running {NODE_LOST_SECONDS} s after the kubelet stopped")
+    finally:
+        start_component("kubelet", argv)
+    return at
+
+
 def no_fault(run: CaseRun) -> float | None:
     return None
 
+
+#: Cases whose fault hits the whole cluster: run alone, after the others.
+CLUSTER_WIDE = frozenset({"node_lost"})
 
 #: case -> (fault, what ComposerPodOperator must do); the numbers are the issue's table rows.
 FAULTS: dict[str, tuple[Fault, str]] = {
@@ -115,6 +144,7 @@ FAULTS: dict[str, tuple[Fault, str]] = {
     "mark_success": (_mark("success"), "4. marked success: pod deleted within seconds, state stays success"),
     "pod_deleted": (pod_deleted, "5. pod deleted from outside: fail naming it, the retry runs one new pod"),
     "evicted": (evicted, "7. pod evicted: fail naming Evicted and the limit, the retry runs a new pod"),
+    "node_lost": (node_lost, "6. node lost (kubelet stopped): fail naming it in bounded time, the retry runs"),
     "cleared_keep_pod": (cleared_keep_pod, "8. cleared after success with keep_pod: a new pod runs"),
     "silent": (no_fault, "10. silent for 300 s: success, no reconnect storm"),
 }

@@ -5,7 +5,8 @@ Run it with the deployment's exports in the environment (``eval "$(make -s airfl
 ``COMPOSER_KPO_REQUIRE_AIRFLOW=1`` (CI), then they fail.
 
 All ComposerPodOperator cases run at once, in one session fixture, on the real scheduler and
-Celery worker (the silent case alone takes five minutes); each test then asserts on its case.
+Celery worker (the silent case alone takes five minutes), then the cluster-wide ones (node lost)
+alone; each test then asserts on its case.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.faults.cases import FAULTS
+from tests.faults.cases import CLUSTER_WIDE, FAULTS
 
 
 def _missing() -> str | None:
@@ -38,12 +39,14 @@ def outcomes():
     cluster.ensure_namespace()
     for case in FAULTS:
         airflow.wait_for_dag(dag_id(case, "composer"))
-    with ThreadPoolExecutor(max_workers=len(FAULTS)) as pool:
+    together = [case for case in FAULTS if case not in CLUSTER_WIDE]
+    with ThreadPoolExecutor(max_workers=len(together)) as pool:
         futures = {
-            case: pool.submit(run_case, airflow, cluster, case, "composer", fault)
-            for case, (fault, _) in FAULTS.items()
+            case: pool.submit(run_case, airflow, cluster, case, "composer", FAULTS[case][0]) for case in together
         }
         results = {case: future.result() for case, future in futures.items()}
+    for case in sorted(CLUSTER_WIDE):  # alone: their fault would disturb the others
+        results[case] = run_case(airflow, cluster, case, "composer", FAULTS[case][0])
     for outcome in results.values():  # a readable record in the pytest output
         print(
             f"{outcome.case}: {outcome.state}, try {outcome.try_number}, pods {outcome.pods_text()}, "

@@ -63,8 +63,21 @@ def test_evicted_pod_fails_naming_the_limit_and_the_retry_runs_a_new_pod(outcome
     outcome = outcomes["evicted"]
     assert (outcome.state, outcome.try_number) == ("success", 2), outcome
     first_try = log_text(outcome, 1)
-    assert "was evicted by the kubelet" in first_try and "ephemeral" in first_try, first_try[-2000:]
+    # Named by the running-pod watch ("was evicted by the kubelet") or, if the follower saw the
+    # container end first, by the failure diagnosis ("pod Evicted"): either way, with the limit.
+    assert "ephemeral local storage usage exceeds the total limit of containers 16Mi" in first_try, first_try[-2000:]
+    assert "evicted by the kubelet" in first_try or "pod Evicted" in first_try
     assert len(outcome.pods) == 2 and not outcome.left_behind, outcome.pods_text()
+
+
+def test_node_lost_fails_in_bounded_time_naming_it_and_the_retry_runs_a_new_pod(outcomes):
+    outcome = outcomes["node_lost"]
+    assert (outcome.state, outcome.try_number) == ("success", 2), outcome
+    assert "lost contact with its node" in log_text(outcome, 1), log_text(outcome, 1)[-2000:]
+    ended = next(note for note in outcome.notes if note.startswith("try 1 ended"))
+    # The node controller's 50 s grace, our 5 s check, the task's exit: well under the bound.
+    assert float(ended.split()[3]) < HANG_SECONDS, ended
+    assert len(outcome.pods) == 2, outcome.pods_text()
 
 
 def test_cleared_task_with_keep_pod_runs_a_new_pod(outcomes):

@@ -1,7 +1,7 @@
-"""Disturb the local cluster on purpose: stop the API server for a while, then start it again.
+"""Disturb the local cluster on purpose: stop a component (API server, kubelet) for a while, then start it again.
 
-The API server is restarted with exactly the command line cluster-up gave it, and its PID file
-is updated, so cluster-down still stops it.
+A component is restarted with exactly the command line cluster-up gave it, and its PID file is
+updated, so cluster-down still stops it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 RUN_DIR = Path(os.environ.get("COMPOSER_KPO_CLUSTER_DIR", "/var/tmp/composer-kpo-cluster"))
-PID_FILE = RUN_DIR / "pids" / "kube-apiserver.pid"
 LOG_FILE = RUN_DIR / "logs" / "kube-apiserver.log"
 
 
@@ -57,9 +56,9 @@ def restart_apiserver_when_running(
     return thread
 
 
-def restart_apiserver(down_seconds: float, ready_check, ready_timeout: float = 120.0) -> float:
-    """Stop kube-apiserver, keep it down ``down_seconds``, start it; return seconds until ready."""
-    pid = int(PID_FILE.read_text())
+def stop_component(name: str) -> list[bytes]:
+    """Stop a cluster component (``kube-apiserver``, ``kubelet``, ...); return its command line."""
+    pid = int((RUN_DIR / "pids" / f"{name}.pid").read_text())
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
     os.kill(pid, signal.SIGTERM)
     stopped = time.monotonic()
@@ -67,12 +66,24 @@ def restart_apiserver(down_seconds: float, ready_check, ready_timeout: float = 1
         if time.monotonic() - stopped > 30:
             os.kill(pid, signal.SIGKILL)
         time.sleep(0.2)
-    time.sleep(max(0.0, down_seconds - (time.monotonic() - stopped)))
-    with open(LOG_FILE, "ab") as log:
+    return argv
+
+
+def start_component(name: str, argv: list[bytes]) -> None:
+    """Start a component stopped by :func:`stop_component` again, logging where cluster-up logs it."""
+    with open(RUN_DIR / "logs" / f"{name}.log", "ab") as log:
         process = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
-    PID_FILE.write_text(f"{process.pid}\n")
+    (RUN_DIR / "pids" / f"{name}.pid").write_text(f"{process.pid}\n")
+
+
+def restart_apiserver(down_seconds: float, ready_check, ready_timeout: float = 120.0) -> float:
+    """Stop kube-apiserver, keep it down ``down_seconds``, start it; return seconds until ready."""
+    stopped = time.monotonic()
+    argv = stop_component("kube-apiserver")
+    time.sleep(max(0.0, down_seconds - (time.monotonic() - stopped)))
+    start_component("kube-apiserver", argv)
     started = time.monotonic()
     while time.monotonic() - started < ready_timeout:
         if ready_check():

@@ -159,7 +159,7 @@ class TestContainerFailure:
         pod.status.phase, pod.status.reason = "Failed", "Evicted"
         pod.status.message = "Pod ephemeral local storage usage exceeds the total limit of containers 16Mi. "
         assert container_failure(pod, "base") == (
-            "pod Evicted: Pod ephemeral local storage usage exceeds the total limit of containers 16Mi."
+            "pod Evicted: Pod ephemeral local storage usage exceeds the total limit of containers 16Mi"
         )
 
 

@@ -45,6 +45,7 @@ CASES: dict[str, dict[str, Any]] = {
         "container_resources": k8s.V1ResourceRequirements(limits={"ephemeral-storage": "16Mi"}),
         "retries": 1,
     },
+    "node_lost": {"script": ticks(60), "retries": 1},
     "cleared_keep_pod": {"script": ticks(3), "on_finish_action": "keep_pod"},
     "silent": {"script": "sleep 300; echo after 300 silent seconds"},
 }
