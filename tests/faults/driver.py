@@ -170,8 +170,10 @@ class Cluster:
     """The local cluster: the fault namespace's pods, watched per DAG."""
 
     def __init__(self) -> None:
-        k8s_config.load_kube_config(os.environ.get("KUBECONFIG"))
-        self.core = k8s_client.CoreV1Api()
+        configuration = k8s_client.Configuration()
+        k8s_config.load_kube_config(os.environ.get("KUBECONFIG"), client_configuration=configuration)
+        configuration.connection_pool_maxsize = 32  # one pod recorder per case, all at once
+        self.core = k8s_client.CoreV1Api(k8s_client.ApiClient(configuration))
 
     def ensure_namespace(self) -> None:
         try:
