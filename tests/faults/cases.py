@@ -98,6 +98,10 @@ def cleared_keep_pod(run: CaseRun) -> float | None:
     """Let the task succeed (its pod kept), then clear it as from the UI: it must run a new pod."""
     first = run.airflow.wait_final(run.dag, run.run_id, run.deadline)
     run.notes.append(f"first run: {first.get('state')}")
+    # Clear only a finished run, as a user would: a clear racing the scheduler's own finishing of
+    # the run can leave the cleared task unscheduled (Airflow, not the operator).
+    while run.airflow.dag_run_state(run.dag, run.run_id) not in ("success", "failed"):
+        time.sleep(0.5)
     run.airflow.clear(run.dag, run.run_id)
     at = time.monotonic()
     while run.airflow.task_instance(run.dag, run.run_id).get("state") in ("success",) and time.monotonic() < at + 30:

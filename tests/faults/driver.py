@@ -89,6 +89,9 @@ class Airflow:
             body["logical_date"] = None
         return self.request("POST", f"/dags/{dag}/dagRuns", body)["dag_run_id"]
 
+    def dag_run_state(self, dag: str, run_id: str) -> str:
+        return str(self.request("GET", f"/dags/{dag}/dagRuns/{_quote(run_id)}").get("state"))
+
     def task_instance(self, dag: str, run_id: str) -> dict[str, Any]:
         return self.request("GET", f"/dags/{dag}/dagRuns/{_quote(run_id)}/taskInstances/{TASK_ID}")
 
