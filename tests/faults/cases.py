@@ -87,9 +87,10 @@ def evicted(run: CaseRun) -> float | None:
         if any(p.reason == "Evicted" for p in run.recorder.seen.values()):
             return time.monotonic()
         ti = run.airflow.task_instance(run.dag, run.run_id)
-        if ti.get("state") in ("success", "failed"):
-            run.notes.append("the pod was never evicted")
-            return None
+        if ti.get("state") not in ("running", "queued", "scheduled", None) or int(ti.get("try_number") or 1) > 1:
+            # The pod was evicted and deleted between two polls: the try's end stands in for it.
+            run.notes.append("eviction not seen by the pod poll; timed from the first try's end")
+            return time.monotonic()
         time.sleep(0.5)
     return None
 
