@@ -102,7 +102,15 @@ class Airflow:
         self.request("PATCH", f"/dags/{dag}/dagRuns/{_quote(run_id)}/taskInstances/{TASK_ID}", body)
 
     def clear(self, dag: str, run_id: str) -> None:
-        body = {"dry_run": False, "dag_run_id": run_id, "task_ids": [TASK_ID], "only_failed": False}
+        # reset_dag_runs: the finished run goes back to queued, or its cleared task is never scheduled
+        # (Airflow 2's API defaults it to False).
+        body = {
+            "dry_run": False,
+            "dag_run_id": run_id,
+            "task_ids": [TASK_ID],
+            "only_failed": False,
+            "reset_dag_runs": True,
+        }
         self.request("POST", f"/dags/{dag}/clearTaskInstances", body)
 
     def wait_final(self, dag: str, run_id: str, deadline: float) -> dict[str, Any]:
