@@ -33,6 +33,11 @@ RUNNING_CHECK_INTERVAL_SECONDS = 5.0
 class PodDisruptedError(PodFailedError):
     """The running pod was deleted, evicted or lost with its node; its work did not finish."""
 
+    @classmethod
+    def from_verdict(cls, verdict: str) -> PodDisruptedError:
+        """Return the error for a :func:`~.interruption.pod_disruption` verdict."""
+        return cls(f"{verdict}; its work did not finish.")
+
 
 class RunningWatch:
     """Run ``follow`` (upstream's log follower) and fail fast if the pod is taken away meanwhile.
@@ -79,7 +84,7 @@ class RunningWatch:
                 raise self._on_stopped()
             verdict = self._judge()
             if verdict is not None:
-                raise PodDisruptedError(f"{verdict}; its work did not finish.")
+                raise PodDisruptedError.from_verdict(verdict)
         if "error" in outcome:
             raise outcome["error"]  # type: ignore[misc]
         return outcome.get("result")  # type: ignore[return-value]

@@ -51,7 +51,7 @@ from ..platform.peer_vm_client import exec_in_placeholder, snapshot_vm
 from ..platform.rules import describe_peer_vm, platform_findings, pod_findings
 from ..preflight import PreflightMode, format_problems, run_preflight
 from ..resources import resolve_container_resources
-from ..running import RunningWatch
+from ..running import PodDisruptedError, RunningWatch
 from ..startup import StartupWatch
 from ..timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS, resolve_timeouts
 from ..validation import validate_static_arguments
@@ -389,11 +389,12 @@ class ComposerPodOperator(KubernetesPodOperator):
             return
         verdict = pod_disruption(now, name=name, namespace=namespace)
         if verdict is not None:
-            raise PodFailedError(f"{verdict}; its work did not finish.") from error
+            raise PodDisruptedError.from_verdict(verdict) from error
 
     def _delete_stopped_pod(self, pod: k8s.V1Pod) -> bool:
         """Delete a pod its task gave up on, unless the user keeps pods; return whether it is gone."""
-        if str(getattr(self.on_finish_action, "value", self.on_finish_action)) == "keep_pod":
+        action = str(getattr(self.on_finish_action, "value", self.on_finish_action))
+        if not should_delete_pod(action, None, task_stopped=True):
             return False
         try:
             self.pod_manager.delete_pod(pod)
