@@ -38,6 +38,7 @@ from ..finish_action import resolve_on_finish_action, should_delete_pod
 from ..hooks.composer_kubernetes import ComposerKubernetesHook
 from ..interruption import execution_timeout_message, pod_disruption
 from ..kubeconfig import Origin
+from ..log_replay import LogReplay, widen_resumed_read
 from ..platform.peer_vm import (
     VmSnapshot,
     is_placeholder,
@@ -182,6 +183,7 @@ class ComposerPodOperator(KubernetesPodOperator):
         self._vm_snapshot: VmSnapshot | None = None
         self._stopped_by_on_kill = False
         self._watching = False
+        self._log_replays: dict[tuple[str, str, str], LogReplay] = {}
 
     @cached_property
     def hook(self) -> ComposerKubernetesHook:
@@ -205,9 +207,11 @@ class ComposerPodOperator(KubernetesPodOperator):
         """Return upstream's PodManager, wrapped on this instance only, so Google's Composer 3 patches keep working.
 
         Its followers of a running pod run under a :class:`~..running.RunningWatch` (a pod taken
-        away fails the task at once); on a Composer 3 placeholder the VM is read before it shuts down.
+        away fails the task at once); a resumed log read drops the lines already logged
+        (:mod:`~..log_replay`); on a Composer 3 placeholder the VM is read before it shuts down.
         """
         manager = super().pod_manager
+        manager.read_pod_logs = self._without_replays(manager.read_pod_logs)
         for method in _RUNNING_POD_FOLLOWERS:
             if hasattr(manager, method):
                 setattr(manager, method, self._watched(getattr(manager, method)))
@@ -241,6 +245,28 @@ class ComposerPodOperator(KubernetesPodOperator):
                 self._watching = False
 
         return watched
+
+    def _without_replays(self, read_pod_logs: Callable[..., Any]) -> Callable[..., Any]:
+        """Return ``read_pod_logs`` whose timestamped reads go through the container's LogReplay."""
+
+        def read(pod: k8s.V1Pod, container_name: str, *args: Any, **kwargs: Any) -> Any:
+            if not kwargs.get("timestamps") or getattr(pod, "metadata", None) is None:
+                return read_pod_logs(pod, container_name, *args, **kwargs)
+            name, namespace = pod.metadata.name, pod.metadata.namespace
+            replay = self._log_replays.get((namespace, name, container_name))
+            if replay is None:
+                replay = self._log_replays[(namespace, name, container_name)] = LogReplay(
+                    on_gap=lambda gap: self.log.warning("%s", gap.message(f"{namespace}/{name}", container_name)),
+                    on_dropped=lambda count: self.log.info(
+                        "Resumed the log stream of container %r: left out %d line(s) already logged",
+                        container_name,
+                        count,
+                    ),
+                )
+            kwargs["since_seconds"], since = widen_resumed_read(kwargs.get("since_seconds"))
+            return replay.read(read_pod_logs(pod, container_name, *args, **kwargs), since)
+
+        return read
 
     def _read_peer_vm(self, pod: k8s.V1Pod) -> VmSnapshot | None:
         """Return the VM's container states and log tail if ``pod`` is a Composer 3 placeholder."""

@@ -210,6 +210,11 @@ evictionHard: {memory.available: "100Mi", nodefs.available: "1%", nodefs.inodesF
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 serializeImagePulls: false
+# Small log files, checked often: a pod that prints fast has its log rotated mid-stream, as on a
+# busy GKE node (GKE: 10Mi), so the fault matrix can check that no log line is lost or doubled.
+containerLogMaxSize: 256Ki
+containerLogMaxFiles: 3
+containerLogMonitorInterval: 3s
 syncFrequency: 10s
 nodeStatusUpdateFrequency: 5s
 fileCheckFrequency: 20s

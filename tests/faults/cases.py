@@ -10,9 +10,9 @@ import datetime
 import signal
 import time
 
-from tests.faults.dags.composer_kpo_faults import NAMESPACE
+from tests.faults.dags.composer_kpo_faults import NAMESPACE, QUIET_START_SECONDS
 from tests.faults.driver import CaseRun, Fault, signal_task_process
-from tests.integration.cluster_control import start_component, stop_component
+from tests.integration.cluster_control import api_server_ready, restart_apiserver, start_component, stop_component
 
 #: Seconds the pod keeps running before a fault, so the operator is following its logs.
 SETTLE_SECONDS = 5
@@ -133,12 +133,27 @@ def node_lost(run: CaseRun) -> float | None:
     return at
 
 
+def apiserver_restart(run: CaseRun) -> float | None:
+    """Crash kube-apiserver (SIGKILL, down 5 s) while the pod prints fast, cutting the log stream.
+
+    A graceful stop would keep serving the open log stream while it drains: no break to test.
+    """
+    if not run.recorder.wait_running(run.deadline):
+        run.notes.append("the pod never ran")
+        return None
+    time.sleep(QUIET_START_SECONDS + 5)  # mid-stream: the pod has printed for about 5 s
+    at = time.monotonic()
+    ready = restart_apiserver(5, lambda: api_server_ready(run.cluster.core.api_client), signum=signal.SIGKILL)
+    run.notes.append(f"API server ready {ready:.1f} s after its restart")
+    return at
+
+
 def no_fault(run: CaseRun) -> float | None:
     return None
 
 
 #: Cases whose fault hits the whole cluster: run alone, after the others.
-CLUSTER_WIDE = frozenset({"node_lost"})
+CLUSTER_WIDE = frozenset({"node_lost", "log_apiserver_restart"})
 
 #: case -> (fault, what ComposerPodOperator must do); the numbers are the issue's table rows.
 FAULTS: dict[str, tuple[Fault, str]] = {
@@ -151,5 +166,10 @@ FAULTS: dict[str, tuple[Fault, str]] = {
     "evicted": (evicted, "7. pod evicted: fail naming Evicted and the limit, the retry runs a new pod"),
     "node_lost": (node_lost, "6. node lost (kubelet stopped): fail naming it in bounded time, the retry runs"),
     "cleared_keep_pod": (cleared_keep_pod, "8. cleared after success with keep_pod: a new pod runs"),
+    "log_rotation": (no_fault, "9. log rotated while followed (30000 lines): each line once, or the gap named"),
+    "log_apiserver_restart": (
+        apiserver_restart,
+        "9. API server restarted mid-stream (30000 lines): each line once, or the gap named",
+    ),
     "silent": (no_fault, "10. silent for 300 s: success, no reconnect storm"),
 }

@@ -28,7 +28,7 @@ from typing import Any, Callable
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
-from tests.faults.dags.composer_kpo_faults import NAMESPACE, dag_id
+from tests.faults.dags.composer_kpo_faults import LOG_CASES, NAMESPACE, NUMBERED_LINES, dag_id
 
 FINAL_STATES = frozenset({"success", "failed", "skipped", "upstream_failed"})
 TASK_ID = "pod"
@@ -159,6 +159,42 @@ class Airflow:
                 text += f"\n{detail.get('exc_type')}: {detail.get('exc_value')}"
             lines.extend(text.splitlines())
         return lines
+
+
+_NUMBERED = re.compile(r"\bline (\d+) x")
+#: The operator's note for lines the kubelet no longer serves (log_replay.LogGap).
+GAP_NOTE = "are missing from this log: the kubelet rotated"
+
+
+@dataclass(frozen=True)
+class LineCount:
+    """How often each numbered line of a log case reached the task log."""
+
+    missing: list[int]
+    doubled: list[int]
+    gap_noted: bool
+
+    def text(self, total: int) -> str:
+        if not self.missing and not self.doubled:
+            return f"all {total} lines once"
+        return (
+            f"{total - len(self.missing)} of {total} lines, {len(self.missing)} missing"
+            f"{' (gap noted in the log)' if self.gap_noted else ''}, {len(self.doubled)} doubled"
+        )
+
+
+def count_numbered_lines(lines: list[str], total: int = NUMBERED_LINES) -> LineCount:
+    seen: dict[int, int] = {}
+    for line in lines:
+        match = _NUMBERED.search(line)
+        if match:
+            number = int(match.group(1))
+            seen[number] = seen.get(number, 0) + 1
+    return LineCount(
+        missing=[n for n in range(1, total + 1) if n not in seen],
+        doubled=sorted(n for n, times in seen.items() if times > 1),
+        gap_noted=any(GAP_NOTE in line for line in lines),
+    )
 
 
 _EXCEPTION_LINE = re.compile(r"^(?:[\w.]+\.)?(\w*(?:Error|Exception|Timeout|Terminated|Failure)\w*): (.+)$")
@@ -318,6 +354,8 @@ def run_case(airflow: Airflow, cluster: Cluster, case: str, operator: str, fault
     tries = int(ti.get("try_number") or 1)
     logs = {attempt: airflow.log_lines(dag, run.run_id, attempt) for attempt in range(1, tries + 1)}
     error = next((e for e in (final_error(logs[a]) for a in sorted(logs, reverse=True)) if e), None)
+    if case in LOG_CASES:
+        run.notes.append(count_numbered_lines(logs[tries]).text(NUMBERED_LINES))
     return Outcome(
         case=case,
         operator=operator,

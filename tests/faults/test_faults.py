@@ -92,3 +92,17 @@ def test_silent_pod_succeeds(outcomes):
     assert (outcome.state, outcome.try_number) == ("success", 1), outcome
     assert "after 300 silent seconds" in log_text(outcome, 1)
     assert len(outcome.pods) == 1 and not outcome.left_behind
+
+
+@pytest.mark.parametrize("case", ["log_rotation", "log_apiserver_restart"])
+def test_every_log_line_once_or_the_gap_named(outcomes, case):
+    from tests.faults.driver import count_numbered_lines
+
+    outcome = outcomes[case]
+    assert (outcome.state, outcome.try_number) == ("success", 1), outcome
+    count = count_numbered_lines(log_text(outcome, 1).splitlines())
+    assert not count.doubled, f"{len(count.doubled)} lines logged twice, from line {count.doubled[0]}"
+    # A line may be lost only where the kubelet rotated it away while the stream was down, and
+    # then the task log says so.
+    assert not count.missing or count.gap_noted, f"{len(count.missing)} lines missing, no gap noted"
+    assert len(outcome.pods) == 1 and not outcome.left_behind, outcome.pods_text()

@@ -56,11 +56,15 @@ def restart_apiserver_when_running(
     return thread
 
 
-def stop_component(name: str) -> list[bytes]:
-    """Stop a cluster component (``kube-apiserver``, ``kubelet``, ...); return its command line."""
+def stop_component(name: str, signum: int = signal.SIGTERM) -> list[bytes]:
+    """Stop a cluster component (``kube-apiserver``, ``kubelet``, ...); return its command line.
+
+    SIGTERM is a graceful stop (kube-apiserver keeps serving open streams while it drains);
+    SIGKILL is a crash, which cuts every open stream at once.
+    """
     pid = int((RUN_DIR / "pids" / f"{name}.pid").read_text())
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
-    os.kill(pid, signal.SIGTERM)
+    os.kill(pid, signum)
     stopped = time.monotonic()
     while Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid):
         if time.monotonic() - stopped > 30:
@@ -78,10 +82,12 @@ def start_component(name: str, argv: list[bytes]) -> None:
     (RUN_DIR / "pids" / f"{name}.pid").write_text(f"{process.pid}\n")
 
 
-def restart_apiserver(down_seconds: float, ready_check, ready_timeout: float = 120.0) -> float:
+def restart_apiserver(
+    down_seconds: float, ready_check, ready_timeout: float = 120.0, signum: int = signal.SIGTERM
+) -> float:
     """Stop kube-apiserver, keep it down ``down_seconds``, start it; return seconds until ready."""
     stopped = time.monotonic()
-    argv = stop_component("kube-apiserver")
+    argv = stop_component("kube-apiserver", signum)
     time.sleep(max(0.0, down_seconds - (time.monotonic() - stopped)))
     start_component("kube-apiserver", argv)
     started = time.monotonic()

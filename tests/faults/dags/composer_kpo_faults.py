@@ -28,6 +28,23 @@ def ticks(seconds: int, before: str = "", after: str = "") -> str:
     return f"{before}i=0; while [ $i -lt {seconds} ]; do i=$((i+1)); echo tick $i; sleep 1; done; {after}echo done"
 
 
+#: Lines the log cases print, fast enough that the kubelet rotates the log file (the local
+#: cluster's containerLogMaxSize is 256Ki) several times while the task follows it.
+NUMBERED_LINES = 30000
+#: The log cases print nothing at first, so that the task follows the log before the first
+#: rotation: lines rotated away before anyone reads them are in no task log, whichever operator.
+QUIET_START_SECONDS = 10
+
+
+def numbered(total: int, per_second: int = 1000) -> str:
+    """A script that prints ``line 1 x..`` to ``line <total> x..`` (100 bytes each), ``per_second`` a second."""
+    pad = "x" * 80
+    return (
+        f'sleep {QUIET_START_SECONDS}; i=0; while [ $i -lt {total} ]; do i=$((i+1)); echo "line $i {pad}"; '
+        f"if [ $((i % {per_second})) = 0 ]; then sleep 1; fi; done"
+    )
+
+
 #: case -> operator arguments. What each case's fault is, and what ComposerPodOperator must do,
 #: is in tests/faults/cases.py.
 CASES: dict[str, dict[str, Any]] = {
@@ -48,7 +65,11 @@ CASES: dict[str, dict[str, Any]] = {
     "node_lost": {"script": ticks(60), "retries": 1},
     "cleared_keep_pod": {"script": ticks(3), "on_finish_action": "keep_pod"},
     "silent": {"script": "sleep 300; echo after 300 silent seconds"},
+    "log_rotation": {"script": numbered(NUMBERED_LINES)},
+    "log_apiserver_restart": {"script": numbered(NUMBERED_LINES)},
 }
+#: Cases whose task log must hold every numbered line once (or say which were lost).
+LOG_CASES = frozenset({"log_rotation", "log_apiserver_restart"})
 
 
 def dag_id(case: str, operator: str) -> str:

@@ -1,0 +1,147 @@
+"""Resumed log streams: deliver each container log line once, and say where lines were lost.
+
+When a log stream breaks (API-server restart, network blip), upstream's PodManager reads the
+container log again with ``since_seconds`` rounded up to whole seconds, so the kubelet replays up
+to a second of lines already logged. The kubelet serves only the current log file, so when it
+rotated the file (``containerLogMaxSize``) while the stream was down, the lines in the rotated file
+are not replayed at all. :class:`LogReplay` sits between the kubelet's lines and upstream's
+follower: it drops the replayed lines and reports the gap; upstream's loop runs unchanged.
+
+Lines are compared by the kubelet's timestamp (``timestamps=True``), and lines with the same
+timestamp by how many of them were already delivered, so the rule holds at any output rate.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+
+class Instant(NamedTuple):
+    """A point in time to the nanosecond, as the kubelet stamps log lines; ordered."""
+
+    seconds: datetime.datetime  # whole seconds, UTC
+    nanos: int
+
+
+#: Seconds a resumed read reaches further back than upstream asks, so that the kubelet's window
+#: surely covers the last line delivered (request latency, clock skew): a later first line is then
+#: a real gap, and the extra lines are dropped as replays.
+REPLAY_MARGIN_SECONDS = 5
+#: Of that margin, what request latency and clock skew may eat before a gap is reported.
+_LATENCY_ALLOWANCE_SECONDS = 2
+
+
+def widen_resumed_read(
+    since_seconds: int | None, now: datetime.datetime | None = None
+) -> tuple[int | None, Instant | None]:
+    """Return the ``since_seconds`` to request instead, and the window's start to judge gaps by.
+
+    A read without ``since_seconds`` reads the log from its start: unchanged, and no window.
+    """
+    if not since_seconds:
+        return since_seconds, None
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    start = now - datetime.timedelta(seconds=since_seconds + REPLAY_MARGIN_SECONDS - _LATENCY_ALLOWANCE_SECONDS)
+    return since_seconds + REPLAY_MARGIN_SECONDS, Instant(start.replace(microsecond=0), start.microsecond * 1000)
+
+
+def parse_instant(text: str) -> Instant | None:
+    """Return the instant of an RFC 3339 timestamp as the kubelet writes it, or None if it is not one."""
+    try:
+        stamp, zone = (text[:-1], "+00:00") if text.endswith("Z") else (text[:-6], text[-6:])
+        whole, _, fraction = stamp.partition(".")
+        if not fraction.isdigit() and fraction:
+            return None
+        seconds = datetime.datetime.fromisoformat(whole + zone).astimezone(datetime.timezone.utc)
+        return Instant(seconds, int((fraction + "000000000")[:9] or 0))
+    except ValueError:
+        return None
+
+
+def line_instant(raw: bytes) -> Instant | None:
+    """Return the timestamp a ``timestamps=True`` log line starts with, or None (a continuation)."""
+    head = raw[:40].split(b" ", 1)[0]
+    return parse_instant(head.decode("ascii", errors="replace")) if head else None
+
+
+@dataclass(frozen=True)
+class LogGap:
+    """Lines between ``after`` (the last line delivered) and ``before`` (the first one replayed) are gone."""
+
+    after: Instant
+    before: Instant
+
+    def message(self, pod: str, container: str) -> str:
+        return (
+            f"Log lines of container {container!r} in pod {pod} written between {_text(self.after)} and "
+            f"{_text(self.before)} are missing from this log: the kubelet rotated the container's log file "
+            "(containerLogMaxSize) while the log stream was broken, and it serves only the current file. "
+            "The complete log is in Cloud Logging."
+        )
+
+
+def resume_gap(last: Instant | None, since: Instant | None, first: Instant | None) -> LogGap | None:
+    """Return the gap in a resumed read, or None when it replays from the last delivered line on.
+
+    ``last``: the last line delivered; ``since``: the start of the resumed read's window; ``first``:
+    the first line it returned. A window that covers ``last`` must return it again; if its first line
+    is later, ``last`` and whatever followed it in the rotated file are not served any more.
+    """
+    if last is None or since is None or first is None or since > last:
+        return None
+    return LogGap(after=last, before=first) if first > last else None
+
+
+class LogReplay:
+    """One container's log stream across reads: passes new lines, drops what a resumed read replays."""
+
+    def __init__(self, on_gap: Callable[[LogGap], None], on_dropped: Callable[[int], None]) -> None:
+        self.last: Instant | None = None
+        self.delivered_at_last = 0  # lines delivered with the timestamp ``last``
+        self._on_gap = on_gap
+        self._on_dropped = on_dropped
+
+    def read(self, lines: Iterable[bytes], since: Instant | None) -> Iterator[bytes]:
+        """Yield the lines of one read; ``since`` is None for a read from the start of the log."""
+        if since is None:
+            self.last, self.delivered_at_last = None, 0
+        last, replayed_at_last, dropped = self.last, 0, 0
+        first, dropping = True, False
+        try:
+            for raw in lines:
+                instant = line_instant(raw)
+                if instant is None:  # a continuation goes with its line
+                    if dropping:
+                        dropped += 1
+                    else:
+                        yield raw
+                    continue
+                if first:
+                    first = False
+                    gap = resume_gap(last, since, instant)
+                    if gap is not None:
+                        self._on_gap(gap)
+                if last is not None and (
+                    instant < last or (instant == last and replayed_at_last < self.delivered_at_last)
+                ):
+                    replayed_at_last += instant == last
+                    dropped, dropping = dropped + 1, True
+                    continue
+                dropping = False
+                if instant == self.last:
+                    self.delivered_at_last += 1
+                else:
+                    self.last, self.delivered_at_last = instant, 1
+                yield raw
+        finally:
+            if dropped:
+                self._on_dropped(dropped)
+
+
+def _text(instant: Instant) -> str:
+    return f"{instant[0]:%Y-%m-%dT%H:%M:%S}.{instant[1]:09d}Z"
