@@ -189,10 +189,13 @@ write_env() {
     kv AIRFLOW__LOGGING__BASE_LOG_FOLDER "$LOG_DIR/tasks"  # also reachable as $AIRFLOW_HOME/logs
     kv AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT "$WORKER_LOG_PORT"
     kv AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT "$TRIGGERER_LOG_PORT"
-    kv AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK True
-    kv AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST 127.0.0.1
-    kv AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT "$SCHEDULER_HEALTH_PORT"
+    # No scheduler health server: on Airflow 2.10 it is forked with the scheduler's open database
+    # connection and, when polled, can hang the scheduler's loop on that shared socket (seen here).
+    # The scheduler's job heartbeat in the API's /health says the same.
     kv COMPOSER_KPO_AIRFLOW_API "$(api_base "$PAIR")"  # the REST API base URL (tests/faults)
+    # A task whose worker died is found by its missing heartbeat: after 60 s here (Composer: 300 s),
+    # so the fault suite's killed-worker case waits one minute, not five.
+    local heartbeat_timeout=60
     if [[ $major == 3 ]]; then
       kv AIRFLOW__LOGGING__DAG_PROCESSOR_CHILD_PROCESS_LOG_DIRECTORY "$LOG_DIR/dag-processing"
       # DAG parsing is the dag-processor's job on Airflow 3.
@@ -205,6 +208,7 @@ write_env() {
       kv AIRFLOW__API__HOST 127.0.0.1
       kv AIRFLOW__API__PORT "$API_PORT"
       kv AIRFLOW__CORE__EXECUTION_API_SERVER_URL "http://127.0.0.1:$API_PORT/execution/"
+      kv AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT "$heartbeat_timeout"
     else
       kv AIRFLOW__SCHEDULER__CHILD_PROCESS_LOG_DIRECTORY "$LOG_DIR/dag-processing"
       kv AIRFLOW__LOGGING__DAG_PROCESSOR_MANAGER_LOG_LOCATION "$LOG_DIR/dag-processing/manager.log"
@@ -213,6 +217,7 @@ write_env() {
       # REST API without credentials; the UI needs no login either (webserver_config.py).
       kv AIRFLOW__API__AUTH_BACKENDS airflow.api.auth.backend.default
       kv AIRFLOW__WEBSERVER__SECRET_KEY "$API_SECRET_KEY"
+      kv AIRFLOW__SCHEDULER__SCHEDULER_ZOMBIE_TASK_THRESHOLD "$heartbeat_timeout"
       kv AIRFLOW__WEBSERVER__WEB_SERVER_HOST 127.0.0.1
       kv AIRFLOW__WEBSERVER__WEB_SERVER_PORT "$API_PORT"
       kv AIRFLOW__WEBSERVER__BASE_URL "http://127.0.0.1:$API_PORT"
@@ -261,7 +266,7 @@ build_dags_folder() {
 # checks or make a component exit with "address already in use").
 check_ports() {
   local port who busy=0
-  for port in "$PG_PORT" "$REDIS_PORT" "$API_PORT" "$SCHEDULER_HEALTH_PORT" "$WORKER_LOG_PORT" "$TRIGGERER_LOG_PORT"; do
+  for port in "$PG_PORT" "$REDIS_PORT" "$API_PORT" "$WORKER_LOG_PORT" "$TRIGGERER_LOG_PORT"; do
     who="$(ss -Htlnp "sport = :$port" 2>/dev/null | grep -oE 'users:\(.*\)' | head -1)" || true
     if [[ -n $who ]] || ss -Htln "sport = :$port" 2>/dev/null | grep -q .; then
       log "port $port is already in use ${who:+($who)}"
@@ -335,24 +340,51 @@ migrate_db() {
   log "airflow db migrate: $((SECONDS - t)) s"
 }
 
+# start_component NAME: start one Airflow component (the one place its command line is written).
+start_component() {
+  case $1 in
+    scheduler) start_bg scheduler "${AF[@]}" airflow scheduler ;;
+    dag-processor) start_bg dag-processor "${AF[@]}" airflow dag-processor ;;
+    triggerer) start_bg triggerer "${AF[@]}" airflow triggerer ;;
+    celery-worker)
+      start_bg celery-worker "${AF[@]}" airflow celery worker --concurrency "$WORKER_CONCURRENCY" \
+        --without-mingle --without-gossip ;;
+    api-server) start_bg api-server "${AF[@]}" airflow api-server --host 127.0.0.1 --port "$API_PORT" ;;
+    webserver) start_bg webserver "${AF[@]}" airflow webserver --hostname 127.0.0.1 --port "$API_PORT" ;;
+    *) die "no Airflow component named $1" ;;
+  esac
+}
+
+# wait_ready NAME: wait until the component started by start_component serves.
+wait_ready() {
+  case $1 in
+    scheduler | dag-processor | triggerer)
+      local job=${1//-/_}
+      wait_for "$1" "a healthy $job in $(health_url "$PAIR")" job_healthy "$job" ;;
+    celery-worker) wait_for celery-worker "the Celery worker's 'ready.' log line" log_has celery-worker 'celery@[^ ]+ ready\.' ;;
+    api-server | webserver) wait_for "$1" "the $1's health endpoint" http_ok "$(health_url "$PAIR")" ;;
+  esac
+}
+
 start_airflow() {
-  local major
-  major="$(airflow_major "$PAIR")"
-  start_bg scheduler "${AF[@]}" airflow scheduler
-  [[ $major == 3 ]] && start_bg dag-processor "${AF[@]}" airflow dag-processor
-  start_bg triggerer "${AF[@]}" airflow triggerer
-  start_bg celery-worker "${AF[@]}" airflow celery worker --concurrency "$WORKER_CONCURRENCY" --without-mingle --without-gossip
-  if [[ $major == 3 ]]; then
-    start_bg api-server "${AF[@]}" airflow api-server --host 127.0.0.1 --port "$API_PORT"
-    wait_for api-server "the API server's health endpoint" http_ok "$(health_url "$PAIR")"
-  else
-    start_bg webserver "${AF[@]}" airflow webserver --hostname 127.0.0.1 --port "$API_PORT"
-    wait_for webserver "the webserver's health endpoint" http_ok "$(health_url "$PAIR")"
-  fi
-  wait_for scheduler "the scheduler's health endpoint" http_ok "http://127.0.0.1:$SCHEDULER_HEALTH_PORT/health"
-  [[ $major == 3 ]] && wait_for dag-processor "a healthy dag_processor in $(health_url "$PAIR")" job_healthy dag_processor
-  wait_for triggerer "a healthy triggerer in $(health_url "$PAIR")" job_healthy triggerer
-  wait_for celery-worker "the Celery worker's 'ready.' log line" log_has celery-worker 'celery@[^ ]+ ready\.'
+  local c web airflow_components
+  read -r -a airflow_components <<<"$(components "$PAIR" | cut -d' ' -f3-)"  # after postgres, redis
+  for c in "${airflow_components[@]}"; do start_component "$c"; done
+  web="$(web_component "$PAIR")"
+  wait_ready "$web"  # first: the others' health is read from its health document
+  for c in "${airflow_components[@]}"; do [[ $c == "$web" ]] || wait_ready "$c"; done
+}
+
+# restart_component NAME: start one component of the running deployment again, e.g. after the
+# fault suite killed the Celery worker; its earlier log is kept as NAME.log.prev.
+restart_component() {
+  PAIR="$(recorded_pair)" || die "no deployment to restart $1 in: run \`make airflow-up\` first"
+  [[ " $(components "$PAIR") " == *" $1 "* ]] || die "$PAIR has no component $1 ($(components "$PAIR"))"
+  if pid_of "$1" >/dev/null; then die "$1 is still running"; fi
+  [[ -f $LOG_DIR/$1.log ]] && mv "$LOG_DIR/$1.log" "$LOG_DIR/$1.log.prev"
+  start_component "$1"
+  wait_ready "$1"
+  log "$1 started again (pid $(pid_of "$1"))"
 }
 
 # What `make airflow-up` prints last: status, URLs, then only `export` lines.
@@ -409,4 +441,6 @@ main() {
   print_summary
 }
 
-if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  if [[ ${1:-} == --restart ]]; then restart_component "${2:?usage: airflow-up.sh --restart COMPONENT}"; else main "$@"; fi
+fi

@@ -24,7 +24,6 @@ PG_PORT=15432
 REDIS_PORT=16379
 WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-20}  # task slots: the fault benchmark runs 18 tasks at once
 API_PORT=18080                    # api-server (Airflow 3) / webserver (Airflow 2)
-SCHEDULER_HEALTH_PORT=18974       # the scheduler's own /health server
 WORKER_LOG_PORT=18793             # celery worker's log server
 TRIGGERER_LOG_PORT=18794          # triggerer's log server
 DB_USER=airflow DB_PASSWORD=airflow DB_NAME=airflow
@@ -73,6 +72,8 @@ components() {
     echo postgres redis scheduler triggerer celery-worker webserver
   fi
 }
+
+web_component() { [[ $(airflow_major "$1") == 3 ]] && echo api-server || echo webserver; }
 
 api_base() {  # REST API base URL of the pair
   if [[ $(airflow_major "$1") == 3 ]]; then echo "http://127.0.0.1:$API_PORT/api/v2"; else echo "http://127.0.0.1:$API_PORT/api/v1"; fi

@@ -133,6 +133,19 @@ def node_lost(run: CaseRun) -> float | None:
     return at
 
 
+def worker_killed(run: CaseRun) -> float | None:
+    """SIGKILL every process of the Celery worker, as when Composer loses a worker pod, then start a new one.
+
+    Nothing tells Airflow: the scheduler finds the task by its missing heartbeat (the deployment's
+    timeout is 60 s, Composer's 300 s) and schedules the retry on the new worker.
+    """
+    if not _wait_running(run):
+        return None
+    at = run.airflow.kill_worker()
+    run.airflow.start_worker()
+    return at
+
+
 def apiserver_restart(run: CaseRun) -> float | None:
     """Crash kube-apiserver (SIGKILL, down 5 s) while the pod prints fast, cutting the log stream.
 
@@ -152,13 +165,14 @@ def no_fault(run: CaseRun) -> float | None:
     return None
 
 
-#: Cases whose fault hits the whole cluster: run alone, after the others.
-CLUSTER_WIDE = frozenset({"node_lost", "log_apiserver_restart"})
+#: Cases whose fault hits every task (the node, the API server, the worker): run alone, after the others.
+RUN_ALONE = frozenset({"node_lost", "log_apiserver_restart", "worker_killed"})
 
 #: case -> (fault, what ComposerPodOperator must do); the numbers are the issue's table rows.
 FAULTS: dict[str, tuple[Fault, str]] = {
     "sigterm": (sigterm, "1. SIGTERM to the task process: fail naming the termination, pod deleted"),
     "sigkill_retry": (sigkill, "2. SIGKILL to the task process, retry: reattach, the work runs once"),
+    "worker_killed": (worker_killed, "2. whole Celery worker SIGKILLed, retry on a new worker: reattach, once"),
     "execution_timeout": (execution_timeout, "3. execution_timeout: fail naming it, pod deleted"),
     "mark_failed": (_mark("failed"), "4. marked failed: pod deleted within seconds, state stays failed"),
     "mark_success": (_mark("success"), "4. marked success: pod deleted within seconds, state stays success"),

@@ -14,9 +14,12 @@ Needs the environment ``make airflow-up`` exports (AIRFLOW_HOME, KUBECONFIG, ...
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
+import signal
+import subprocess
 import threading
 import time
 import urllib.error
@@ -34,6 +37,9 @@ FINAL_STATES = frozenset({"success", "failed", "skipped", "upstream_failed"})
 TASK_ID = "pod"
 #: The longest any case may take from trigger to final state before it counts as a hang.
 CASE_DEADLINE_SECONDS = 600
+REPO = Path(__file__).resolve().parents[2]
+#: The local deployment's run directory (dev/airflow/lib.sh): component PID files and logs.
+AIRFLOW_RUN_DIR = Path(os.environ.get("COMPOSER_KPO_AIRFLOW_DIR", "/var/tmp/composer-kpo-airflow"))
 
 
 class Airflow:
@@ -138,6 +144,23 @@ class Airflow:
                 return int(proc.name)
         return None
 
+    # --- the Celery worker ---------------------------------------------------------------------------
+    def kill_worker(self) -> float:
+        """SIGKILL every process of the Celery worker's session (its task processes too); return when."""
+        leader = int((AIRFLOW_RUN_DIR / "pids" / "celery-worker.pid").read_text().split()[0])
+        victims = [pid for pid in _pids() if _stat(pid)[3:4] == [str(leader)]]  # field 6: session id
+        for pid in victims:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        at = time.monotonic()
+        while any(_stat(pid)[:1] not in ([], ["Z"]) for pid in victims):
+            time.sleep(0.1)
+        return at
+
+    def start_worker(self) -> None:
+        """Start the Celery worker again, as ``make airflow-up`` does; wait until it is ready."""
+        subprocess.run(["bash", str(REPO / "dev/airflow/airflow-up.sh"), "--restart", "celery-worker"], check=True)
+
     # --- task logs ----------------------------------------------------------------------------------
     def log_lines(self, dag: str, run_id: str, attempt: int) -> list[str]:
         """Return the text of one attempt's task log, one entry per line (JSON logs rendered)."""
@@ -159,6 +182,18 @@ class Airflow:
                 text += f"\n{detail.get('exc_type')}: {detail.get('exc_value')}"
             lines.extend(text.splitlines())
         return lines
+
+
+def _pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+
+
+def _stat(pid: int) -> list[str]:
+    """Fields 3 on of /proc/PID/stat (state first), or [] if the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
+        return []
 
 
 _NUMBERED = re.compile(r"\bline (\d+) x")

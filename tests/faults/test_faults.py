@@ -35,6 +35,14 @@ def test_sigkill_then_retry_reattaches_to_the_same_pod(outcomes):
     assert not outcome.left_behind
 
 
+def test_whole_worker_killed_then_retry_on_a_new_worker_reattaches(outcomes):
+    outcome = outcomes["worker_killed"]
+    assert (outcome.state, outcome.try_number) == ("success", 2), outcome
+    assert len(outcome.pods) == 1, outcome.pods_text()  # the work ran once
+    assert "work finished" in log_text(outcome, 2)
+    assert not outcome.left_behind
+
+
 def test_execution_timeout_fails_naming_it_and_deletes_the_pod(outcomes):
     outcome = outcomes["execution_timeout"]
     assert outcome.state == "failed", outcome

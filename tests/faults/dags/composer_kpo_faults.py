@@ -50,6 +50,8 @@ def numbered(total: int, per_second: int = 1000) -> str:
 CASES: dict[str, dict[str, Any]] = {
     "sigterm": {"script": ticks(90)},
     "sigkill_retry": {"script": ticks(40, before="echo work started; ", after="echo work finished; "), "retries": 1},
+    # Long enough to outlive the heartbeat timeout (60 s) and the retry's start on a new worker.
+    "worker_killed": {"script": ticks(150, before="echo work started; ", after="echo work finished; "), "retries": 1},
     "execution_timeout": {"script": ticks(120), "execution_timeout": datetime.timedelta(seconds=25)},
     "mark_failed": {"script": ticks(90), "retries": 1},
     "mark_success": {"script": ticks(90), "retries": 1},
