@@ -19,8 +19,6 @@ for a in "$@"; do
     *) die "usage: $0 [--quiet] [--purge]" ;;
   esac
 done
-say() { ((QUIET)) || log "$@"; }
-
 AIRFLOW_COMPONENTS=(webserver api-server celery-worker triggerer dag-processor scheduler)
 
 # stop_groups NAME...: TERM each running component's process group, wait up to $GRACE s for

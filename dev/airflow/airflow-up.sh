@@ -17,14 +17,6 @@ START_TIMEOUT="${COMPOSER_KPO_AIRFLOW_START_TIMEOUT:-240}"  # seconds, per wait
 # ---------------------------------------------------------------------------------------
 # helpers
 
-# start_bg NAME CMD...: run a component in its own session (setsid: pid = process group = session
-# id), log to $LOG_DIR/NAME.log, record its pid for airflow-down / airflow-status.
-start_bg() {
-  local name="$1"; shift
-  setsid "$@" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
-  record_pid "$name" $!
-}
-
 # "${AF[@]}" CMD...: run CMD with nothing but $ENV_FILE's environment (a caller's stray AIRFLOW__*
 # or AIRFLOW_HOME never leaks in). Each step execs, so start_bg's pid is the component itself.
 # shellcheck disable=SC2016  # expanded by that inner bash
@@ -36,24 +28,9 @@ AF=(env -i "HOME=${HOME:-/root}" LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bi
 fail() {
   local name="$1"; shift
   printf '[airflow] ERROR: %s\n' "$*" >&2
-  if [[ -f $LOG_DIR/$name.log ]]; then
-    printf '[airflow] last 40 lines of %s:\n' "$LOG_DIR/$name.log" >&2
-    tail -n 40 "$LOG_DIR/$name.log" >&2
-  fi
+  show_log_tail "$name" 40
   printf '[airflow] what started is left running: make airflow-status / make airflow-down\n' >&2
   exit 1
-}
-
-# wait_for NAME DESCRIPTION CHECK...: poll CHECK until it succeeds; fail early when the
-# component's process died.
-wait_for() {
-  local name="$1" what="$2"; shift 2
-  local deadline=$((SECONDS + START_TIMEOUT))
-  until "$@" >/dev/null 2>&1; do
-    pid_of "$name" >/dev/null || fail "$name" "$name exited while waiting for $what"
-    ((SECONDS < deadline)) || fail "$name" "timed out after ${START_TIMEOUT}s waiting for $what"
-    sleep 0.5
-  done
 }
 
 http_ok() { curl -sf --max-time 3 -o /dev/null "$1"; }

@@ -36,8 +36,9 @@ SIDECAR_IMAGE="busybox:1.36"
 
 SUPPORTED_PAIRS=(af33-k1025 af210-k1010)
 
-log() { printf '[airflow] %s\n' "$*" >&2; }
-die() { printf '[airflow] ERROR: %s\n' "$*" >&2; exit 1; }
+LOG_TAG=airflow
+# shellcheck source=../lib/processes.sh
+source "$AF_DIR/../lib/processes.sh"
 
 # requested_pair: the pair asked for by PAIR=af33-k1025|af210-k1010 or AIRFLOW=3|2 (default 3).
 requested_pair() {
@@ -83,29 +84,8 @@ health_url() {
   if [[ $(airflow_major "$1") == 3 ]]; then echo "http://127.0.0.1:$API_PORT/api/v2/monitor/health"; else echo "http://127.0.0.1:$API_PORT/health"; fi
 }
 
-# alive PID: the process exists and is not a zombie (a zombie still answers kill -0).
-alive() { [[ -r /proc/$1/status ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
 
-start_time_of() {  # field 22 of /proc/PID/stat: start time in clock ticks since boot
-  local stat
-  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-  stat="${stat##*) }"  # drop "pid (comm) ", comm may contain spaces
-  awk '{print $20}' <<<"$stat"
-}
 
-record_pid() {  # record_pid NAME PID
-  echo "$2 $(start_time_of "$2" || echo 0)" >"$PID_DIR/$1.pid"
-}
-
-pid_of() {  # pid_of COMPONENT -> prints the pid if that very process is still alive
-  local f="$PID_DIR/$1.pid" pid start
-  [[ -s $f ]] || return 1
-  read -r pid start <"$f"
-  [[ -n $pid ]] && alive "$pid" || return 1
-  # A recycled pid belongs to another process: its start time differs.
-  [[ -z $start || $start == 0 || $(start_time_of "$pid") == "$start" ]] || return 1
-  echo "$pid"
-}
 
 # group_pids ROOT: every live process of a component: ROOT's descendants plus the members of the
 # session its setsid started, so children that made their own process group (Airflow 2's task

@@ -17,8 +17,6 @@ for a in "$@"; do
     *) die "usage: $0 [--quiet] [--purge]" ;;
   esac
 done
-say() { ((QUIET)) || log "$@"; }
-
 # stop NAME: SIGTERM the recorded pid, wait up to 15 s, then SIGKILL.
 stop() {
   local name="$1" pid i

@@ -14,39 +14,14 @@ START_TIMEOUT="${COMPOSER_KPO_START_TIMEOUT:-120}"  # seconds, per wait
 # ---------------------------------------------------------------------------------------
 # helpers
 
-# start_bg NAME CMD...: run a component detached (own session, so it outlives this shell's
-# job), log to $LOG_DIR/NAME.log, remember its pid for cluster-down/cluster-status.
-start_bg() {
-  local name="$1"; shift
-  setsid "$@" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
-  echo $! > "$PID_DIR/$name.pid"
-}
-
 # fail NAME MESSAGE: show why, stop everything, exit non-zero.
 fail() {
   local name="$1"; shift
   printf '[cluster] ERROR: %s\n' "$*" >&2
-  if [[ -f $LOG_DIR/$name.log ]]; then
-    printf '[cluster] last lines of %s:\n' "$LOG_DIR/$name.log" >&2
-    tail -n 30 "$LOG_DIR/$name.log" >&2
-  fi
+  show_log_tail "$name" 30
   log "stopping what was started"
   "$LC_DIR/cluster-down.sh" >&2 || true
   exit 1
-}
-
-# wait_for NAME DESCRIPTION CHECK...: poll CHECK until it succeeds; fail early if the
-# component's process died (its log says why).
-wait_for() {
-  local name="$1" what="$2"; shift 2
-  local deadline=$((SECONDS + START_TIMEOUT))
-  until "$@" >/dev/null 2>&1; do
-    if [[ -f $PID_DIR/$name.pid ]] && ! pid_of "$name" >/dev/null; then
-      fail "$name" "$name exited while waiting for $what"
-    fi
-    ((SECONDS < deadline)) || fail "$name" "timed out after ${START_TIMEOUT}s waiting for $what"
-    sleep 0.5
-  done
 }
 
 https_ok() {  # https_ok URL: GET with the admin client certificate
@@ -297,7 +272,7 @@ restart_peervm() {
   launch_peervm
   for ((i = 0; i < 40; i++)); do
     if peervm_ready >/dev/null 2>&1; then
-      register_peervm_webhook && { log "peervm restarted (pid $(cat "$PID_DIR/peervm.pid"))"; return 0; }
+      register_peervm_webhook && { log "peervm restarted (pid $(pid_of peervm))"; return 0; }
       break
     fi
     pid_of peervm >/dev/null || break

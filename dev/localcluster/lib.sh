@@ -57,19 +57,9 @@ COMPONENTS=(etcd kube-apiserver peervm kube-controller-manager kube-scheduler co
 HOST_SYSCTLS=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops
               kernel/keys/root_maxkeys kernel/keys/root_maxbytes net/ipv4/ip_forward)
 
-log() { printf '[cluster] %s\n' "$*" >&2; }
-die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
+LOG_TAG=cluster
+# shellcheck source=../lib/processes.sh
+source "$LC_DIR/../lib/processes.sh"
 
-# alive PID: the process exists and is not a zombie waiting for its parent (PID 1 here) to
-# reap it -- a zombie still answers kill -0.
-alive() { [[ -r /proc/$1/status ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-
-pid_of() {  # pid_of COMPONENT -> prints the pid if that component is alive
-  local f="$PID_DIR/$1.pid" pid
-  [[ -s $f ]] || return 1
-  pid="$(cat "$f")"
-  alive "$pid" || return 1
-  echo "$pid"
-}
 
 kubectl_admin() { "$K8S_BIN/kubectl" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }

@@ -62,7 +62,7 @@ def stop_component(name: str, signum: int = signal.SIGTERM) -> list[bytes]:
     SIGTERM is a graceful stop (kube-apiserver keeps serving open streams while it drains);
     SIGKILL is a crash, which cuts every open stream at once.
     """
-    pid = int((RUN_DIR / "pids" / f"{name}.pid").read_text())
+    pid = int((RUN_DIR / "pids" / f"{name}.pid").read_text().split()[0])  # "<pid> <start time>"
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
     os.kill(pid, signum)
     stopped = time.monotonic()
