@@ -146,14 +146,18 @@ class Airflow:
 
     # --- the Celery worker ---------------------------------------------------------------------------
     def kill_worker(self) -> float:
-        """SIGKILL every process of the Celery worker's session (its task processes too); return when."""
-        leader = int((AIRFLOW_RUN_DIR / "pids" / "celery-worker.pid").read_text().split()[0])
-        victims = [pid for pid in _pids() if _stat(pid)[3:4] == [str(leader)]]  # field 6: session id
+        """SIGKILL every process of the Celery worker (its task processes too); return when."""
+        # The deployment's own definition of a component's processes (dev/airflow/lib.sh).
+        script = 'source "$0" && group_pids "$(pid_of celery-worker)"'
+        listed = subprocess.run(
+            ["bash", "-c", script, str(REPO / "dev/airflow/lib.sh")], capture_output=True, text=True, check=True
+        )
+        victims = [int(pid) for pid in listed.stdout.split()]
         for pid in victims:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         at = time.monotonic()
-        while any(_stat(pid)[:1] not in ([], ["Z"]) for pid in victims):
+        while any(_alive(pid) for pid in victims):
             time.sleep(0.1)
         return at
 
@@ -184,16 +188,12 @@ class Airflow:
         return lines
 
 
-def _pids() -> list[int]:
-    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
-
-
-def _stat(pid: int) -> list[str]:
-    """Fields 3 on of /proc/PID/stat (state first), or [] if the process is gone."""
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1] != "Z"
     except (OSError, IndexError):
-        return []
+        return False
 
 
 _NUMBERED = re.compile(r"\bline (\d+) x")
@@ -205,11 +205,13 @@ GAP_NOTE = "are missing from this log: the kubelet rotated"
 class LineCount:
     """How often each numbered line of a log case reached the task log."""
 
+    total: int
     missing: list[int]
     doubled: list[int]
     gap_noted: bool
 
-    def text(self, total: int) -> str:
+    def text(self) -> str:
+        total = self.total
         if not self.missing and not self.doubled:
             return f"all {total} lines once"
         return (
@@ -226,6 +228,7 @@ def count_numbered_lines(lines: list[str], total: int = NUMBERED_LINES) -> LineC
             number = int(match.group(1))
             seen[number] = seen.get(number, 0) + 1
     return LineCount(
+        total=total,
         missing=[n for n in range(1, total + 1) if n not in seen],
         doubled=sorted(n for n, times in seen.items() if times > 1),
         gap_noted=any(GAP_NOTE in line for line in lines),
@@ -390,7 +393,7 @@ def run_case(airflow: Airflow, cluster: Cluster, case: str, operator: str, fault
     logs = {attempt: airflow.log_lines(dag, run.run_id, attempt) for attempt in range(1, tries + 1)}
     error = next((e for e in (final_error(logs[a]) for a in sorted(logs, reverse=True)) if e), None)
     if case in LOG_CASES:
-        run.notes.append(count_numbered_lines(logs[tries]).text(NUMBERED_LINES))
+        run.notes.append(count_numbered_lines(logs[tries]).text())
     return Outcome(
         case=case,
         operator=operator,
