@@ -8,6 +8,7 @@ KPO lives in ``operators.pod``      5.3+         import it from there, else ``ku
 missing ``kubernetes_default``      6.0 raises   the hook returns an empty connection
 ``on_finish_action``                7.2+         older: mapped onto ``is_delete_operator_pod``
 ``schedule_timeout_seconds``        10.5+        older: folded into ``startup_timeout_seconds``
+``deferrable``                      6.0+         5.x: ``deferrable=True`` is a parse-time error
 ``Secret`` in the provider          7.4+         older: ``airflow.kubernetes.secret``
 ``airflow.sdk``                     Airflow 3    DAG/Variable/Connection come from there
 =================================  ===========  =================================================
@@ -74,6 +75,7 @@ _KPO_PARAMETERS = frozenset(inspect.signature(KubernetesPodOperator.__init__).pa
 
 HAS_ON_FINISH_ACTION = "on_finish_action" in _KPO_PARAMETERS
 HAS_SCHEDULE_TIMEOUT = "schedule_timeout_seconds" in _KPO_PARAMETERS
+HAS_DEFERRABLE = "deferrable" in _KPO_PARAMETERS
 
 
 def base_container_name(operator: KubernetesPodOperator) -> str:
@@ -85,6 +87,7 @@ __all__ = [
     "AIRFLOW_VERSION",
     "AIRFLOW_V_3_PLUS",
     "CNCF_KUBERNETES_VERSION",
+    "HAS_DEFERRABLE",
     "HAS_ON_FINISH_ACTION",
     "HAS_SCHEDULE_TIMEOUT",
     "AirflowNotFoundException",

@@ -188,3 +188,13 @@ def _memory_limit(pod: k8s.V1Pod, container: str) -> str | None:
         if spec.name == container and spec.resources and spec.resources.limits:
             return spec.resources.limits.get("memory")
     return None
+
+
+def workload_ended(pod: k8s.V1Pod, container: str) -> bool:
+    """Return True once the pod ended, or its ``container`` did (sidecars such as XCom's may still run)."""
+    if pod.status is None:
+        return False
+    if pod.status.phase in ("Succeeded", "Failed"):
+        return True
+    status = next((s for s in pod.status.container_statuses or [] if s.name == container), None)
+    return bool(status and status.state and status.state.terminated)

@@ -7,10 +7,11 @@ answers come and go. These are retried with jittered exponential backoff (honour
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from kubernetes.client.exceptions import ApiException
@@ -49,6 +50,21 @@ def backoff_delay(attempt: int, rng: Callable[[], float] = random.random) -> flo
     return rng() * min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** (attempt - 1))
 
 
+def retry_delay(
+    error: Exception, *, description: str, attempt: int, elapsed: float, deadline_seconds: float
+) -> float | None:
+    """Return the seconds to wait before retry ``attempt`` (1-based) after ``error``, or None to give up."""
+    if not is_transient(error):
+        return None
+    delay = retry_after_seconds(error) or backoff_delay(attempt)
+    if elapsed + delay > deadline_seconds:
+        return None
+    log.warning(
+        "Kubernetes API call %s failed transiently (%s); retry %d in %.1f s", description, _short(error), attempt, delay
+    )
+    return delay
+
+
 def call_with_retry(
     call: Callable[[], T],
     *,
@@ -65,19 +81,38 @@ def call_with_retry(
             return call()
         except Exception as error:
             attempt += 1
-            if not is_transient(error):
-                raise
-            delay = retry_after_seconds(error) or backoff_delay(attempt)
-            if clock() - started + delay > deadline_seconds:
-                raise
-            log.warning(
-                "Kubernetes API call %s failed transiently (%s); retry %d in %.1f s",
-                description,
-                _short(error),
-                attempt,
-                delay,
+            elapsed = clock() - started
+            delay = retry_delay(
+                error, description=description, attempt=attempt, elapsed=elapsed, deadline_seconds=deadline_seconds
             )
+            if delay is None:
+                raise
             sleep(delay)
+
+
+async def call_with_retry_async(
+    call: Callable[[], Awaitable[T]],
+    *,
+    description: str,
+    deadline_seconds: float = RETRY_DEADLINE_SECONDS,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """:func:`call_with_retry` for a coroutine: the same policy, waiting without blocking the event loop."""
+    started = clock()
+    attempt = 0
+    while True:
+        try:
+            return await call()
+        except Exception as error:
+            attempt += 1
+            elapsed = clock() - started
+            delay = retry_delay(
+                error, description=description, attempt=attempt, elapsed=elapsed, deadline_seconds=deadline_seconds
+            )
+            if delay is None:
+                raise
+            await sleep(delay)
 
 
 def _short(error: BaseException) -> str:

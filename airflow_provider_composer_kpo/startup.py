@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes.client import models as k8s
@@ -29,6 +29,89 @@ CREATING_SUSPICIOUS_AFTER_SECONDS = 10.0
 
 
 @dataclass
+class StartupJudge:
+    """Judge one pod, observation by observation, until it leaves Pending; no API calls.
+
+    Drivers feed it: :meth:`observe` a pod read, :meth:`record_events` when it asks for events,
+    then :meth:`verdict`. :class:`StartupWatch` drives it with blocking calls, the deferrable
+    trigger with awaits, so both paths fail on the same verdicts with the same messages.
+    """
+
+    pod_name: str
+    namespace: str
+    schedule_timeout_seconds: int
+    startup_timeout_seconds: int
+    #: The clock reading when the wait began (a resumed trigger passes the task's first one).
+    started_at: float
+    #: For a pod that left Pending: why it has still not started (a Composer 3 placeholder whose
+    #: VM is being created), or None once it has.
+    still_starting: Callable[[k8s.V1Pod], StartupBlocker | None] = lambda pod: None
+    scheduled_at: float | None = None
+    events: Sequence[Any] = ()
+    events_read_at: float = float("-inf")
+    _pod: k8s.V1Pod | None = field(default=None, repr=False)
+    _now: float = 0.0
+    _blocker: StartupBlocker | None = None
+
+    def observe(self, pod: k8s.V1Pod, now: float) -> bool:
+        """Take the pod as read at ``now``; return True when events should be read before the verdict."""
+        self._pod, self._now = pod, now
+        if pod.status is None or pod.status.phase != "Pending":
+            self._blocker = self.still_starting(pod)
+            if self._blocker is None:
+                return False
+            self.scheduled_at = now if self.scheduled_at is None else self.scheduled_at
+            return self._timed_out()
+        if self.scheduled_at is None and _is_scheduled(pod):
+            self.scheduled_at = now
+            log.info("Pod %s/%s scheduled on %s", self.namespace, self.pod_name, pod.spec.node_name)
+        creating_long = self.scheduled_at is not None and now - self.scheduled_at >= CREATING_SUSPICIOUS_AFTER_SECONDS
+        worth_reading = (creating_long or _shows_problem(pod)) and now - self.events_read_at >= EVENTS_EVERY_SECONDS
+        return worth_reading or self._timed_out()
+
+    def record_events(self, events: Sequence[Any], now: float) -> None:
+        """Take the pod's events, read at ``now``."""
+        self.events, self.events_read_at = events, now
+
+    def verdict(self) -> k8s.V1Pod | None:
+        """Return the pod once it has started, None while it may still start; raise when it cannot."""
+        pod, now = self._pod, self._now
+        if pod is None:
+            return None
+        if pod.status is not None and pod.status.phase == "Pending":
+            self._blocker = startup_blocker(pod, self.events, pending_seconds=now - self.started_at)
+        elif self._blocker is None:
+            return pod
+        blocker = self._blocker
+        if blocker is not None and blocker.fatal:
+            raise PodStartupError(self._message(f"cannot start: {blocker.describe()}"), reason=blocker.reason)
+        if self._timed_out():
+            limit, parameter, what = self._limit()
+            last = blocker.describe() if blocker else _last_state(pod)
+            raise PodStartupTimeout(
+                self._message(f"{what} within {limit} s ({parameter}); last state: {last}"),
+                reason=blocker.reason if blocker else "Timeout",
+            )
+        return None
+
+    def _limit(self) -> tuple[int, str, str]:
+        if self.scheduled_at is None:
+            return self.schedule_timeout_seconds, "schedule_timeout_seconds", "was not scheduled"
+        return self.startup_timeout_seconds, "startup_timeout_seconds", "did not start"
+
+    def _timed_out(self) -> bool:
+        limit = self._limit()[0]
+        since = self.started_at if self.scheduled_at is None else self.scheduled_at
+        return self._now - since >= limit
+
+    def _message(self, what: str) -> str:
+        text = f"Pod {self.namespace}/{self.pod_name} {what}"
+        if self.events:
+            text += "\nRecent events:\n" + format_events(self.events)
+        return text
+
+
+@dataclass
 class StartupWatch:
     """Poll one pod until it leaves Pending; raise :class:`PodStartupError` when it cannot."""
 
@@ -39,61 +122,27 @@ class StartupWatch:
     schedule_timeout_seconds: int
     startup_timeout_seconds: int
     check_interval_seconds: float = 2.0
-    #: For a pod that left Pending: why it has still not started (a Composer 3 placeholder whose
-    #: VM is being created), or None once it has.
     still_starting: Callable[[k8s.V1Pod], StartupBlocker | None] = lambda pod: None
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
 
     def wait(self) -> k8s.V1Pod:
         """Return the pod once it is no longer Pending."""
-        started = self.clock()
-        scheduled_at: float | None = None
-        events: Sequence[Any] = ()
-        events_read_at = float("-inf")
-        while True:
-            pod = self.read_pod()
-            now = self.clock()
-            if pod.status is None or pod.status.phase != "Pending":
-                blocker = self.still_starting(pod)
-                if blocker is None:
-                    return pod
-                scheduled_at = now if scheduled_at is None else scheduled_at
-            else:
-                if scheduled_at is None and _is_scheduled(pod):
-                    scheduled_at = now
-                    log.info("Pod %s/%s scheduled on %s", self.namespace, self.pod_name, pod.spec.node_name)
-                creating_long = scheduled_at is not None and now - scheduled_at >= CREATING_SUSPICIOUS_AFTER_SECONDS
-                if (creating_long or _shows_problem(pod)) and now - events_read_at >= EVENTS_EVERY_SECONDS:
-                    events, events_read_at = self.list_events(), now
-                blocker = startup_blocker(pod, events, pending_seconds=now - started)
-            if blocker is not None and blocker.fatal:
-                raise PodStartupError(
-                    self._message(f"cannot start: {blocker.describe()}", events), reason=blocker.reason
-                )
-            self._check_timeouts(pod, now, started, scheduled_at, blocker)
-            self.sleep(self.check_interval_seconds)
-
-    def _check_timeouts(self, pod, now, started, scheduled_at, blocker) -> None:
-        if scheduled_at is None:
-            limit, elapsed, what = self.schedule_timeout_seconds, now - started, "was not scheduled"
-            parameter = "schedule_timeout_seconds"
-        else:
-            limit, elapsed, what = self.startup_timeout_seconds, now - scheduled_at, "did not start"
-            parameter = "startup_timeout_seconds"
-        if elapsed < limit:
-            return
-        last = blocker.describe() if blocker else _last_state(pod)
-        raise PodStartupTimeout(
-            self._message(f"{what} within {limit} s ({parameter}); last state: {last}", self.list_events()),
-            reason=blocker.reason if blocker else "Timeout",
+        judge = StartupJudge(
+            pod_name=self.pod_name,
+            namespace=self.namespace,
+            schedule_timeout_seconds=self.schedule_timeout_seconds,
+            startup_timeout_seconds=self.startup_timeout_seconds,
+            started_at=self.clock(),
+            still_starting=self.still_starting,
         )
-
-    def _message(self, what: str, events: Sequence[Any]) -> str:
-        text = f"Pod {self.namespace}/{self.pod_name} {what}"
-        if events:
-            text += "\nRecent events:\n" + format_events(events)
-        return text
+        while True:
+            if judge.observe(self.read_pod(), self.clock()):
+                judge.record_events(self.list_events(), self.clock())
+            started = judge.verdict()
+            if started is not None:
+                return started
+            self.sleep(self.check_interval_seconds)
 
 
 def _is_scheduled(pod: k8s.V1Pod) -> bool:

@@ -8,7 +8,9 @@ diagnosis).
 from __future__ import annotations
 
 import sys
+import time
 import warnings
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -17,6 +19,8 @@ from kubernetes.client import AuthorizationV1Api
 from kubernetes.client import models as k8s
 
 from ..compat import (
+    CNCF_KUBERNETES_VERSION,
+    HAS_DEFERRABLE,
     HAS_ON_FINISH_ACTION,
     HAS_SCHEDULE_TIMEOUT,
     AirflowTaskTimeout,
@@ -25,10 +29,12 @@ from ..compat import (
     base_container_name,
 )
 from ..composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE, composer_major_version
+from ..deferral import Event, deferred_failure
 from ..diagnosis import container_failure, pod_outcome, stopped_while_running
 from ..entrypoint import ErrexitPolicy, apply_errexit_policy
 from ..exceptions import (
     ComposerPlatformWarning,
+    ComposerPodConfigError,
     PodFailedError,
     PodKilledError,
     PodPreflightError,
@@ -55,6 +61,7 @@ from ..resources import resolve_container_resources
 from ..running import PodDisruptedError, RunningWatch
 from ..startup import StartupWatch
 from ..timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS, resolve_timeouts
+from ..triggers.composer_pod import ComposerPodTrigger
 from ..validation import validate_static_arguments
 
 if TYPE_CHECKING:
@@ -65,6 +72,8 @@ FAILURE_LOG_TAIL_LINES = 20
 _ENDED = frozenset({"Succeeded", "Failed"})
 #: PodManager methods that wait on a running pod (the names on every provider version since 5.0).
 _RUNNING_POD_FOLLOWERS = ("fetch_requested_container_logs", "fetch_container_logs", "await_container_completion")
+#: Seconds past ``execution_timeout`` after which Airflow ends a deferral the trigger did not end itself.
+DEFER_TIMEOUT_MARGIN_SECONDS = 60
 
 
 class _NotSet:
@@ -110,6 +119,9 @@ class ComposerPodOperator(KubernetesPodOperator):
         on every provider version.
     :param is_delete_operator_pod: Deprecated; ``True`` means ``on_finish_action="delete_pod"``,
         ``False`` means ``"keep_pod"``.
+    :param deferrable: Wait for the pod in the triggerer (:class:`~..triggers.composer_pod.ComposerPodTrigger`)
+        instead of a worker slot, with the same checks, verdicts and messages as the synchronous
+        path (cncf-kubernetes 6.0+; on 5.x ``True`` is an error at DAG parse time).
     """
 
     def __init__(
@@ -129,6 +141,12 @@ class ComposerPodOperator(KubernetesPodOperator):
         **kwargs: Any,
     ) -> None:
         task_id = str(kwargs.get("task_id", "<no task_id>"))
+        if kwargs.get("deferrable") and not HAS_DEFERRABLE:
+            raise ComposerPodConfigError(
+                f"Task {task_id!r}: deferrable=True needs apache-airflow-providers-cncf-kubernetes 6.0 or newer; "
+                f"{CNCF_KUBERNETES_VERSION} is installed. Remove deferrable=True (the task then holds a worker "
+                "slot while its pod runs) or upgrade the provider."
+            )
         self.errexit_policy = ErrexitPolicy.parse(errexit_policy, task_id=task_id)
         self.preflight = PreflightMode.parse(preflight, task_id=task_id)
         validate_static_arguments(
@@ -184,6 +202,7 @@ class ComposerPodOperator(KubernetesPodOperator):
         self._stopped_by_on_kill = False
         self._watching = False
         self._log_replays: dict[tuple[str, str, str], LogReplay] = {}
+        self._resumed_pod: k8s.V1Pod | None = None
 
     @cached_property
     def hook(self) -> ComposerKubernetesHook:
@@ -301,6 +320,8 @@ class ComposerPodOperator(KubernetesPodOperator):
 
     def get_or_create_pod(self, pod_request_obj: k8s.V1Pod, context: Context) -> k8s.V1Pod:
         """Log what Composer will do with the pod, run the preflight checks, then find or create it."""
+        if self._resumed_pod is not None:
+            return self._resumed_pod  # a deferred task resumes with the pod its trigger followed
         self._log_platform_rules(pod_request_obj)
         self._run_preflight(pod_request_obj)
         return super().get_or_create_pod(pod_request_obj, context)
@@ -348,6 +369,74 @@ class ComposerPodOperator(KubernetesPodOperator):
         except PodStartupError as error:
             self._startup_error = error
             raise
+
+    def invoke_defer_method(self, last_log_time: Any = None, context: Context | None = None) -> None:
+        """Defer to :class:`ComposerPodTrigger`, which judges the pod as the synchronous path does.
+
+        Replaces upstream's trigger on every provider version (6.0+); ``last_log_time`` is
+        upstream's and unused: the log is written once, when the task resumes.
+        """
+        self.hook  # noqa: B018 - resolves config_file and in_cluster by the package's rule
+        deadline = None
+        if self.execution_timeout is not None:
+            ti = context.get("ti") if context else None
+            start = ti.start_date.timestamp() if ti is not None and ti.start_date else time.time()
+            deadline = start + self.execution_timeout.total_seconds()
+        trigger = ComposerPodTrigger(
+            pod_name=self.pod.metadata.name,
+            pod_namespace=self.pod.metadata.namespace,
+            trigger_start_time=time.time(),
+            base_container_name=base_container_name(self),
+            kubernetes_conn_id=self.kubernetes_conn_id,
+            config_file=self.config_file,
+            in_cluster=self.in_cluster,
+            cluster_context=self.cluster_context,
+            use_composer_kubeconfig=not (self._config_file_explicit and self.config_file is None),
+            schedule_timeout_seconds=self.schedule_timeout_seconds,
+            startup_timeout_seconds=self.startup_timeout_seconds,
+            startup_check_interval_seconds=getattr(self, "startup_check_interval_seconds", 2),
+            poll_interval=self.poll_interval,
+            execution_deadline=deadline,
+        )
+        timeout = None
+        if deadline is not None:
+            timeout = timedelta(seconds=max(0.0, deadline - time.time()) + DEFER_TIMEOUT_MARGIN_SECONDS)
+        self.defer(trigger=trigger, method_name="resume_from_trigger", timeout=timeout)
+
+    def resume_from_trigger(self, context: Context, event: Event) -> Any:
+        """Finish a deferred task from its trigger's event, as the synchronous path would have."""
+        name, namespace = event["name"], event["namespace"]
+        self.log.info("Resumed: pod %s/%s %s", namespace, name, event["status"])
+        failure = deferred_failure(event)
+        remote_pod = _read_or_none(self.client, name, namespace)
+        if failure is None and remote_pod is None:
+            failure = self._ended_pod_gone(event)
+            if failure is None:
+                return None
+        if failure is None:
+            if hasattr(self, "_set_name"):  # 10.x names the pod in execute(), which a resume skips
+                self.name = self._set_name(self.name)
+            self._resumed_pod = remote_pod
+            return self.execute_sync(context)
+        if isinstance(failure, PodStartupError):
+            self._startup_error = failure
+        if remote_pod is None:
+            raise failure
+        try:
+            raise failure
+        finally:  # as in upstream's synchronous path: the pod is deleted or kept, the verdict goes on
+            self.cleanup(remote_pod, remote_pod)
+
+    def _ended_pod_gone(self, event: Event) -> BaseException | None:
+        """Return the error for a pod that ended and was deleted before the task resumed, or None."""
+        where = f"Pod {event['namespace']}/{event['name']}"
+        gone = "was deleted before the task resumed"
+        if event.get("message"):
+            return PodFailedError(f"{where} failed: {event['message']}. It {gone}; its log is gone.")
+        if self.do_xcom_push:
+            return PodFailedError(f"{where} succeeded but {gone}; its XCom result is gone.")
+        self.log.warning("%s succeeded and %s; its log is gone", where, gone)
+        return None
 
     def cleanup(self, pod: k8s.V1Pod, remote_pod: k8s.V1Pod, *args: Any, **kwargs: Any) -> None:
         """Delete or keep the pod as upstream does, then raise an error that says what went wrong."""

@@ -1,0 +1,64 @@
+"""What a deferred pod's trigger tells the task when it resumes: plain-data events, and the error each means.
+
+The trigger judges the pod with the same verdicts as the synchronous path (startup diagnosis,
+disruption, execution timeout); an event carries the verdict's message, and :func:`deferred_failure`
+turns it back into the exception the synchronous path raises, so both modes fail alike.
+
+==================  =====================================  ==============================================
+``status``          when                                   on resume
+==================  =====================================  ==============================================
+``ended``           the base container or the pod ended    the synchronous path's ending: logs, XCom,
+                                                           outcome, failure message, pod deletion
+``cannot_start``    a startup verdict or timeout            :class:`PodStartupError` / ``...Timeout``
+``disrupted``       deleted, evicted, node lost             :class:`~.running.PodDisruptedError`
+``timed_out``       ``execution_timeout`` reached           ``AirflowTaskTimeout``, pod deleted
+``api_error``       the API failed past the retry policy    :class:`PodFailedError` naming the API error
+==================  =====================================  ==============================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .compat import AirflowTaskTimeout
+from .exceptions import PodFailedError, PodStartupError, PodStartupTimeout
+from .running import PodDisruptedError
+
+ENDED = "ended"
+CANNOT_START = "cannot_start"
+DISRUPTED = "disrupted"
+TIMED_OUT = "timed_out"
+API_ERROR = "api_error"
+
+Event = dict[str, Any]
+
+
+def pod_event(
+    status: str, *, name: str, namespace: str, message: str = "", reason: str | None = None, timeout: bool = False
+) -> Event:
+    """Return the event a trigger sends for the pod ``namespace/name`` (JSON-safe)."""
+    return {
+        "status": status,
+        "name": name,
+        "namespace": namespace,
+        "message": message,
+        "reason": reason,
+        "timeout": timeout,
+    }
+
+
+def deferred_failure(event: Event) -> BaseException | None:
+    """Return the error the resumed task raises for ``event``, or None when the pod ended and the task goes on."""
+    status, message = event.get("status"), str(event.get("message") or "")
+    if status == ENDED:
+        return None
+    if status == CANNOT_START:
+        error_type = PodStartupTimeout if event.get("timeout") else PodStartupError
+        return error_type(message, reason=event.get("reason") or "Unknown")
+    if status == DISRUPTED:
+        return PodDisruptedError(message)
+    if status == TIMED_OUT:
+        return AirflowTaskTimeout(message)
+    if status == API_ERROR:
+        return PodFailedError(message)
+    return PodFailedError(f"The pod's trigger sent an event this version does not know: {event!r}")

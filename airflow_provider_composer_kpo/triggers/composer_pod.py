@@ -1,0 +1,262 @@
+"""ComposerPodTrigger: follow a deferred task's pod in the triggerer, with the synchronous path's verdicts.
+
+=====================  ======================================================================
+while the pod ...      the trigger
+=====================  ======================================================================
+waits to start         feeds each read to :class:`~..startup.StartupJudge` (diagnosis.py):
+                       the same fatal reasons, events and timeouts as the synchronous wait
+runs                   judges each read with :func:`~..interruption.pod_disruption`
+ended                  sends ``ended``; the resumed task ends it as the synchronous path does
+=====================  ======================================================================
+
+API calls are made by the synchronous client of :class:`~..hooks.composer_kubernetes.ComposerKubernetesHook`
+(the package's kubeconfig rule, and the client Google patches on Composer 3), one call at a time
+in a small thread pool, so none blocks the triggerer's event loop; transient failures are retried
+with :mod:`~..retry`'s policy, waiting with ``asyncio.sleep``.
+
+Compatibility: :meth:`serialize` writes plain data only (no kubeconfig content, no secrets). A
+triggerer may run another version of this package than the worker that deferred: keyword
+arguments are only ever added, an unknown one is ignored with a warning, a missing one takes its
+default. A triggerer restart re-creates the trigger from these keywords; the timers go on from
+``trigger_start_time``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, TypeVar
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+from kubernetes.client import CoreV1Api
+from kubernetes.client import models as k8s
+
+from ..deferral import API_ERROR, CANNOT_START, DISRUPTED, ENDED, TIMED_OUT, Event, pod_event
+from ..diagnosis import container_failure, workload_ended
+from ..exceptions import PodStartupError, PodStartupTimeout
+from ..interruption import pod_disruption
+from ..platform.peer_vm import vm_start_blocker
+from ..retry import call_with_retry_async
+from ..startup import StartupJudge
+from ..timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Threads shared by every ComposerPodTrigger of a triggerer; each call holds one for a request.
+API_THREADS = 8
+#: Seconds one API request may take before it counts as a (transient) failure.
+REQUEST_TIMEOUT_SECONDS = 30
+
+_executor: ThreadPoolExecutor | None = None
+
+
+def _api_executor() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=API_THREADS, thread_name_prefix="composer-kpo-trigger")
+    return _executor
+
+
+class ComposerPodTrigger(BaseTrigger):
+    """Wait for a pod to start, run and end; send one event that says how (see :mod:`~..deferral`).
+
+    :param pod_name: The pod.
+    :param pod_namespace: Its namespace.
+    :param trigger_start_time: When the task deferred, in seconds since the epoch; the schedule
+        timeout counts from it, across triggerer restarts.
+    :param base_container_name: The container that runs the task's command.
+    :param kubernetes_conn_id: The connection the hook reads (None: none).
+    :param config_file: A kubeconfig path the worker resolved, read on the triggerer.
+    :param in_cluster: Use the in-cluster configuration.
+    :param cluster_context: The kubeconfig context.
+    :param use_composer_kubeconfig: Let the hook fall back to Composer's kubeconfig.
+    :param schedule_timeout_seconds: Seconds to be scheduled, as the operator's parameter.
+    :param startup_timeout_seconds: Seconds to start once scheduled, as the operator's parameter.
+    :param startup_check_interval_seconds: Seconds between reads while the pod starts.
+    :param poll_interval: Seconds between reads while the pod runs.
+    :param execution_deadline: The task's ``execution_timeout`` as seconds since the epoch, or None.
+    """
+
+    def __init__(
+        self,
+        *,
+        pod_name: str,
+        pod_namespace: str,
+        trigger_start_time: float,
+        base_container_name: str = "base",
+        kubernetes_conn_id: str | None = None,
+        config_file: str | None = None,
+        in_cluster: bool | None = None,
+        cluster_context: str | None = None,
+        use_composer_kubeconfig: bool = True,
+        schedule_timeout_seconds: int = DEFAULT_STARTUP_TIMEOUT_SECONDS,
+        startup_timeout_seconds: int = DEFAULT_STARTUP_TIMEOUT_SECONDS,
+        startup_check_interval_seconds: float = 2.0,
+        poll_interval: float = 2.0,
+        execution_deadline: float | None = None,
+        **unknown: Any,
+    ) -> None:
+        super().__init__()
+        if unknown:
+            log.warning("ComposerPodTrigger: ignoring arguments this version does not know: %s", sorted(unknown))
+        self.pod_name = pod_name
+        self.pod_namespace = pod_namespace
+        self.trigger_start_time = float(trigger_start_time)
+        self.base_container_name = base_container_name
+        self.kubernetes_conn_id = kubernetes_conn_id
+        self.config_file = config_file
+        self.in_cluster = in_cluster
+        self.cluster_context = cluster_context
+        self.use_composer_kubeconfig = use_composer_kubeconfig
+        self.schedule_timeout_seconds = int(schedule_timeout_seconds)
+        self.startup_timeout_seconds = int(startup_timeout_seconds)
+        self.startup_check_interval_seconds = float(startup_check_interval_seconds)
+        self.poll_interval = float(poll_interval)
+        self.execution_deadline = float(execution_deadline) if execution_deadline is not None else None
+        self._client: CoreV1Api | None = None
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Return the import path and the plain keyword arguments that re-create this trigger."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "pod_name": self.pod_name,
+                "pod_namespace": self.pod_namespace,
+                "trigger_start_time": self.trigger_start_time,
+                "base_container_name": self.base_container_name,
+                "kubernetes_conn_id": self.kubernetes_conn_id,
+                "config_file": self.config_file,
+                "in_cluster": self.in_cluster,
+                "cluster_context": self.cluster_context,
+                "use_composer_kubeconfig": self.use_composer_kubeconfig,
+                "schedule_timeout_seconds": self.schedule_timeout_seconds,
+                "startup_timeout_seconds": self.startup_timeout_seconds,
+                "startup_check_interval_seconds": self.startup_check_interval_seconds,
+                "poll_interval": self.poll_interval,
+                "execution_deadline": self.execution_deadline,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Send one event once the pod ended, cannot start, was taken away, or the task ran out of time."""
+        try:
+            event = await self._follow()
+        except Exception as error:  # not transient, or transient past the retry policy's deadline
+            event = self._event(
+                API_ERROR,
+                f"Lost track of pod {self.pod_namespace}/{self.pod_name}: the Kubernetes API failed "
+                f"({type(error).__name__}: {str(error)[:300]})",
+            )
+        log.info("Pod %s/%s: %s %s", self.pod_namespace, self.pod_name, event["status"], event["message"])
+        yield TriggerEvent(event)
+
+    async def _follow(self) -> Event:
+        judge = StartupJudge(
+            pod_name=self.pod_name,
+            namespace=self.pod_namespace,
+            schedule_timeout_seconds=self.schedule_timeout_seconds,
+            startup_timeout_seconds=self.startup_timeout_seconds,
+            started_at=self.trigger_start_time,
+            still_starting=vm_start_blocker,
+        )
+        while True:  # until the pod has started
+            pod = await self._read_pod()
+            stop = self._stop_event(pod)
+            if stop is not None:
+                return stop
+            if workload_ended(pod, self.base_container_name):
+                return self._ended(pod)
+            if judge.observe(pod, time.time()):
+                judge.record_events(await self._list_events(), time.time())
+            try:
+                if judge.verdict() is not None:
+                    break
+            except PodStartupError as error:
+                timeout = isinstance(error, PodStartupTimeout)
+                return self._event(CANNOT_START, str(error), reason=error.reason, timeout=timeout)
+            await asyncio.sleep(self.startup_check_interval_seconds)
+        log.info("Pod %s/%s started; following it every %s s", self.pod_namespace, self.pod_name, self.poll_interval)
+        while True:  # until it ends
+            if workload_ended(pod, self.base_container_name):
+                return self._ended(pod)
+            await asyncio.sleep(self.poll_interval)
+            pod = await self._read_pod()
+            stop = self._stop_event(pod)
+            if stop is not None:
+                return stop
+
+    def _ended(self, pod: k8s.V1Pod) -> Event:
+        # The failure travels with the event: the pod may be deleted before the task resumes.
+        return self._event(ENDED, container_failure(pod, self.base_container_name) or "")
+
+    def _stop_event(self, pod: k8s.V1Pod | None) -> Event | None:
+        """Return the event for a pod taken away or a task out of time, else None."""
+        verdict = pod_disruption(pod, name=self.pod_name, namespace=self.pod_namespace)
+        if verdict is not None:
+            return self._event(DISRUPTED, f"{verdict}; its work did not finish.")
+        if self.execution_deadline is not None and time.time() >= self.execution_deadline:
+            return self._event(TIMED_OUT)
+        return None
+
+    def _event(self, status: str, message: str = "", *, reason: str | None = None, timeout: bool = False) -> Event:
+        return pod_event(
+            status, name=self.pod_name, namespace=self.pod_namespace, message=message, reason=reason, timeout=timeout
+        )
+
+    async def _read_pod(self) -> k8s.V1Pod | None:
+        """Return the pod as it is now, or None when the API server answers 404."""
+        client = await self._api()
+
+        def read() -> k8s.V1Pod | None:
+            try:
+                return client.read_namespaced_pod(
+                    self.pod_name, self.pod_namespace, _request_timeout=REQUEST_TIMEOUT_SECONDS
+                )
+            except Exception as error:
+                if getattr(error, "status", None) == 404:
+                    return None
+                raise
+
+        return await self._call(read, f"read pod {self.pod_namespace}/{self.pod_name}")
+
+    async def _list_events(self) -> list[Any]:
+        client = await self._api()
+        selector = f"involvedObject.name={self.pod_name}"
+        listed = await self._call(
+            functools.partial(
+                client.list_namespaced_event,
+                self.pod_namespace,
+                field_selector=selector,
+                _request_timeout=REQUEST_TIMEOUT_SECONDS,
+            ),
+            f"list events of pod {self.pod_namespace}/{self.pod_name}",
+        )
+        return list(listed.items or [])
+
+    async def _api(self) -> CoreV1Api:
+        if self._client is None:
+            self._client = await self._call(self._make_client, "load the Kubernetes client configuration")
+        return self._client
+
+    def _make_client(self) -> CoreV1Api:
+        from ..hooks.composer_kubernetes import ComposerKubernetesHook
+
+        hook = ComposerKubernetesHook(
+            conn_id=self.kubernetes_conn_id,
+            config_file=self.config_file,
+            in_cluster=self.in_cluster,
+            cluster_context=self.cluster_context,
+            use_composer_kubeconfig=self.use_composer_kubeconfig,
+        )
+        return CoreV1Api(hook.api_client)
+
+    async def _call(self, call: Callable[[], T], description: str) -> T:
+        """Return ``call()`` run in the API thread pool, with transient failures retried."""
+        loop = asyncio.get_running_loop()
+        return await call_with_retry_async(lambda: loop.run_in_executor(_api_executor(), call), description=description)
