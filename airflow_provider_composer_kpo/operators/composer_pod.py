@@ -379,8 +379,9 @@ class ComposerPodOperator(KubernetesPodOperator):
         self.hook  # noqa: B018 - resolves config_file and in_cluster by the package's rule
         deadline = None
         if self.execution_timeout is not None:
-            ti = context.get("ti") if context else None
-            start = ti.start_date.timestamp() if ti is not None and ti.start_date else time.time()
+            # From the task's start, as Airflow counts it; 6.x-7.x do not pass the context.
+            started = getattr(context.get("ti"), "start_date", None) if context else None
+            start = started.timestamp() if started is not None else time.time()
             deadline = start + self.execution_timeout.total_seconds()
         trigger = ComposerPodTrigger(
             pod_name=self.pod.metadata.name,

@@ -45,7 +45,69 @@ def make_dag(dag_id: str | None = None):
 def run(operator, *, run_id: str | None = None, try_number: int = 1) -> tuple[Any, TaskInstanceStandIn]:
     """Render and execute ``operator`` like a worker would; return (result, task instance)."""
     ti = TaskInstanceStandIn(operator.dag_id, operator.task_id, try_number)
-    context: dict[str, Any] = {
+    context = _context(operator, ti, run_id)
+    operator.render_template_fields(context)
+    return operator.execute(context), ti
+
+
+def run_deferred(
+    operator, *, run_id: str | None = None, on_deferred: Any = None, restart_trigger_when: Any = None
+) -> tuple[Any, TaskInstanceStandIn]:
+    """Run a deferrable ``operator`` as worker, triggerer and worker again; return (result, task instance).
+
+    The trigger is re-created from its serialized keywords after a JSON round trip, as a
+    triggerer does. ``on_deferred(trigger)`` runs once the task has deferred. With
+    ``restart_trigger_when`` (a callable taking nothing), the first trigger is cancelled as soon
+    as it returns True, like a triggerer stopped mid-wait, and a new one from the same keywords
+    follows the pod to its end. The resume runs on a fresh copy of the task, as a new worker would.
+    """
+    import asyncio
+    import copy
+
+    from airflow_provider_composer_kpo.compat import TaskDeferred
+
+    fresh = copy.deepcopy(operator)
+    ti = TaskInstanceStandIn(operator.dag_id, operator.task_id)
+    context = _context(operator, ti, run_id)
+    operator.render_template_fields(context)
+    try:
+        operator.execute(context)
+    except TaskDeferred as deferred:
+        trigger, method_name = deferred.trigger, deferred.method_name
+    else:
+        raise AssertionError(f"{operator.task_id} did not defer")
+    if on_deferred is not None:
+        on_deferred(trigger)
+    classpath, kwargs = trigger.serialize()
+    event = asyncio.run(_trigger_event(classpath, json.loads(json.dumps(kwargs)), restart_trigger_when))
+    fresh.render_template_fields(context)
+    return getattr(fresh, method_name)(context, event=event.payload), ti
+
+
+async def _trigger_event(classpath: str, kwargs: dict[str, Any], restart_when: Any) -> Any:
+    import asyncio
+    import importlib
+
+    module, _, name = classpath.rpartition(".")
+    trigger_type = getattr(importlib.import_module(module), name)
+
+    async def first_event() -> Any:
+        async for event in trigger_type(**kwargs).run():
+            return event
+        raise AssertionError("the trigger ended without an event")
+
+    if restart_when is not None:
+        first = asyncio.ensure_future(first_event())
+        while not restart_when():
+            if first.done():
+                raise AssertionError(f"the trigger ended before the restart: {first.result()!r}")
+            await asyncio.sleep(0.5)
+        first.cancel()
+    return await first_event()
+
+
+def _context(operator, ti: TaskInstanceStandIn, run_id: str | None) -> dict[str, Any]:
+    return {
         "ti": ti,
         "task_instance": ti,
         "dag": operator.dag,
@@ -54,5 +116,3 @@ def run(operator, *, run_id: str | None = None, try_number: int = 1) -> tuple[An
         "ds": "2024-05-01",
         "params": {},
     }
-    operator.render_template_fields(context)
-    return operator.execute(context), ti

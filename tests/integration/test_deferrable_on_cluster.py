@@ -1,0 +1,194 @@
+"""ComposerPodOperator(deferrable=True) against the real local cluster: the synchronous path's guarantees.
+
+Each test runs the task as Airflow would: the worker creates the pod and defers, the trigger
+(re-created from its serialized keywords) follows the pod, a fresh copy of the task resumes from
+the trigger's event. The fail-fast cases are the synchronous suite's, with the same reasons and
+messages; `no_leaked_pods` proves no pod is left behind.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from kubernetes.client import models as k8s
+
+from airflow_provider_composer_kpo import ComposerPodOperator, PodFailedError, PodStartupError, PodStartupTimeout
+from airflow_provider_composer_kpo.compat import HAS_DEFERRABLE, AirflowTaskTimeout
+
+from .operator_harness import BUSYBOX, CONNECTION, make_dag, run, run_deferred
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.usefixtures("no_leaked_pods"),
+    pytest.mark.skipif(not HAS_DEFERRABLE, reason="deferrable KPO needs cncf-kubernetes 6.0+"),
+]
+
+TICKING = "i=0; while [ $i -lt 12 ]; do echo tick-$i; i=$((i+1)); sleep 1; done; echo work-finished"
+
+
+@pytest.fixture(autouse=True)
+def composer_environment(monkeypatch, kubeconfig_path):
+    monkeypatch.setenv("COMPOSER_KPO_KUBECONFIG", kubeconfig_path)
+    monkeypatch.setenv("AIRFLOW_CONN_KUBERNETES_DEFAULT", CONNECTION)
+
+
+def deferred_pod(**kwargs) -> ComposerPodOperator:
+    kwargs.setdefault("task_id", f"d-{uuid.uuid4().hex[:6]}")
+    kwargs.setdefault("image", BUSYBOX)
+    return ComposerPodOperator(dag=make_dag(), deferrable=True, **kwargs)
+
+
+def output(capfd, caplog) -> str:
+    captured = capfd.readouterr()
+    return caplog.text + captured.out + captured.err
+
+
+def pods_of(core_v1, namespace, op) -> list[k8s.V1Pod]:
+    return core_v1.list_namespaced_pod(namespace, label_selector=f"task_id={op.task_id}").items
+
+
+def test_deferred_pod_succeeds_with_its_log_and_xcom(capfd, caplog):
+    script = (
+        "echo hello-from-a-deferred-pod; mkdir -p /airflow/xcom; echo '{\"answer\": 42}' > /airflow/xcom/return.json"
+    )
+    result, ti = run_deferred(deferred_pod(cmds=["sh", "-c", script], do_xcom_push=True))
+    assert result == {"answer": 42}
+    assert "hello-from-a-deferred-pod" in output(capfd, caplog)
+    assert ti.pushed.get("pod_name")
+
+
+def _without_pod_names(message: str) -> str:
+    return re.sub(r"composer-user-workloads/\S+", "<pod>", message)
+
+
+@pytest.mark.parametrize(
+    ("case", "kwargs", "error", "reason"),
+    [
+        ("exit code", {"cmds": ["sh", "-c", "echo about to fail; exit 3"]}, PodFailedError, None),
+        (
+            "missing Secret, preflight off",
+            {
+                "cmds": ["sh", "-c", "true"],
+                "preflight": "off",
+                "env_from": [k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name="no-such-secret"))],
+            },
+            PodStartupError,
+            "CreateContainerConfigError",
+        ),
+        (
+            "bad image name",
+            {"image": "Busybox:1.36", "cmds": ["sh", "-c", "true"]},
+            PodStartupError,
+            "InvalidImageName",
+        ),
+        (
+            "OOMKilled",
+            {
+                "cmds": ["sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"],
+                "container_resources": k8s.V1ResourceRequirements(
+                    limits={"memory": "32Mi"}, requests={"memory": "32Mi"}
+                ),
+            },
+            PodFailedError,
+            None,
+        ),
+    ],
+)
+def test_deferred_fails_like_the_synchronous_path(case, kwargs, error, reason):
+    """Same exception, reason and message (pod names aside) in both modes, within the same seconds."""
+    errors, seconds = {}, {}
+    for mode in ("sync", "deferred"):
+        started = time.monotonic()
+        with pytest.raises(error) as raised:
+            if mode == "sync":
+                run(
+                    ComposerPodOperator(
+                        dag=make_dag(), task_id=f"s-{uuid.uuid4().hex[:6]}", **{"image": BUSYBOX, **kwargs}
+                    )
+                )
+            else:
+                run_deferred(deferred_pod(**kwargs))
+        seconds[mode] = time.monotonic() - started
+        errors[mode] = raised.value
+    assert not isinstance(errors["deferred"], PodStartupTimeout)
+    if reason is not None:
+        assert errors["deferred"].reason == errors["sync"].reason == reason
+    assert _without_pod_names(str(errors["deferred"])) == _without_pod_names(str(errors["sync"])), case
+    assert seconds["deferred"] < seconds["sync"] + 10, seconds
+
+
+def test_deferred_unschedulable_pod_fails_with_the_scheduler_reason():
+    from airflow_provider_composer_kpo import gke_node_pool_affinity
+
+    op = deferred_pod(cmds=["sh", "-c", "true"], affinity=gke_node_pool_affinity("pool-0"))
+    with pytest.raises(PodStartupError) as err:
+        run_deferred(op)
+    assert not isinstance(err.value, PodStartupTimeout)
+    assert err.value.reason == "Unschedulable"
+    assert "didn't match Pod's node affinity/selector" in str(err.value)
+
+
+def test_pod_deleted_while_deferred_fails_naming_it(core_v1, namespace):
+    op = deferred_pod(cmds=["sh", "-c", TICKING])
+
+    def delete_when_running(trigger) -> None:
+        def delete() -> None:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                pod = core_v1.read_namespaced_pod(trigger.pod_name, namespace)
+                if pod.status.phase == "Running":
+                    core_v1.delete_namespaced_pod(trigger.pod_name, namespace)
+                    return
+                time.sleep(0.5)
+
+        threading.Thread(target=delete, daemon=True).start()
+
+    with pytest.raises(PodFailedError, match="was deleted from outside the task"):
+        run_deferred(op, on_deferred=delete_when_running)
+
+
+def test_trigger_restart_resumes_and_the_task_succeeds_with_one_pod(core_v1, namespace, capfd, caplog):
+    """A triggerer stopped mid-wait: a new trigger from the same keywords follows the same pod."""
+    op = deferred_pod(cmds=["sh", "-c", TICKING], on_finish_action="keep_pod")
+
+    def running() -> bool:
+        pods = pods_of(core_v1, namespace, op)
+        return bool(pods) and pods[0].status.phase == "Running"
+
+    try:
+        run_deferred(op, restart_trigger_when=running)
+        assert "work-finished" in output(capfd, caplog)
+        assert len(pods_of(core_v1, namespace, op)) == 1
+    finally:
+        for pod in pods_of(core_v1, namespace, op):
+            core_v1.delete_namespaced_pod(pod.metadata.name, namespace)
+
+
+def test_execution_timeout_while_deferred_deletes_the_pod_and_says_so(core_v1, namespace):
+    # The shell exits on SIGTERM, so the deletion does not wait out the 30 s grace period.
+    script = "trap 'exit 143' TERM; sleep 300 & wait"
+    op = deferred_pod(cmds=["sh", "-c", script], execution_timeout=timedelta(seconds=15))
+    with pytest.raises(
+        AirflowTaskTimeout, match=r"execution_timeout \(0:00:15\) reached while pod .* running; the pod was deleted"
+    ):
+        run_deferred(op)
+
+
+def test_trigger_survives_api_server_down_for_15_seconds(core_v1, namespace, api_client, capfd, caplog):
+    """Transient API failures in the trigger are retried by the synchronous path's policy: one pod, success."""
+    from .cluster_control import restart_apiserver_when_running
+
+    op = deferred_pod(cmds=["sh", "-c", "for i in $(seq 1 30); do sleep 1; done; echo still-here"])
+    selector = f"task_id={op.task_id}"
+    restarter = restart_apiserver_when_running(core_v1, api_client, namespace, selector, restarts=1, down_seconds=15)
+    try:
+        run_deferred(op)
+    finally:
+        restarter.join()
+    assert len(restarter.ready_after) == 1, "the API server was not restarted as planned"
+    assert "still-here" in output(capfd, caplog)
