@@ -98,6 +98,14 @@ SCENARIOS = [
     Scenario("composer_kpo_set_e", "step 2 fails", "failed", "exited with code 1", conf={"fail_step": 2}),
     Scenario("composer_kpo_xcom", "value passed downstream", "success", "received 42 rows for sales"),
     Scenario("composer_kpo_team_operator", "team defaults", "success", "report for"),
+    Scenario("composer_kpo_deferrable", "deferred, XCom downstream", "success", "report: 20 batches"),
+    Scenario(
+        "composer_kpo_deferrable",
+        "deferred, bad image name",
+        "failed",
+        "cannot start: InvalidImageName",
+        conf={"image": "Busybox:1.36"},
+    ),
 ]
 
 
