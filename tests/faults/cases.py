@@ -14,6 +14,8 @@ from tests.faults.dags.composer_kpo_faults import NAMESPACE, QUIET_START_SECONDS
 from tests.faults.driver import CaseRun, Fault, signal_task_process
 from tests.integration.cluster_control import api_server_ready, restart_apiserver, start_component, stop_component
 
+#: Task states of a try still in progress; a deferred task waits in the triggerer.
+IN_PROGRESS = frozenset({"running", "deferred", "queued", "scheduled", None})
 #: Seconds the pod keeps running before a fault, so the operator is following its logs.
 SETTLE_SECONDS = 5
 #: The longest the node stays lost: the node controller's 50 s grace, then time to give up.
@@ -87,7 +89,7 @@ def evicted(run: CaseRun) -> float | None:
         if any(p.reason == "Evicted" for p in run.recorder.seen.values()):
             return time.monotonic()
         ti = run.airflow.task_instance(run.dag, run.run_id)
-        if ti.get("state") not in ("running", "queued", "scheduled", None) or int(ti.get("try_number") or 1) > 1:
+        if ti.get("state") not in IN_PROGRESS or int(ti.get("try_number") or 1) > 1:
             # The pod was evicted and deleted between two polls: the try's end stands in for it.
             run.notes.append("eviction not seen by the pod poll; timed from the first try's end")
             return time.monotonic()
@@ -122,7 +124,7 @@ def node_lost(run: CaseRun) -> float | None:
     at = time.monotonic()
     try:
         while time.monotonic() < at + NODE_LOST_SECONDS:
-            if run.airflow.task_instance(run.dag, run.run_id).get("state") != "running":
+            if run.airflow.task_instance(run.dag, run.run_id).get("state") not in IN_PROGRESS:
                 run.notes.append(f"try 1 ended {time.monotonic() - at:.1f} s after the kubelet stopped")
                 break
             time.sleep(1)
@@ -141,8 +143,25 @@ def worker_killed(run: CaseRun) -> float | None:
     """
     if not _wait_running(run):
         return None
-    at = run.airflow.kill_worker()
-    run.airflow.start_worker()
+    at = run.airflow.kill_component("celery-worker")
+    run.airflow.start_component("celery-worker")
+    return at
+
+
+def triggerer_restarts(run: CaseRun) -> float | None:
+    """While the task is deferred: SIGTERM the triggerer (a shutdown), start it; later SIGKILL it (a crash), start it.
+
+    The trigger must resume on the new triggerer each time, and the pod run to its end once.
+    """
+    if not _wait_running(run):
+        return None
+    at = None
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        stopped = run.airflow.kill_component("triggerer", signum)
+        at = at or stopped
+        run.airflow.start_component("triggerer")
+        run.notes.append(f"triggerer back {time.monotonic() - stopped:.1f} s after {signal.Signals(signum).name}")
+        time.sleep(SETTLE_SECONDS)
     return at
 
 
@@ -186,4 +205,11 @@ FAULTS: dict[str, tuple[Fault, str]] = {
         "9. API server restarted mid-stream (30000 lines): each line once, or the gap named",
     ),
     "silent": (no_fault, "10. silent for 300 s: success, no reconnect storm"),
+    # deferrable=True: the trigger follows the pod, the task resumes on a worker.
+    "deferred_triggerer_restarts": (
+        triggerer_restarts,
+        "11. deferred, triggerer SIGTERMed then SIGKILLed and restarted: success, one pod",
+    ),
+    "deferred_pod_deleted": (pod_deleted, "11. deferred, pod deleted: fail naming it, the retry runs one new pod"),
+    "deferred_evicted": (evicted, "11. deferred, pod evicted: fail naming Evicted and the limit, the retry runs"),
 }

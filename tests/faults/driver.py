@@ -145,25 +145,35 @@ class Airflow:
         return None
 
     # --- the Celery worker ---------------------------------------------------------------------------
-    def kill_worker(self) -> float:
-        """SIGKILL every process of the Celery worker (its task processes too); return when."""
+    def kill_component(self, component: str, signum: int = signal.SIGKILL) -> float:
+        """Stop a deployment component (``celery-worker``, ``triggerer``, ...); return when the signal went out.
+
+        SIGKILL goes to every process of the component, as when Composer loses its pod; SIGTERM
+        to its main process only, as a pod shutdown or an upgrade sends it, which then stops the rest.
+        """
         # The deployment's own definition of a component's processes (dev/airflow/lib.sh).
-        script = 'source "$0" && group_pids "$(pid_of celery-worker)"'
+        script = 'source "$0" && pid_of "$1" && group_pids "$(pid_of "$1")"'
         listed = subprocess.run(
-            ["bash", "-c", script, str(REPO / "dev/airflow/lib.sh")], capture_output=True, text=True, check=True
+            ["bash", "-c", script, str(REPO / "dev/airflow/lib.sh"), component],
+            capture_output=True,
+            text=True,
+            check=True,
         )
-        victims = [int(pid) for pid in listed.stdout.split()]
-        for pid in victims:
+        main, *rest = [int(pid) for pid in listed.stdout.split()]
+        victims = [main, *rest]
+        for pid in victims if signum == signal.SIGKILL else [main]:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, signum)
         at = time.monotonic()
         while any(_alive(pid) for pid in victims):
+            if time.monotonic() - at > 90:
+                raise TimeoutError(f"{component} still running 90 s after signal {signum}")
             time.sleep(0.1)
         return at
 
-    def start_worker(self) -> None:
-        """Start the Celery worker again, as ``make airflow-up`` does; wait until it is ready."""
-        subprocess.run(["bash", str(REPO / "dev/airflow/airflow-up.sh"), "--restart", "celery-worker"], check=True)
+    def start_component(self, component: str) -> None:
+        """Start a component again, as ``make airflow-up`` does; wait until it is ready."""
+        subprocess.run(["bash", str(REPO / "dev/airflow/airflow-up.sh"), "--restart", component], check=True)
 
     # --- task logs ----------------------------------------------------------------------------------
     def log_lines(self, dag: str, run_id: str, attempt: int) -> list[str]:

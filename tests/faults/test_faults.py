@@ -109,3 +109,28 @@ def test_every_log_line_once_or_the_gap_named(outcomes, case):
     # then the task log says so.
     assert not count.missing or count.gap_noted, f"{len(count.missing)} lines missing, no gap noted"
     assert len(outcome.pods) == 1 and not outcome.left_behind, outcome.pods_text()
+
+
+def test_deferred_task_survives_triggerer_sigterm_and_sigkill_with_one_pod(outcomes):
+    """The trigger resumes on each new triggerer: the task succeeds, its pod ran once and was deleted."""
+    outcome = outcomes["deferred_triggerer_restarts"]
+    assert (outcome.state, outcome.try_number) == ("success", 1), outcome
+    assert sum(note.startswith("triggerer back") for note in outcome.notes) == 2, outcome.notes
+    assert "tick 60" in log_text(outcome, 1)
+    assert len(outcome.pods) == 1 and not outcome.left_behind, outcome.pods_text()
+
+
+def test_deferred_pod_deleted_fails_naming_it_and_the_retry_runs_one_new_pod(outcomes):
+    outcome = outcomes["deferred_pod_deleted"]
+    assert (outcome.state, outcome.try_number) == ("success", 2), outcome
+    assert "was deleted from outside the task while it ran" in log_text(outcome, 1)
+    assert len(outcome.pods) == 2 and not outcome.left_behind, outcome.pods_text()
+
+
+def test_deferred_evicted_pod_fails_naming_the_limit_and_the_retry_runs_a_new_pod(outcomes):
+    outcome = outcomes["deferred_evicted"]
+    assert (outcome.state, outcome.try_number) == ("success", 2), outcome
+    first_try = log_text(outcome, 1)
+    assert "ephemeral local storage usage exceeds the total limit of containers 16Mi" in first_try, first_try[-2000:]
+    assert "evicted by the kubelet" in first_try or "pod Evicted" in first_try
+    assert len(outcome.pods) == 2 and not outcome.left_behind, outcome.pods_text()

@@ -69,7 +69,11 @@ CASES: dict[str, dict[str, Any]] = {
     "silent": {"script": "sleep 300; echo after 300 silent seconds"},
     "log_rotation": {"script": numbered(NUMBERED_LINES)},
     "log_apiserver_restart": {"script": numbered(NUMBERED_LINES)},
+    "deferred_triggerer_restarts": {"script": ticks(60), "deferrable": True},
 }
+# The cases that make sense for a deferred task, with the same pod and fault.
+for _case in ("pod_deleted", "evicted"):
+    CASES[f"deferred_{_case}"] = {**CASES[_case], "deferrable": True}
 #: Cases whose task log must hold every numbered line once (or say which were lost).
 LOG_CASES = frozenset({"log_rotation", "log_apiserver_restart"})
 
