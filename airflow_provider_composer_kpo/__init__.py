@@ -13,13 +13,13 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    "COMPOSER_KUBECONFIG_PATH": ".composer",
-    "COMPOSER_USER_WORKLOADS_NAMESPACE": ".composer",
+    "COMPOSER_KUBECONFIG_PATH": ".platform.composer",
+    "COMPOSER_USER_WORKLOADS_NAMESPACE": ".platform.composer",
     "ComposerKubernetesHook": ".hooks.composer_kubernetes",
     "ComposerPlatformWarning": ".exceptions",
     "ComposerPodConfigError": ".exceptions",
     "ComposerPodOperator": ".operators.composer_pod",
-    "ErrexitPolicy": ".entrypoint",
+    "ErrexitPolicy": ".pod.entrypoint",
     "ErrexitRequiredError": ".exceptions",
     "KubeconfigResolutionError": ".exceptions",
     "PodFailedError": ".exceptions",
@@ -27,9 +27,9 @@ _EXPORTS = {
     "PodPreflightError": ".exceptions",
     "PodStartupError": ".exceptions",
     "PodStartupTimeout": ".exceptions",
-    "PreflightMode": ".preflight",
+    "PreflightMode": ".preflight.checks",
     "Secret": ".compat",
-    "gke_node_pool_affinity": ".pod_helpers",
+    "gke_node_pool_affinity": ".pod.helpers",
 }
 
 __all__ = [
@@ -55,8 +55,6 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .compat import Secret
-    from .composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE
-    from .entrypoint import ErrexitPolicy
     from .exceptions import (
         ComposerPlatformWarning,
         ComposerPodConfigError,
@@ -70,8 +68,10 @@ if TYPE_CHECKING:
     )
     from .hooks.composer_kubernetes import ComposerKubernetesHook
     from .operators.composer_pod import ComposerPodOperator
-    from .pod_helpers import gke_node_pool_affinity
-    from .preflight import PreflightMode
+    from .platform.composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE
+    from .pod.entrypoint import ErrexitPolicy
+    from .pod.helpers import gke_node_pool_affinity
+    from .preflight.checks import PreflightMode
 
 
 def __getattr__(name: str) -> Any:

@@ -9,7 +9,7 @@ from airflow.exceptions import AirflowException
 from airflow.providers.cncf.kubernetes.utils.pod_manager import PodLaunchFailedException
 
 if TYPE_CHECKING:
-    from .preflight import Problem
+    from .preflight.checks import Problem
 
 
 class ComposerPodConfigError(AirflowException, ValueError):

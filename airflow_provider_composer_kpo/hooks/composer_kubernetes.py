@@ -10,9 +10,9 @@ from functools import cached_property
 from typing import Any
 
 from ..compat import AirflowNotFoundException, Connection, KubernetesHook
-from ..composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE
-from ..kube_client import RetryingCoreV1Api
-from ..kubeconfig import CONNECTION_SOURCE_FIELDS, ClientConfigChoice, Origin, choose_client_config
+from ..kube.client import RetryingCoreV1Api
+from ..kube.kubeconfig import CONNECTION_SOURCE_FIELDS, ClientConfigChoice, Origin, choose_client_config
+from ..platform.composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE
 
 
 class ComposerKubernetesHook(KubernetesHook):
@@ -20,12 +20,12 @@ class ComposerKubernetesHook(KubernetesHook):
 
     Differences from ``KubernetesHook``, the same on every cncf-kubernetes version:
 
-    * the client configuration is chosen by the rule in :mod:`airflow_provider_composer_kpo.kubeconfig`
+    * the client configuration is chosen by the rule in :mod:`airflow_provider_composer_kpo.kube.kubeconfig`
       (arguments, then the connection, then Composer's kubeconfig, then upstream's chain), so an
       argument and a connection extra never raise "mutually exclusive";
     * a missing ``kubernetes_default`` connection is an empty connection, not an error;
     * :meth:`test_connection` talks to the cluster;
-    * ``core_v1_client`` retries transient API failures (see :mod:`airflow_provider_composer_kpo.retry`).
+    * ``core_v1_client`` retries transient API failures (see :mod:`airflow_provider_composer_kpo.kube.retry`).
 
     :param conn_id: The connection id; ``kubernetes_default`` by default, and None for no connection.
     :param use_composer_kubeconfig: Fall back to ``$COMPOSER_KPO_KUBECONFIG`` or Composer's kubeconfig

@@ -28,10 +28,6 @@ from ..compat import (
     TaskDeferred,
     base_container_name,
 )
-from ..composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE, composer_major_version
-from ..deferral import Event, deferred_failure
-from ..diagnosis import container_failure, pod_outcome, stopped_while_running
-from ..entrypoint import ErrexitPolicy, apply_errexit_policy
 from ..exceptions import (
     ComposerPlatformWarning,
     ComposerPodConfigError,
@@ -40,11 +36,15 @@ from ..exceptions import (
     PodPreflightError,
     PodStartupError,
 )
-from ..finish_action import resolve_on_finish_action, should_delete_pod
 from ..hooks.composer_kubernetes import ComposerKubernetesHook
-from ..interruption import execution_timeout_message, pod_disruption
-from ..kubeconfig import Origin
-from ..log_replay import LogReplay, widen_resumed_read
+from ..kube.kubeconfig import Origin
+from ..lifecycle.deferral import Event, deferred_failure
+from ..lifecycle.diagnosis import container_failure, pod_outcome, stopped_while_running
+from ..lifecycle.interruption import execution_timeout_message, pod_disruption
+from ..lifecycle.log_replay import LogReplay, widen_resumed_read
+from ..lifecycle.running import PodDisruptedError, RunningWatch
+from ..lifecycle.startup import StartupWatch
+from ..platform.composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE, composer_major_version
 from ..platform.peer_vm import (
     VmSnapshot,
     is_placeholder,
@@ -56,13 +56,13 @@ from ..platform.peer_vm import (
 )
 from ..platform.peer_vm_client import exec_in_placeholder, snapshot_vm
 from ..platform.rules import describe_peer_vm, platform_findings, pod_findings
-from ..preflight import PreflightMode, format_problems, run_preflight
-from ..resources import resolve_container_resources
-from ..running import PodDisruptedError, RunningWatch
-from ..startup import StartupWatch
-from ..timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS, resolve_timeouts
+from ..pod.entrypoint import ErrexitPolicy, apply_errexit_policy
+from ..pod.finish_action import resolve_on_finish_action, should_delete_pod
+from ..pod.resources import resolve_container_resources
+from ..pod.timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS, resolve_timeouts
+from ..pod.validation import validate_static_arguments
+from ..preflight.checks import PreflightMode, format_problems, run_preflight
 from ..triggers.composer_pod import ComposerPodTrigger
-from ..validation import validate_static_arguments
 
 if TYPE_CHECKING:
     from airflow.utils.context import Context
@@ -225,9 +225,9 @@ class ComposerPodOperator(KubernetesPodOperator):
     def pod_manager(self) -> Any:
         """Return upstream's PodManager, wrapped on this instance only, so Google's Composer 3 patches keep working.
 
-        Its followers of a running pod run under a :class:`~..running.RunningWatch` (a pod taken
+        Its followers of a running pod run under a :class:`~..lifecycle.running.RunningWatch` (a pod taken
         away fails the task at once); a resumed log read drops the lines already logged
-        (:mod:`~..log_replay`); on a Composer 3 placeholder the VM is read before it shuts down.
+        (:mod:`~..lifecycle.log_replay`); on a Composer 3 placeholder the VM is read before it shuts down.
         """
         manager = super().pod_manager
         manager.read_pod_logs = self._without_replays(manager.read_pod_logs)

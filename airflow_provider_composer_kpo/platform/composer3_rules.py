@@ -44,8 +44,8 @@ from typing import Any
 
 from kubernetes.client import models as k8s
 
-from ..composer import COMPOSER_USER_WORKLOADS_NAMESPACE
 from ._inputs import XCOM_SIDECAR_NAME, field, is_set, is_templated
+from .composer import COMPOSER_USER_WORKLOADS_NAMESPACE
 from .finding import Finding, show
 from .peer_vm_sizing import (
     MAX_EXTRA_DISK_GB,

@@ -30,7 +30,7 @@ from typing import Any
 
 from kubernetes.client import models as k8s
 
-from ..diagnosis import StartupBlocker
+from ..lifecycle.diagnosis import StartupBlocker
 
 PLACEHOLDER_CONTAINER = "peervm-placeholder"
 ENDPOINT_ANNOTATION = "node.gke.io/peer-vm-endpoint"

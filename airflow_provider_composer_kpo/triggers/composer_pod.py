@@ -3,16 +3,16 @@
 =====================  ======================================================================
 while the pod ...      the trigger
 =====================  ======================================================================
-waits to start         feeds each read to :class:`~..startup.StartupJudge` (diagnosis.py):
+waits to start         feeds each read to :class:`~..lifecycle.startup.StartupJudge` (diagnosis.py):
                        the same fatal reasons, events and timeouts as the synchronous wait
-runs                   judges each read with :func:`~..interruption.pod_disruption`
+runs                   judges each read with :func:`~..lifecycle.interruption.pod_disruption`
 ended                  sends ``ended``; the resumed task ends it as the synchronous path does
 =====================  ======================================================================
 
 API calls are made by the synchronous client of :class:`~..hooks.composer_kubernetes.ComposerKubernetesHook`
 (the package's kubeconfig rule, and the client Google patches on Composer 3), one call at a time
 in a small thread pool, so none blocks the triggerer's event loop; transient failures are retried
-with :mod:`~..retry`'s policy, waiting with ``asyncio.sleep``.
+with :mod:`~..kube.retry`'s policy, waiting with ``asyncio.sleep``.
 
 Compatibility: :meth:`serialize` writes plain data only (no kubeconfig content, no secrets). A
 triggerer may run another version of this package than the worker that deferred: keyword
@@ -35,14 +35,14 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from kubernetes.client import CoreV1Api
 from kubernetes.client import models as k8s
 
-from ..deferral import API_ERROR, CANNOT_START, DISRUPTED, ENDED, TIMED_OUT, Event, pod_event
-from ..diagnosis import container_failure, workload_ended
 from ..exceptions import PodStartupError, PodStartupTimeout
-from ..interruption import pod_disruption
+from ..kube.retry import call_with_retry_async
+from ..lifecycle.deferral import API_ERROR, CANNOT_START, DISRUPTED, ENDED, TIMED_OUT, Event, pod_event
+from ..lifecycle.diagnosis import container_failure, workload_ended
+from ..lifecycle.interruption import pod_disruption
+from ..lifecycle.startup import StartupJudge
 from ..platform.peer_vm import vm_start_blocker
-from ..retry import call_with_retry_async
-from ..startup import StartupJudge
-from ..timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS
+from ..pod.timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def _api_executor() -> ThreadPoolExecutor:
 
 
 class ComposerPodTrigger(BaseTrigger):
-    """Wait for a pod to start, run and end; send one event that says how (see :mod:`~..deferral`).
+    """Wait for a pod to start, run and end; send one event that says how (see :mod:`~..lifecycle.deferral`).
 
     :param pod_name: The pod.
     :param pod_namespace: Its namespace.

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_composer_kpo.composer import KUBECONFIG_ENV_OVERRIDE
+from airflow_provider_composer_kpo.platform.composer import KUBECONFIG_ENV_OVERRIDE
 
 KUBECONFIG_TEMPLATE = """\
 apiVersion: v1

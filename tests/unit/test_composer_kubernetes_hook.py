@@ -7,7 +7,7 @@ import pytest
 from airflow_provider_composer_kpo import ComposerKubernetesHook
 from airflow_provider_composer_kpo.compat import KubernetesHook
 from airflow_provider_composer_kpo.exceptions import KubeconfigResolutionError
-from airflow_provider_composer_kpo.kubeconfig import Origin
+from airflow_provider_composer_kpo.kube.kubeconfig import Origin
 
 
 def server_of(hook: ComposerKubernetesHook) -> str:

@@ -11,8 +11,8 @@ from kubernetes.client.exceptions import ApiException
 
 from airflow_provider_composer_kpo import ComposerPodConfigError, ComposerPodOperator, PodFailedError, PodStartupError
 from airflow_provider_composer_kpo.compat import HAS_DEFERRABLE, AirflowTaskTimeout, TaskDeferred
-from airflow_provider_composer_kpo.deferral import CANNOT_START, DISRUPTED, ENDED, TIMED_OUT, pod_event
-from airflow_provider_composer_kpo.running import PodDisruptedError
+from airflow_provider_composer_kpo.lifecycle.deferral import CANNOT_START, DISRUPTED, ENDED, TIMED_OUT, pod_event
+from airflow_provider_composer_kpo.lifecycle.running import PodDisruptedError
 from airflow_provider_composer_kpo.triggers.composer_pod import ComposerPodTrigger
 
 needs_deferrable = pytest.mark.skipif(not HAS_DEFERRABLE, reason="deferrable KPO needs cncf-kubernetes 6.0+")

@@ -5,7 +5,7 @@ import datetime
 import pytest
 from kubernetes.client import models as k8s
 
-from airflow_provider_composer_kpo.diagnosis import (
+from airflow_provider_composer_kpo.lifecycle.diagnosis import (
     UNSCHEDULABLE_GRACE_SECONDS,
     container_failure,
     format_events,

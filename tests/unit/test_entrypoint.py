@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_composer_kpo.entrypoint import (
+from airflow_provider_composer_kpo.exceptions import ComposerPodConfigError, ErrexitRequiredError
+from airflow_provider_composer_kpo.pod.entrypoint import (
     ErrexitPolicy,
     Outcome,
     apply_errexit_policy,
@@ -10,7 +11,6 @@ from airflow_provider_composer_kpo.entrypoint import (
     inject_errexit,
     script_enables_errexit,
 )
-from airflow_provider_composer_kpo.exceptions import ComposerPodConfigError, ErrexitRequiredError
 
 INJECT, REQUIRE, OFF = ErrexitPolicy.INJECT, ErrexitPolicy.REQUIRE, ErrexitPolicy.OFF
 

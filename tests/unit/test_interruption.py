@@ -4,7 +4,7 @@ import datetime
 
 from kubernetes.client import models as k8s
 
-from airflow_provider_composer_kpo.interruption import execution_timeout_message, pod_disruption
+from airflow_provider_composer_kpo.lifecycle.interruption import execution_timeout_message, pod_disruption
 
 NAME, NAMESPACE = "p-1", "composer-user-workloads"
 

@@ -5,8 +5,8 @@ from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
 
-from airflow_provider_composer_kpo import retry
-from airflow_provider_composer_kpo.kube_client import RetryingCoreV1Api
+from airflow_provider_composer_kpo.kube import retry
+from airflow_provider_composer_kpo.kube.client import RetryingCoreV1Api
 
 
 @pytest.fixture(autouse=True)

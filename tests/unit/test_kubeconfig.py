@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_composer_kpo.composer import COMPOSER_KUBECONFIG_PATH
 from airflow_provider_composer_kpo.exceptions import KubeconfigResolutionError
-from airflow_provider_composer_kpo.kubeconfig import Origin, choose_client_config
+from airflow_provider_composer_kpo.kube.kubeconfig import Origin, choose_client_config
+from airflow_provider_composer_kpo.platform.composer import COMPOSER_KUBECONFIG_PATH
 
 NO_FIELDS: dict = {}
 

@@ -7,7 +7,7 @@ from kubernetes.client import models as k8s
 from urllib3.exceptions import ProtocolError
 
 from airflow_provider_composer_kpo import ComposerPodOperator
-from airflow_provider_composer_kpo.log_replay import (
+from airflow_provider_composer_kpo.lifecycle.log_replay import (
     REPLAY_MARGIN_SECONDS,
     LogGap,
     LogReplay,

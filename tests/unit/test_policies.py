@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from kubernetes.client import models as k8s
 
-from airflow_provider_composer_kpo.composer import composer_major_version, secret_fix_command
 from airflow_provider_composer_kpo.exceptions import ComposerPodConfigError
-from airflow_provider_composer_kpo.finish_action import resolve_on_finish_action, should_delete_pod
-from airflow_provider_composer_kpo.resources import legacy_resources_to_requirements
-from airflow_provider_composer_kpo.timeouts import validate_timeout
+from airflow_provider_composer_kpo.platform.composer import composer_major_version, secret_fix_command
+from airflow_provider_composer_kpo.pod.finish_action import resolve_on_finish_action, should_delete_pod
+from airflow_provider_composer_kpo.pod.resources import legacy_resources_to_requirements
+from airflow_provider_composer_kpo.pod.timeouts import validate_timeout
 
 
 class TestTimeouts:

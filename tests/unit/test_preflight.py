@@ -9,9 +9,9 @@ from kubernetes.client import AuthorizationV1Api, CoreV1Api
 from kubernetes.client import models as k8s
 from kubernetes.client.rest import ApiException
 
-from airflow_provider_composer_kpo.composer import config_map_fix_command, secret_fix_command
 from airflow_provider_composer_kpo.exceptions import ComposerPodConfigError, PodPreflightError
-from airflow_provider_composer_kpo.preflight import (
+from airflow_provider_composer_kpo.platform.composer import config_map_fix_command, secret_fix_command
+from airflow_provider_composer_kpo.preflight.checks import (
     CONFIG_MAP,
     SECRET,
     ObjectUse,
@@ -344,7 +344,7 @@ class TestForbiddenMeansCannotTell:
 
     def test_secret_403_is_skipped_and_logged(self, cluster, caplog):
         cluster.forbidden.add("Secret/creds")
-        with caplog.at_level(logging.INFO, logger="airflow_provider_composer_kpo.preflight"):
+        with caplog.at_level(logging.INFO, logger="airflow_provider_composer_kpo.preflight.checks"):
             assert cluster.run(make_pod(container(env=[secret_env("A", "creds", "a")]))) == []
         assert "cannot read Secret creds: 403; skipping its check" in caplog.text
 

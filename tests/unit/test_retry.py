@@ -4,8 +4,8 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from airflow_provider_composer_kpo import retry
-from airflow_provider_composer_kpo.retry import backoff_delay, call_with_retry, is_transient
+from airflow_provider_composer_kpo.kube import retry
+from airflow_provider_composer_kpo.kube.retry import backoff_delay, call_with_retry, is_transient
 
 
 def api_error(status: int, retry_after: str | None = None) -> ApiException:

@@ -5,7 +5,7 @@ import threading
 import pytest
 from kubernetes.client import models as k8s
 
-from airflow_provider_composer_kpo.running import PodDisruptedError, RunningWatch
+from airflow_provider_composer_kpo.lifecycle.running import PodDisruptedError, RunningWatch
 
 INTERVAL = 0.05
 

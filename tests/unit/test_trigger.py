@@ -11,9 +11,9 @@ from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
 
 from airflow_provider_composer_kpo.compat import HAS_DEFERRABLE
-from airflow_provider_composer_kpo.deferral import API_ERROR, CANNOT_START, DISRUPTED, ENDED, TIMED_OUT
 from airflow_provider_composer_kpo.exceptions import PodStartupError
-from airflow_provider_composer_kpo.startup import StartupWatch
+from airflow_provider_composer_kpo.lifecycle.deferral import API_ERROR, CANNOT_START, DISRUPTED, ENDED, TIMED_OUT
+from airflow_provider_composer_kpo.lifecycle.startup import StartupWatch
 from airflow_provider_composer_kpo.triggers import composer_pod as trigger_module
 from airflow_provider_composer_kpo.triggers.composer_pod import ComposerPodTrigger
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .compat import AirflowTaskTimeout
-from .exceptions import PodFailedError, PodStartupError, PodStartupTimeout
+from ..compat import AirflowTaskTimeout
+from ..exceptions import PodFailedError, PodStartupError, PodStartupTimeout
 from .running import PodDisruptedError
 
 ENDED = "ended"

@@ -49,8 +49,8 @@ from typing import TYPE_CHECKING, Any
 from kubernetes.client import models as k8s
 from kubernetes.client.rest import ApiException
 
-from .choices import ParameterChoice
-from .composer import (
+from ..choices import ParameterChoice
+from ..platform.composer import (
     config_map_fix_command,
     image_pull_secret_fix_command,
     namespace_fix_command,

@@ -15,7 +15,7 @@ from typing import Any
 
 from kubernetes.client import models as k8s
 
-from .exceptions import ComposerPodConfigError
+from ..exceptions import ComposerPodConfigError
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

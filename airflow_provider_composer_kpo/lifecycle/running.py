@@ -19,7 +19,7 @@ from typing import Callable, TypeVar
 
 from kubernetes.client import models as k8s
 
-from .exceptions import PodFailedError
+from ..exceptions import PodFailedError
 from .interruption import pod_disruption
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ import warnings
 
 from kubernetes.client import models as k8s
 
-from .compat import ProviderDeprecationWarning
-from .exceptions import ComposerPodConfigError
+from ..compat import ProviderDeprecationWarning
+from ..exceptions import ComposerPodConfigError
 
 ON_FINISH_ACTIONS = ("delete_pod", "delete_succeeded_pod", "keep_pod")
 DEFAULT_ON_FINISH_ACTION = "delete_pod"

@@ -9,7 +9,7 @@ mean a long wait for a hopeless pod.
 
 from __future__ import annotations
 
-from .exceptions import ComposerPodConfigError
+from ..exceptions import ComposerPodConfigError
 
 DEFAULT_STARTUP_TIMEOUT_SECONDS = 600
 DEFAULT_SCHEDULE_TIMEOUT_SECONDS = 600

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 
 from kubernetes.client import models as k8s
 
-from .compat import ProviderDeprecationWarning
-from .exceptions import ComposerPodConfigError
+from ..compat import ProviderDeprecationWarning
+from ..exceptions import ComposerPodConfigError
 
 #: legacy key -> (V1ResourceRequirements field, resource name)
 LEGACY_RESOURCE_KEYS: dict[str, tuple[str, str]] = {

@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Callable
 
-from .composer import COMPOSER_KUBECONFIG_PATH, KUBECONFIG_ENV_OVERRIDE
-from .exceptions import KubeconfigResolutionError
+from ..exceptions import KubeconfigResolutionError
+from ..platform.composer import COMPOSER_KUBECONFIG_PATH, KUBECONFIG_ENV_OVERRIDE
 
 #: Connection extras that each select a client configuration on their own.
 CONNECTION_SOURCE_FIELDS = ("in_cluster", "kube_config_path", "kube_config")

@@ -16,8 +16,8 @@ from typing import Any
 
 from kubernetes.client import models as k8s
 
+from ..exceptions import PodStartupError, PodStartupTimeout
 from .diagnosis import StartupBlocker, format_events, startup_blocker
-from .exceptions import PodStartupError, PodStartupTimeout
 
 log = logging.getLogger(__name__)
 

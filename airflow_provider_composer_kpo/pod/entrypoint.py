@@ -26,8 +26,8 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .choices import ParameterChoice
-from .exceptions import ErrexitRequiredError
+from ..choices import ParameterChoice
+from ..exceptions import ErrexitRequiredError
 
 SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "mksh", "zsh"})
 # Shells where `set -o pipefail` is safe to add; POSIX sh (dash before 0.5.11) rejects it.

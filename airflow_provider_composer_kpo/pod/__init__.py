@@ -1,0 +1,1 @@
+"""Build time: the pod spec's policies (``set -e``, timeouts, resources, finish action, validation) and DAG helpers."""
