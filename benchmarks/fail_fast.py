@@ -4,7 +4,11 @@ For each failure the Composer guide and our users hit, both operators run the sa
 local cluster in one run (stock KPO with its defaults: 120 s startup timeout, no preflight). The
 table shows the time to failure, the exception and whether its message names the cause.
 
-    python benchmarks/fail_fast.py --kubeconfig PATH [--only NAME ...]
+    python benchmarks/fail_fast.py --kubeconfig PATH [--only NAME ...] [--deferrable]
+
+With ``--deferrable`` both operators run with ``deferrable=True``: the task defers, the trigger
+(ours: ComposerPodTrigger; stock: KubernetesPodTrigger) follows the pod in this process, and the
+task resumes from its event, as worker, triggerer and worker would.
 
 Run with a venv's Python from the repository root; needs `make cluster-up`. Prints; asserts
 nothing. Takes a few minutes: stock KPO waits out its timeouts.
@@ -23,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kubernetes.client import models as k8s
 
-from tests.integration.operator_harness import BUSYBOX, CONNECTION, make_dag, run
+from tests.integration.operator_harness import BUSYBOX, CONNECTION, make_dag, run, run_deferred
 
 NAMESPACE = "composer-user-workloads"
 SECRET_ENV = [
@@ -70,28 +74,33 @@ SCENARIOS = {
 }
 
 
-def operator(kind: str, name: str, kubeconfig: str, extra: dict):
+def operator(kind: str, name: str, kubeconfig: str, extra: dict, deferrable: bool = False):
     from airflow_provider_composer_kpo import ComposerPodOperator
     from airflow_provider_composer_kpo.compat import KubernetesPodOperator
 
     arguments = {"task_id": f"{kind}-{name.replace(' ', '-').lower()}", "image": BUSYBOX, "cmds": ["sh", "-c", "true"]}
     arguments.update(extra)
+    if deferrable:
+        arguments["deferrable"] = True
     if kind == "stock":
         return KubernetesPodOperator(dag=make_dag(), namespace=NAMESPACE, config_file=kubeconfig, **arguments)
     return ComposerPodOperator(dag=make_dag(), **arguments)
 
 
-def measure(kind: str, name: str, kubeconfig: str) -> tuple[float, str, bool]:
+def measure(kind: str, name: str, kubeconfig: str, deferrable: bool = False) -> tuple[float, str, bool]:
     """Return (seconds, first line of the error, whether the error names the cause).
 
     Upstream appends a dump of the whole pod object to its error ("remote_pod: ..."); a cause that
     appears only inside that dump does not count as named.
     """
     extra, cause = SCENARIOS[name]
-    op = operator(kind, name, kubeconfig, extra)
+    op = operator(kind, name, kubeconfig, extra, deferrable)
     started = time.monotonic()
     try:
-        run(op)
+        if deferrable:
+            run_deferred(op, json_round_trip=kind == "ours")
+        else:
+            run(op)
         outcome, named = "task succeeded", False
     except Exception as error:
         text = str(error).split("remote_pod:", 1)[0]
@@ -104,6 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--only", nargs="*")
+    parser.add_argument("--deferrable", action="store_true", help="run both operators with deferrable=True")
     args = parser.parse_args()
     os.environ["COMPOSER_KPO_KUBECONFIG"] = args.kubeconfig
     os.environ["AIRFLOW_CONN_KUBERNETES_DEFAULT"] = CONNECTION
@@ -115,10 +125,10 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         for kind in ("stock", "ours"):
-            seconds, outcome, named = measure(kind, name, args.kubeconfig)
+            seconds, outcome, named = measure(kind, name, args.kubeconfig, args.deferrable)
             rows.append((name, kind, seconds, outcome, named))
             print(f"{name:<24} {kind:<6} {seconds:7.1f} s  names cause: {named!s:<5}  {outcome}", flush=True)
-    print()
+    print(f"\n{'deferrable=True' if args.deferrable else 'synchronous'}")
     print(
         f"{'failure':<24} | {'stock KPO s':>11} | {'ours s':>7} | {'speed-up':>8} | "
         "stock names cause | ours names cause"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.faults.cases import FAULTS, RUN_ALONE
+from tests.faults.cases import FAULTS, ONE_OPERATOR_AT_A_TIME, RUN_ALONE
 from tests.faults.dags.composer_kpo_faults import OPERATORS, dag_id
 from tests.faults.driver import Airflow, Cluster, Outcome, run_case
 
@@ -36,10 +36,18 @@ def run_all(cases: list[str]) -> list[Outcome]:
     jobs = [(case, operator) for case in cases for operator in OPERATORS]
     for case, operator in jobs:
         airflow.wait_for_dag(dag_id(case, operator))
-    together = [(case, operator) for case, operator in jobs if case not in RUN_ALONE]
-    with ThreadPoolExecutor(max_workers=len(together)) as pool:
+    together = [(case, operator) for case, operator in jobs if case not in RUN_ALONE | ONE_OPERATOR_AT_A_TIME]
+    in_turn = [case for case in cases if case in ONE_OPERATOR_AT_A_TIME]
+
+    def each_operator(case: str) -> list[Outcome]:
+        return [run_case(airflow, cluster, case, op, FAULTS[case][0]) for op in OPERATORS]
+
+    outcomes: list[Outcome] = []
+    with ThreadPoolExecutor(max_workers=max(1, len(together) + len(in_turn))) as pool:
         futures = [pool.submit(run_case, airflow, cluster, case, op, FAULTS[case][0]) for case, op in together]
-        outcomes = [future.result() for future in futures]
+        sequences = [pool.submit(each_operator, case) for case in in_turn]
+        outcomes += [future.result() for future in futures]
+        outcomes += [outcome for sequence in sequences for outcome in sequence.result()]
     for case, operator in jobs:  # cluster-wide faults alone, one operator at a time
         if case in RUN_ALONE:
             outcomes.append(run_case(airflow, cluster, case, operator, FAULTS[case][0]))

@@ -186,6 +186,9 @@ def no_fault(run: CaseRun) -> float | None:
 
 #: Cases whose fault hits every task (the node, the API server, the worker): run alone, after the others.
 RUN_ALONE = frozenset({"node_lost", "log_apiserver_restart", "worker_killed"})
+#: Cases that restart a component only deferred tasks use: beside the other cases (whose deferred
+#: tasks then live through the restarts too), but one operator's run at a time.
+ONE_OPERATOR_AT_A_TIME = frozenset({"deferred_triggerer_restarts"})
 
 #: case -> (fault, what ComposerPodOperator must do); the numbers are the issue's table rows.
 FAULTS: dict[str, tuple[Fault, str]] = {

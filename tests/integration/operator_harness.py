@@ -51,7 +51,12 @@ def run(operator, *, run_id: str | None = None, try_number: int = 1) -> tuple[An
 
 
 def run_deferred(
-    operator, *, run_id: str | None = None, on_deferred: Any = None, restart_trigger_when: Any = None
+    operator,
+    *,
+    run_id: str | None = None,
+    on_deferred: Any = None,
+    restart_trigger_when: Any = None,
+    json_round_trip: bool = True,
 ) -> tuple[Any, TaskInstanceStandIn]:
     """Run a deferrable ``operator`` as worker, triggerer and worker again; return (result, task instance).
 
@@ -60,6 +65,7 @@ def run_deferred(
     ``restart_trigger_when`` (a callable taking nothing), the first trigger is cancelled as soon
     as it returns True, like a triggerer stopped mid-wait, and a new one from the same keywords
     follows the pod to its end. The resume runs on a fresh copy of the task, as a new worker would.
+    ``json_round_trip=False`` for triggers whose keywords need Airflow's serializer (stock KPO's).
     """
     import asyncio
     import copy
@@ -79,7 +85,9 @@ def run_deferred(
     if on_deferred is not None:
         on_deferred(trigger)
     classpath, kwargs = trigger.serialize()
-    event = asyncio.run(_trigger_event(classpath, json.loads(json.dumps(kwargs)), restart_trigger_when))
+    if json_round_trip:
+        kwargs = json.loads(json.dumps(kwargs))
+    event = asyncio.run(_trigger_event(classpath, kwargs, restart_trigger_when))
     fresh.render_template_fields(context)
     return getattr(fresh, method_name)(context, event=event.payload), ti
 

@@ -71,6 +71,9 @@ CASES: dict[str, dict[str, Any]] = {
     "log_apiserver_restart": {"script": numbered(NUMBERED_LINES)},
     "deferred_triggerer_restarts": {"script": ticks(60), "deferrable": True},
 }
+# benchmarks/worker_slots.py: how long a 60-second pod holds a worker slot, without a fault.
+CASES["slots_60s"] = {"script": ticks(60)}
+CASES["slots_60s_deferred"] = {"script": ticks(60), "deferrable": True}
 # The cases that make sense for a deferred task, with the same pod and fault.
 for _case in ("pod_deleted", "evicted"):
     CASES[f"deferred_{_case}"] = {**CASES[_case], "deferrable": True}
