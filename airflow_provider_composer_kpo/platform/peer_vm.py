@@ -110,6 +110,11 @@ def parse_container_states(text: str) -> dict[str, str]:
     return {str(e["container"]): str(e["state"]) for e in entries}
 
 
+def vm_container_ended(states: Mapping[str, str], container: str) -> bool:
+    """Return True once the VM reports ``container`` TERMINATED; the VM still answers for a while."""
+    return states.get(container) == "TERMINATED"
+
+
 def log_line_text(line: str) -> str:
     """Return the text of one ``/logs`` line, ``"<timestamp> <stream> <tag> <text>"``."""
     parts = line.split(" ", 3)

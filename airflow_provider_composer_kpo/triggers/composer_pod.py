@@ -6,7 +6,11 @@ while the pod ...      the trigger
 waits to start         feeds each read to :class:`~..lifecycle.startup.StartupJudge` (diagnosis.py):
                        the same fatal reasons, events and timeouts as the synchronous wait
 runs                   judges each read with :func:`~..lifecycle.interruption.pod_disruption`
-ended                  sends ``ended``; the resumed task ends it as the synchronous path does
+ended                  sends ``ended``; the resumed task ends it as the synchronous path does.
+                       On Composer 3 that is when the peer VM reports the main container
+                       TERMINATED, read every 5 s as Google's patches read it: the VM still
+                       answers then, so the resumed task gets its log, state and XCom (the
+                       placeholder itself ends only after the VM shut down)
 =====================  ======================================================================
 
 API calls are made by the synchronous client of :class:`~..hooks.composer_kubernetes.ComposerKubernetesHook`
@@ -41,7 +45,8 @@ from ..lifecycle.deferral import API_ERROR, CANNOT_START, DISRUPTED, ENDED, TIME
 from ..lifecycle.diagnosis import container_failure, workload_ended
 from ..lifecycle.interruption import pod_disruption
 from ..lifecycle.startup import StartupJudge
-from ..platform.peer_vm import vm_start_blocker
+from ..platform.peer_vm import is_placeholder, parse_container_states, vm_container_ended, vm_start_blocker
+from ..platform.peer_vm_client import exec_in_placeholder
 from ..pod.timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS
 
 log = logging.getLogger(__name__)
@@ -52,6 +57,8 @@ T = TypeVar("T")
 API_THREADS = 8
 #: Seconds one API request may take before it counts as a (transient) failure.
 REQUEST_TIMEOUT_SECONDS = 30
+#: Composer 3: seconds between reads of the peer VM's container states (an exec into the placeholder).
+VM_STATES_EVERY_SECONDS = 5.0
 
 _executor: ThreadPoolExecutor | None = None
 
@@ -182,9 +189,14 @@ class ComposerPodTrigger(BaseTrigger):
                 return self._event(CANNOT_START, str(error), reason=error.reason, timeout=timeout)
             await asyncio.sleep(self.startup_check_interval_seconds)
         log.info("Pod %s/%s started; following it every %s s", self.pod_namespace, self.pod_name, self.poll_interval)
+        vm_read_at = float("-inf")
         while True:  # until it ends
             if workload_ended(pod, self.base_container_name):
                 return self._ended(pod)
+            if is_placeholder(pod) and time.monotonic() - vm_read_at >= VM_STATES_EVERY_SECONDS:
+                vm_read_at = time.monotonic()
+                if await self._vm_container_ended(pod):
+                    return self._event(ENDED)
             await asyncio.sleep(self.poll_interval)
             pod = await self._read_pod()
             stop = self._stop_event(pod)
@@ -224,6 +236,19 @@ class ComposerPodTrigger(BaseTrigger):
                 raise
 
         return await self._call(read, f"read pod {self.pod_namespace}/{self.pod_name}")
+
+    async def _vm_container_ended(self, pod: k8s.V1Pod) -> bool:
+        """Return True once the Composer 3 peer VM reports the main container TERMINATED."""
+        client = await self._api()
+        run = exec_in_placeholder(client.api_client, pod)
+        try:
+            answer = await asyncio.get_running_loop().run_in_executor(
+                _api_executor(), run, ["placeholder-pod", "container-statuses"]
+            )
+            return vm_container_ended(parse_container_states(answer), self.base_container_name)
+        except Exception as error:  # the VM may not answer yet; the placeholder's phase still decides
+            log.debug("Pod %s/%s: peer VM states not read: %s", self.pod_namespace, self.pod_name, error)
+            return False
 
     async def _list_events(self) -> list[Any]:
         client = await self._api()

@@ -195,3 +195,37 @@ def test_the_event_is_json_and_a_trigger_event():
     fired = asyncio.run(run())
     assert isinstance(fired, TriggerEvent)
     assert json.loads(json.dumps(fired.payload)) == fired.payload
+
+
+class TestComposer3Placeholder:
+    """The placeholder ends only after its VM shut down: the trigger must end while the VM still answers."""
+
+    def placeholder(self, phase: str = "Running") -> k8s.V1Pod:
+        made = pod(phase)
+        made.spec.containers = [k8s.V1Container(name="peervm-placeholder")]
+        made.metadata.annotations = {"node.gke.io/peer-vm-endpoint": "10.0.0.7"}  # its VM has started
+        return made
+
+    def test_ends_when_the_vm_reports_the_main_container_terminated(self, mocker):
+        answers = iter(
+            ['[{"container": "base", "state": "RUNNING"}]', '[{"container": "base", "state": "TERMINATED"}]']
+        )
+        mocker.patch.object(trigger_module, "VM_STATES_EVERY_SECONDS", 0)
+        exec_factory = mocker.patch.object(trigger_module, "exec_in_placeholder")
+        exec_factory.return_value = lambda command: next(answers)
+        client = StandInClient([self.placeholder()])
+        client.api_client = object()
+        fired = first_event(trigger(client))
+        assert fired["status"] == ENDED
+
+    def test_a_vm_that_does_not_answer_yet_is_no_verdict(self, mocker):
+        mocker.patch.object(trigger_module, "VM_STATES_EVERY_SECONDS", 0)
+
+        def not_yet(command):
+            raise RuntimeError("container not found")
+
+        mocker.patch.object(trigger_module, "exec_in_placeholder", return_value=not_yet)
+        client = StandInClient([self.placeholder(), self.placeholder(), self.placeholder("Succeeded")])
+        client.api_client = object()
+        assert first_event(trigger(client))["status"] == ENDED  # the placeholder's phase still decides
+        assert client.reads == 3

@@ -99,3 +99,25 @@ def test_vm_that_cannot_be_created_fails_at_once_naming_the_machine():
     with pytest.raises(PodStartupError, match=r"could not create the peer VM \(e2-custom-16-16384, 30 GB disk\)") as e:
         run(op)
     assert e.value.reason == "PeerVmNotCreated"
+
+
+# deferrable=True: the trigger follows the placeholder; the resumed task ends it through Google's patches.
+def test_deferred_pod_succeeds_on_its_peer_vm_with_its_log(capfd, caplog):
+    from ..operator_harness import run_deferred
+
+    caplog.set_level("INFO")
+    run_deferred(operator("echo c3-deferred-hello", deferrable=True))
+    log = output(capfd, caplog)
+    assert "c3-deferred-hello" in log
+    assert "(Composer 3 placeholder) ended in phase Succeeded, container 'base' was TERMINATED on the peer VM" in log
+
+
+def test_deferred_failure_names_the_vm_state_and_log_tail():
+    from ..operator_harness import run_deferred
+
+    script = "echo step-1-ran\nfalse\necho step-3-must-not-run"
+    with pytest.raises(PodFailedError) as failure:
+        run_deferred(operator(script, image=DEBIAN, shell="bash", deferrable=True))
+    message = str(failure.value)
+    assert "Composer 3 reports no exit code or OOM kill" in message
+    assert "step-1-ran" in message and "step-3-must-not-run" not in message
