@@ -45,9 +45,22 @@ def scenario_ids(composer: int = 2):
     return [(composer, s.dag_id, s.label) for s in (COMPOSER3_SCENARIOS if composer == 3 else SCENARIOS)]
 
 
+def _composer3_set_here() -> bool:
+    """The Composer 3 set runs on Airflow 2: Composer 3's main build (composer-3-airflow-2.10.5).
+
+    On Airflow 3 the in-process Composer 3 tests (tests/integration/composer3) still run, and
+    `make demo` runs this set on both majors; the set takes about five minutes per run.
+    """
+    from airflow_provider_composer_kpo.compat import AIRFLOW_V_3_PLUS
+
+    return not AIRFLOW_V_3_PLUS
+
+
 @pytest.mark.parametrize("key", scenario_ids(2) + scenario_ids(3), ids=lambda k: f"composer{k[0]}-{k[1]}[{k[2]}]")
 def test_example_behaves_as_documented(key, kubeconfig_path, tmp_path_factory):
     composer, dag_id, label = key
+    if composer == 3 and not _composer3_set_here():
+        pytest.skip("the Composer 3 example set runs on Airflow 2.10 in make test, on both majors in make demo")
     result = results_for(composer, kubeconfig_path, tmp_path_factory)[(dag_id, label)]
     assert result["state"] == result["expected"], result["output_tail"]
     assert result["as_documented"], result["output_tail"]
