@@ -55,15 +55,17 @@ def test_marked_from_the_api_the_pod_goes_and_the_state_stays(outcomes, state):
     assert len(outcome.pods) == 1 and not outcome.left_behind, outcome.pods_text()
 
 
-def test_pod_deleted_from_outside_fails_naming_it_and_the_retry_runs_one_new_pod(outcomes):
-    outcome = outcomes["pod_deleted"]
+@pytest.mark.parametrize("case", ["pod_deleted", "deferred_pod_deleted"])
+def test_pod_deleted_from_outside_fails_naming_it_and_the_retry_runs_one_new_pod(outcomes, case):
+    outcome = outcomes[case]
     assert (outcome.state, outcome.try_number) == ("success", 2), outcome
     assert "was deleted from outside the task while it ran" in log_text(outcome, 1)
     assert len(outcome.pods) == 2 and not outcome.left_behind, outcome.pods_text()
 
 
-def test_evicted_pod_fails_naming_the_limit_and_the_retry_runs_a_new_pod(outcomes):
-    outcome = outcomes["evicted"]
+@pytest.mark.parametrize("case", ["evicted", "deferred_evicted"])
+def test_evicted_pod_fails_naming_the_limit_and_the_retry_runs_a_new_pod(outcomes, case):
+    outcome = outcomes[case]
     assert (outcome.state, outcome.try_number) == ("success", 2), outcome
     first_try = log_text(outcome, 1)
     # Named by the running-pod watch ("was evicted by the kubelet") or, if the follower saw the
@@ -118,19 +120,3 @@ def test_deferred_task_survives_triggerer_sigterm_and_sigkill_with_one_pod(outco
     assert sum(note.startswith("triggerer back") for note in outcome.notes) == 2, outcome.notes
     assert "tick 60" in log_text(outcome, 1)
     assert len(outcome.pods) == 1 and not outcome.left_behind, outcome.pods_text()
-
-
-def test_deferred_pod_deleted_fails_naming_it_and_the_retry_runs_one_new_pod(outcomes):
-    outcome = outcomes["deferred_pod_deleted"]
-    assert (outcome.state, outcome.try_number) == ("success", 2), outcome
-    assert "was deleted from outside the task while it ran" in log_text(outcome, 1)
-    assert len(outcome.pods) == 2 and not outcome.left_behind, outcome.pods_text()
-
-
-def test_deferred_evicted_pod_fails_naming_the_limit_and_the_retry_runs_a_new_pod(outcomes):
-    outcome = outcomes["deferred_evicted"]
-    assert (outcome.state, outcome.try_number) == ("success", 2), outcome
-    first_try = log_text(outcome, 1)
-    assert "ephemeral local storage usage exceeds the total limit of containers 16Mi" in first_try, first_try[-2000:]
-    assert "evicted by the kubelet" in first_try or "pod Evicted" in first_try
-    assert len(outcome.pods) == 2 and not outcome.left_behind, outcome.pods_text()

@@ -277,3 +277,15 @@ def pods(no_leaked_pods: None, core_v1: Any, api_client: Any, namespace: str, re
     runner = PodRunner(core_v1, api_client, namespace, request.node.name)
     yield runner
     runner.cleanup()
+
+
+@pytest.fixture
+def composer_environment(monkeypatch, kubeconfig_path):
+    """Point the Composer default kubeconfig at the local cluster, as a developer would.
+
+    The connection names an XCom sidecar image the node already has (the cluster has no registry).
+    """
+    from .operator_harness import CONNECTION
+
+    monkeypatch.setenv("COMPOSER_KPO_KUBECONFIG", kubeconfig_path)
+    monkeypatch.setenv("AIRFLOW_CONN_KUBERNETES_DEFAULT", CONNECTION)

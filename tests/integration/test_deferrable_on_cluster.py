@@ -20,11 +20,11 @@ from kubernetes.client import models as k8s
 from airflow_provider_composer_kpo import ComposerPodOperator, PodFailedError, PodStartupError, PodStartupTimeout
 from airflow_provider_composer_kpo.compat import AIRFLOW_V_3_PLUS, HAS_DEFERRABLE, AirflowTaskTimeout
 
-from .operator_harness import BUSYBOX, CONNECTION, make_dag, run, run_deferred
+from .operator_harness import BUSYBOX, make_dag, run, run_deferred
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.usefixtures("no_leaked_pods"),
+    pytest.mark.usefixtures("composer_environment", "no_leaked_pods"),
     pytest.mark.skipif(not HAS_DEFERRABLE, reason="deferrable KPO needs cncf-kubernetes 6.0+"),
 ]
 
@@ -33,12 +33,6 @@ pytestmark = [
 trigger_only = pytest.mark.skipif(not AIRFLOW_V_3_PLUS, reason="the trigger alone; run on the newest pair")
 
 TICKING = "i=0; while [ $i -lt 12 ]; do echo tick-$i; i=$((i+1)); sleep 1; done; echo work-finished"
-
-
-@pytest.fixture(autouse=True)
-def composer_environment(monkeypatch, kubeconfig_path):
-    monkeypatch.setenv("COMPOSER_KPO_KUBECONFIG", kubeconfig_path)
-    monkeypatch.setenv("AIRFLOW_CONN_KUBERNETES_DEFAULT", CONNECTION)
 
 
 def deferred_pod(**kwargs) -> ComposerPodOperator:

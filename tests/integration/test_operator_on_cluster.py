@@ -23,18 +23,11 @@ from airflow_provider_composer_kpo import (
 )
 from airflow_provider_composer_kpo.compat import KubernetesPodOperator
 
-from .operator_harness import BUSYBOX, CONNECTION, DEBIAN, PERL, make_dag, run
+from .operator_harness import BUSYBOX, DEBIAN, PERL, make_dag, run
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("no_leaked_pods")]
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("composer_environment", "no_leaked_pods")]
 
 MIDDLE_STEP_FAILS = "echo step-1\nfalse\necho step-3"
-
-
-@pytest.fixture(autouse=True)
-def composer_environment(monkeypatch, kubeconfig_path):
-    """Point the Composer default kubeconfig at the local cluster, as a developer would."""
-    monkeypatch.setenv("COMPOSER_KPO_KUBECONFIG", kubeconfig_path)
-    monkeypatch.setenv("AIRFLOW_CONN_KUBERNETES_DEFAULT", CONNECTION)
 
 
 def composer_pod(**kwargs) -> ComposerPodOperator:
