@@ -75,10 +75,10 @@ CASES: dict[str, dict[str, Any]] = {
 CASES["slots_60s"] = {"script": ticks(60)}
 CASES["slots_60s_deferred"] = {"script": ticks(60), "deferrable": True}
 # The cases that make sense for a deferred task, with the same pod and fault.
-for _case in ("pod_deleted", "evicted"):
+for _case in ("pod_deleted", "evicted", "node_lost", "log_rotation"):
     CASES[f"deferred_{_case}"] = {**CASES[_case], "deferrable": True}
 #: Cases whose task log must hold every numbered line once (or say which were lost).
-LOG_CASES = frozenset({"log_rotation", "log_apiserver_restart"})
+LOG_CASES = frozenset({"log_rotation", "log_apiserver_restart", "deferred_log_rotation"})
 
 
 def dag_id(case: str, operator: str) -> str:
