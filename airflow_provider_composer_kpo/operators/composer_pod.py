@@ -379,7 +379,7 @@ class ComposerPodOperator(KubernetesPodOperator):
         self.hook  # noqa: B018 - resolves config_file and in_cluster by the package's rule
         deadline = None
         if self.execution_timeout is not None:
-            # From the task's start, as Airflow counts it; 6.x-7.x do not pass the context.
+            # From the task's start, as Airflow counts it; providers before 10.2x call this without the context.
             started = getattr(context.get("ti"), "start_date", None) if context else None
             start = started.timestamp() if started is not None else time.time()
             deadline = start + self.execution_timeout.total_seconds()
