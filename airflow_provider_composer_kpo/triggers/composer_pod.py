@@ -174,11 +174,9 @@ class ComposerPodTrigger(BaseTrigger):
         )
         while True:  # until the pod has started
             pod = await self._read_pod()
-            stop = self._stop_event(pod)
+            stop = self._final_event(pod)
             if stop is not None:
                 return stop
-            if workload_ended(pod, self.base_container_name):
-                return self._ended(pod)
             if judge.observe(pod, time.time()):
                 judge.record_events(await self._list_events(), time.time())
             try:
@@ -190,16 +188,14 @@ class ComposerPodTrigger(BaseTrigger):
             await asyncio.sleep(self.startup_check_interval_seconds)
         log.info("Pod %s/%s started; following it every %s s", self.pod_namespace, self.pod_name, self.poll_interval)
         vm_read_at = float("-inf")
-        while True:  # until it ends
-            if workload_ended(pod, self.base_container_name):
-                return self._ended(pod)
+        while True:  # until it ends; `pod` went through _final_event already
             if is_placeholder(pod) and time.monotonic() - vm_read_at >= VM_STATES_EVERY_SECONDS:
                 vm_read_at = time.monotonic()
                 if await self._vm_container_ended(pod):
                     return self._event(ENDED)
             await asyncio.sleep(self.poll_interval)
             pod = await self._read_pod()
-            stop = self._stop_event(pod)
+            stop = self._final_event(pod)
             if stop is not None:
                 return stop
 
@@ -207,8 +203,12 @@ class ComposerPodTrigger(BaseTrigger):
         # The failure travels with the event: the pod may be deleted before the task resumes.
         return self._event(ENDED, container_failure(pod, self.base_container_name) or "")
 
-    def _stop_event(self, pod: k8s.V1Pod | None) -> Event | None:
-        """Return the event for a pod taken away or a task out of time, else None."""
+    def _final_event(self, pod: k8s.V1Pod | None) -> Event | None:
+        """Return the event that ends the wait (the pod ended, was taken away, or time ran out), else None."""
+        # A pod that finished its work and is then deleted (a TTL, a cleanup job) was not disrupted;
+        # an evicted one was, whatever its phase says.
+        if pod is not None and workload_ended(pod, self.base_container_name) and pod.status.reason != "Evicted":
+            return self._ended(pod)
         verdict = pod_disruption(pod, name=self.pod_name, namespace=self.pod_namespace)
         if verdict is not None:
             return self._event(DISRUPTED, f"{verdict}; its work did not finish.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import time
 
@@ -157,6 +158,12 @@ class TestRunning:
         assert (
             fired["status"] == DISRUPTED and "evicted by the kubelet: The node was low on resource" in fired["message"]
         )
+
+    def test_a_finished_pod_being_deleted_ended_and_was_not_disrupted(self):
+        done = pod("Succeeded", container_state=terminated(0, "Completed"))
+        done.metadata.deletion_timestamp = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+        fired = first_event(trigger(StandInClient([pod("Running", container_state=RUNNING), done])))
+        assert fired["status"] == ENDED and fired["message"] == ""
 
     def test_execution_deadline_passed(self):
         client = StandInClient([pod("Running", container_state=RUNNING)])
