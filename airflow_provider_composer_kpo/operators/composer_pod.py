@@ -185,6 +185,8 @@ class ComposerPodOperator(KubernetesPodOperator):
             kwargs["is_delete_operator_pod"] = finish_action != "keep_pod"
 
         self._config_file_explicit = config_file is not NOTSET
+        # config_file=None given explicitly skips the Composer fallbacks, here and in the trigger.
+        self._use_composer_kubeconfig = not (self._config_file_explicit and config_file is None)
         super().__init__(
             config_file=COMPOSER_KUBECONFIG_PATH if config_file is NOTSET else config_file,
             namespace=namespace,
@@ -212,7 +214,7 @@ class ComposerPodOperator(KubernetesPodOperator):
             in_cluster=self.in_cluster,
             config_file=self.config_file if self._config_file_explicit else None,
             cluster_context=self.cluster_context,
-            use_composer_kubeconfig=not (self._config_file_explicit and self.config_file is None),
+            use_composer_kubeconfig=self._use_composer_kubeconfig,
         )
         choice = hook.client_config_choice
         # Deferrable mode hands these attributes to the trigger; keep them equal to the choice.
@@ -392,7 +394,7 @@ class ComposerPodOperator(KubernetesPodOperator):
             config_file=self.config_file,
             in_cluster=self.in_cluster,
             cluster_context=self.cluster_context,
-            use_composer_kubeconfig=not (self._config_file_explicit and self.config_file is None),
+            use_composer_kubeconfig=self._use_composer_kubeconfig,
             schedule_timeout_seconds=self.schedule_timeout_seconds,
             startup_timeout_seconds=self.startup_timeout_seconds,
             startup_check_interval_seconds=getattr(self, "startup_check_interval_seconds", 2),
