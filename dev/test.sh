@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The README's test command (`make test`): everything from a fresh machine.
 #
-#   bash dev/test.sh                # lint + unit (every pair) + integration (local cluster)
-#                                   # + faults (the fault matrix on the local Airflow deployment)
-#   bash dev/test.sh unit           # only some stages: lint, unit, integration, faults
+#   bash dev/test.sh                # lint + package (the built wheel: twine check, installs nothing
+#                                   # else into any Composer image, pip check) + unit (every
+#                                   # environment) + integration (local cluster) + faults (the fault
+#                                   # matrix on the local Airflow deployment)
+#   bash dev/test.sh unit           # only some stages: lint, package, unit, integration, faults
+#
+# The sdist and wheel are built once (dev/build.sh); every environment gets that wheel.
 #
 # Stages run in order; a failed stage does not stop the later ones, the exit code reports all.
 # The local cluster is started if it is not running and stopped again only if this script
@@ -11,10 +15,11 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-UNIT_PAIRS=(af25-k50 af26-k60 af210-k714 af210-k1010 af33-k1025)
+# Every locked environment (requirements/*.in but lint): the Composer images and the version pairs.
+mapfile -t UNIT_PAIRS < <(cd requirements && ls -- *.in | sed 's/\.in$//' | grep -vx lint)
 INTEGRATION_PAIRS=(af210-k1010 af33-k1025)
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(lint unit integration faults)
+[ ${#stages[@]} -eq 0 ] && stages=(lint package unit integration faults)
 
 passed=0 failed=0 status=0
 logdir=$(mktemp -d /tmp/composer-kpo-test.XXXXXX)
@@ -48,10 +53,15 @@ run_pytest() {
 
 pairs_needed=()
 wants unit && pairs_needed+=("${UNIT_PAIRS[@]}")
+wants package && pairs_needed+=("${UNIT_PAIRS[@]}")
 wants integration && pairs_needed+=("${INTEGRATION_PAIRS[@]}")
 wants faults && pairs_needed+=("${INTEGRATION_PAIRS[@]}")
-wants lint && pairs_needed+=(lint)
+{ wants lint || wants package; } && pairs_needed+=(lint)
 if [ ${#pairs_needed[@]} -gt 0 ]; then
+  echo "== build: sdist and wheel (dev/build.sh)"
+  COMPOSER_KPO_WHEEL=$(bash dev/build.sh) || { echo "test: building the package failed"; exit 1; }
+  export COMPOSER_KPO_WHEEL
+  ls -l dist/
   mapfile -t unique < <(printf '%s\n' "${pairs_needed[@]}" | awk '!seen[$0]++')
   bash dev/venvs.sh "${unique[@]}" || { echo "test: creating the virtualenvs failed"; exit 1; }
 fi
@@ -62,6 +72,24 @@ if wants lint; then
     echo "lint: clean"
   else
     echo "lint: FAILED"
+    status=1
+  fi
+fi
+
+if wants package; then
+  echo "== package: twine check, installing into each Composer image, pip check"
+  package_failed=0
+  .venvs/lint/bin/twine check --strict dist/* || package_failed=$((package_failed + 1))
+  python3 dev/check_install.py "$COMPOSER_KPO_WHEEL" || package_failed=$((package_failed + 1))
+  for pair in "${UNIT_PAIRS[@]}"; do
+    out=$(bash -c '. dev/lib/uv.sh && "${UV[@]}" pip check --python "$1"' _ ".venvs/$pair/bin/python" 2>&1) ||
+      { echo "pip check [$pair]: FAILED"; printf '%s\n' "$out" | tail -n 20; package_failed=$((package_failed + 1)); }
+  done
+  if [ "$package_failed" -eq 0 ]; then
+    echo "package: clean (pip check clean in ${#UNIT_PAIRS[@]} environments)"
+  else
+    echo "package: $package_failed check(s) FAILED"
+    failed=$((failed + package_failed))
     status=1
   fi
 fi

@@ -4,36 +4,38 @@
 #   bash dev/venvs.sh                       # every pair
 #   bash dev/venvs.sh af25-k50 af33-k1025   # only these (also: lint)
 #
-# Each venv is made with `uv venv --python python3`, filled with
-# `uv pip sync --require-hashes requirements/<id>.txt`, and gets this repo with
-# `uv pip install --no-deps -e .`. A stamp (sha256 of the lock, setup.cfg,
-# pyproject.toml, the interpreter version and this script) is kept in
-# .venvs/<id>/.venvs-stamp; when it is unchanged the venv is left alone.
+# Each venv is made with `uv venv` on the Python its lock names (`# python: 3.8` in
+# requirements/<id>.in; pyenv's), filled with `uv pip sync --require-hashes
+# requirements/<id>.txt`, and gets this package as the wheel dev/build.sh builds (once per
+# call; COMPOSER_KPO_WHEEL=path reuses one), never as an editable install: after editing the
+# code, run this again. A stamp (sha256 of the lock, the interpreter and this script) is kept in
+# .venvs/<id>/.venvs-stamp; when it is unchanged only the wheel is reinstalled.
 # One line per venv is printed; uv's output goes to .venvs/<id>.log.
 #
-# Needs uv (CI: python3 -m pip install 'uv==0.13.9'); uses `uv` on PATH, else
-# `python3 -m uv`, and installs that pinned version if neither works.
+# Needs uv 0.13.9 (dev/lib/uv.sh installs it when missing).
 # Works from any cwd. Only PyPI is contacted.
 set -euo pipefail
-
-UV_VERSION=0.13.9
-ALL_IDS=(af25-k50 af26-k60 af210-k714 af210-k1010 af33-k1025)
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$(pwd)
 script="$repo/dev/venvs.sh"
 
-# uv on PATH, else `python3 -m uv` (a fresh pyenv may not have rehashed the
-# `uv` shim after `python3 -m pip install uv`); install it if neither works.
-if command -v uv >/dev/null 2>&1; then
-  UV=(uv)
-else
-  if ! python3 -m uv --version >/dev/null 2>&1; then
-    python3 -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION" >&2
-  fi
-  UV=(python3 -m uv)
-  "${UV[@]}" --version >/dev/null 2>&1 || { echo "venvs.sh: cannot run uv" >&2; exit 1; }
-fi
+# Every lock but lint's: the Composer images and the pairs (dev/test.sh's unit stage).
+mapfile -t ALL_IDS < <(cd requirements && ls -- *.in | sed 's/\.in$//' | grep -vx lint)
+
+. dev/lib/uv.sh
+
+# The interpreter for a lock: its `# python: X.Y` line (3.11 without one), from pyenv when it has
+# that minor, else whatever uv finds for it.
+interpreter() {
+  local minor candidate
+  minor=$(sed -n 's/^# python: *//p' "requirements/$1.in" 2>/dev/null | head -n 1)
+  minor=${minor:-3.11}
+  for candidate in "${PYENV_ROOT:-/root/.pyenv}/versions/$minor".*/bin/"python$minor"; do
+    [ -x "$candidate" ] && { echo "$candidate"; return; }
+  done
+  echo "$minor"
+}
 
 if [ $# -eq 0 ]; then
   ids=("${ALL_IDS[@]}")
@@ -49,6 +51,16 @@ elapsed() { # seconds since $1 (an $EPOCHREALTIME), one decimal
 
 mkdir -p .venvs
 status=0
+# The package goes in as the built wheel (not editable): what is tested is what users install.
+# lint alone needs no wheel.
+wheel=
+if printf '%s\n' "${ids[@]}" | grep -qvx lint; then
+  if [ -n "${COMPOSER_KPO_WHEEL:-}" ]; then
+    wheel=$COMPOSER_KPO_WHEEL
+  else
+    wheel=$(bash dev/build.sh) || { echo "venvs.sh: building the wheel failed"; exit 1; }
+  fi
+fi
 for id in "${ids[@]}"; do
   lock="requirements/$id.txt"
   venv=".venvs/$id"
@@ -59,33 +71,35 @@ for id in "${ids[@]}"; do
     continue
   fi
   start=$EPOCHREALTIME
+  python=$(interpreter "$id")
   stamp=$(
     {
-      sha256sum "$lock" setup.cfg pyproject.toml "$script"
-      python3 -c 'import sys; print(sys.version)'
+      sha256sum "$lock" "$script"
+      echo "$python"
     } | sha256sum | cut -d' ' -f1
   )
   if [ -x "$venv/bin/python" ] && [ -f "$venv/.venvs-stamp" ] \
     && [ "$(cat "$venv/.venvs-stamp")" = "$stamp" ] \
     && "$venv/bin/python" -c 'import sys' >/dev/null 2>&1; then
-    echo "$id: up to date ($venv, $(elapsed "$start")s)"
+    if [ "$id" = lint ] || "${UV[@]}" pip install --quiet --python "$venv/bin/python" --no-deps --reinstall "$wheel" >"$log" 2>&1; then
+      echo "$id: up to date ($venv, $(elapsed "$start")s)"
+    else
+      echo "$id: FAILED installing $wheel, see $log"
+      status=1
+    fi
     continue
   fi
-  action=updated
-  if ! { [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import sys' >/dev/null 2>&1; }; then
-    action=created
-  fi
-  if (
-    set -e
-    rm -f "$venv/.venvs-stamp"
-    if [ "$action" = created ]; then
-      rm -rf "$venv"
-      "${UV[@]}" venv --python python3 "$venv"
-    fi
-    "${UV[@]}" pip sync --python "$venv/bin/python" --require-hashes "$lock"
-    "${UV[@]}" pip install --python "$venv/bin/python" --no-deps -e .
-    echo "$stamp" >"$venv/.venvs-stamp"
-  ) >"$log" 2>&1; then
+  # A changed lock or interpreter: made again from scratch (uv's cache makes that cheap).
+  action=created
+  [ -d "$venv" ] && action=recreated
+  # One && chain: `set -e` does not apply inside a subshell that is an `if` condition.
+  if {
+    rm -rf "$venv" &&
+      "${UV[@]}" venv --python "$python" "$venv" &&
+      "${UV[@]}" pip sync --python "$venv/bin/python" --require-hashes "$lock" &&
+      { [ "$id" = lint ] || "${UV[@]}" pip install --python "$venv/bin/python" --no-deps --reinstall "$wheel"; } &&
+      echo "$stamp" >"$venv/.venvs-stamp"
+  } >"$log" 2>&1; then
     echo "$id: $action ($venv, $(elapsed "$start")s)"
   else
     echo "$id: FAILED after $(elapsed "$start")s, see $log:"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Re-lock requirements/<id>.txt from requirements/<id>.in (hashed, for Python 3.11).
+# Re-lock requirements/<id>.txt from requirements/<id>.in (hashed, for the Python its
+# `# python: X.Y` line names; 3.11 without one).
 #
 #   bash requirements/compile.sh                 # every *.in
 #   bash requirements/compile.sh af25-k50 lint   # only these
@@ -24,8 +25,11 @@ if [ ${#ids[@]} -eq 0 ]; then
 fi
 
 for id in "${ids[@]}"; do
-  uv pip compile --quiet --generate-hashes --python-version 3.11 \
+  python=$(sed -n 's/^# python: *//p' "$id.in" | head -n 1)
+  uv pip compile --quiet --generate-hashes --python-version "${python:-3.11}" \
     --custom-compile-command "bash requirements/compile.sh $id" \
     ${extra[@]+"${extra[@]}"} "$id.in" -o "$id.txt"
-  echo "$id: requirements/$id.txt ($(grep -c '^[A-Za-z0-9]' "$id.txt") packages)"
+  # The lock starts with the .in's own header (what the environment is, what was left out and why).
+  { sed -n '/^#/!q; p' "$id.in"; cat "$id.txt"; } >"$id.txt.new" && mv "$id.txt.new" "$id.txt"
+  echo "$id: requirements/$id.txt ($(grep -c '^[A-Za-z0-9]' "$id.txt") packages, Python ${python:-3.11})"
 done

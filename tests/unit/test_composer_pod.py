@@ -186,10 +186,7 @@ class TestFinishAction:
         assert str(getattr(op.on_finish_action, "value", op.on_finish_action)) == action
 
     def test_contradiction_rejected(self):
-        with (
-            pytest.raises(ComposerPodConfigError, match="contradicts"),
-            pytest.warns(ProviderDeprecationWarning),
-        ):
+        with pytest.raises(ComposerPodConfigError, match="contradicts"), pytest.warns(ProviderDeprecationWarning):
             make(is_delete_operator_pod=True, on_finish_action="keep_pod")
 
     def test_unknown_action_rejected(self):

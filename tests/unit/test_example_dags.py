@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+import airflow_provider_composer_kpo
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("example_*.py"))
-OUR_CODE = (str(EXAMPLES), str(Path(__file__).resolve().parents[2] / "airflow_provider_composer_kpo"))
+# The installed package (the wheel in CI), wherever it is.
+OUR_CODE = (str(EXAMPLES), str(Path(airflow_provider_composer_kpo.__file__).resolve().parent))
 
 
 def load_dagbag():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from importlib.metadata import entry_points, version
 
+import pytest
 from packaging.version import Version
 
 import airflow_provider_composer_kpo as package
@@ -98,3 +99,40 @@ def test_airflow_lists_the_provider_and_its_hook(tmp_path):
     assert "airflow-provider-composer-kpo" in packages
     hooks = {h["connection_type"]: h["class"] for h in cli("providers", "hooks")}
     assert hooks.get("composer_kubernetes", "").endswith("ComposerKubernetesHook")
+
+
+def test_installed_files_match_the_wheel_record():
+    """What is tested is the built wheel: every file its RECORD lists is installed unchanged, and it
+    ships every file of the package's source tree (no module left out of the package data)."""
+    import base64
+    import hashlib
+    import json
+    from importlib.metadata import distribution
+    from pathlib import Path
+
+    dist = distribution("airflow-provider-composer-kpo")
+    origin = json.loads(dist.read_text("direct_url.json") or "{}")
+    if origin.get("dir_info", {}).get("editable"):
+        pytest.skip("editable install; make test installs the built wheel (dev/venvs.sh)")
+    assert "archive_info" in origin and origin["url"].endswith(".whl"), origin
+
+    package_dir = Path(package.__file__).resolve().parent
+    assert package_dir == Path(str(dist.locate_file("airflow_provider_composer_kpo"))).resolve()
+
+    recorded = {str(f): f for f in dist.files or []}
+    for name, entry in recorded.items():
+        if entry.hash is None:  # RECORD itself, and files the installer added (INSTALLER, direct_url.json)
+            continue
+        data = Path(str(entry.locate())).read_bytes()
+        digest = base64.urlsafe_b64encode(hashlib.new(entry.hash.mode, data).digest()).rstrip(b"=").decode()
+        assert (digest, len(data)) == (entry.hash.value, entry.size), name
+
+    source_dir = Path(__file__).resolve().parents[2] / "src" / "airflow_provider_composer_kpo"
+    source = {
+        "airflow_provider_composer_kpo/" + p.relative_to(source_dir).as_posix()
+        for p in source_dir.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    shipped = {n for n in recorded if n.startswith("airflow_provider_composer_kpo/") and "__pycache__" not in n}
+    assert shipped == source
+    assert "airflow_provider_composer_kpo/py.typed" in shipped

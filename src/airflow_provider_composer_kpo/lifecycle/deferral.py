@@ -18,7 +18,7 @@ turns it back into the exception the synchronous path raises, so both modes fail
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Dict
 
 from ..compat import AirflowTaskTimeout
 from ..exceptions import PodFailedError, PodStartupError, PodStartupTimeout
@@ -30,7 +30,7 @@ DISRUPTED = "disrupted"
 TIMED_OUT = "timed_out"
 API_ERROR = "api_error"
 
-Event = dict[str, Any]
+Event = Dict[str, Any]  # typing's alias: this line runs on Python 3.8 too
 
 
 def pod_event(

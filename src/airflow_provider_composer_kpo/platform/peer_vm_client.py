@@ -11,8 +11,7 @@ import logging
 import urllib.parse
 import urllib.request
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Callable, List
 
 from kubernetes.client import models as k8s
 
@@ -26,7 +25,8 @@ READ_TIMEOUT_SECONDS = 10
 LOG_PAGE_LINES = 1000
 MAX_LOG_PAGES = 50
 
-ExecFn = Callable[[list[str]], str]
+# typing's aliases: this line runs on Python 3.8 too.
+ExecFn = Callable[[List[str]], str]
 
 
 def exec_in_placeholder(api_client: Any, pod: k8s.V1Pod) -> ExecFn:
