@@ -6,6 +6,7 @@ Every test runs real pods through the real API server, scheduler and kubelet; th
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -166,6 +167,29 @@ def test_bad_image_name_fails_fast():
     with pytest.raises(PodStartupError) as err:
         run(op)
     assert err.value.reason == "InvalidImageName"
+
+
+def test_unreachable_registry_is_logged_at_once_and_fails_after_the_pull_grace(capfd, caplog):
+    """A registry the nodes cannot resolve (a private-IP Composer environment without NAT pulling from
+    gcr.io): the error is in the task log the moment it appears, once, and the task fails after the
+    pull grace naming it, not after startup_timeout_seconds."""
+    from airflow_provider_composer_kpo.lifecycle.diagnosis import PULL_UNREACHABLE_GRACE_SECONDS, PULL_WAITING_REASONS
+
+    op = composer_pod(image="registry.invalid/team/app:1", cmds=["sh", "-c", "true"])
+    with pytest.raises(PodStartupError) as err:
+        run(op)
+    assert not isinstance(err.value, PodStartupTimeout)
+    assert err.value.reason in PULL_WAITING_REASONS
+    message = str(err.value)
+    assert re.search(r"lookup registry\.invalid.*(no such host|server misbehaving|i/o timeout)", message), message
+    assert f"cannot reach (DNS, connection, TLS) is {PULL_UNREACHABLE_GRACE_SECONDS} s" in message
+    # Once: Airflow 2 logs through logging (caplog, and maybe a console copy), Airflow 3 to stdout.
+    captured = capfd.readouterr()
+    copies = [
+        caplog.text.count("cannot pull its image yet"),
+        (captured.out + captured.err).count("cannot pull its image yet"),
+    ]
+    assert max(copies) == 1, copies
 
 
 def test_affinity_to_missing_pool_fails_unschedulable_with_the_scheduler_reason():

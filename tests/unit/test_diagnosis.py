@@ -6,10 +6,13 @@ import pytest
 from kubernetes.client import models as k8s
 
 from airflow_provider_composer_kpo.lifecycle.diagnosis import (
+    PULL_THROTTLED_GRACE_SECONDS,
+    PULL_UNREACHABLE_GRACE_SECONDS,
     UNSCHEDULABLE_GRACE_SECONDS,
     container_failure,
     format_events,
     pod_outcome,
+    pull_error_grace,
     startup_blocker,
 )
 
@@ -36,11 +39,11 @@ def unschedulable_pod(message: str) -> k8s.V1Pod:
     return k8s.V1Pod(status=k8s.V1PodStatus(phase="Pending", conditions=[condition]))
 
 
-def event(reason: str, message: str = "", type_: str = "Normal", count: int = 1, minute: int = 0):
+def event(reason: str, message: str = "", type_: str = "Normal", count: int = 1, minute: int = 0, field_path: str = ""):
     stamp = datetime.datetime(2024, 1, 1, 0, minute, tzinfo=datetime.timezone.utc)
     return k8s.CoreV1Event(
         metadata=k8s.V1ObjectMeta(name="e"),
-        involved_object=k8s.V1ObjectReference(name="p"),
+        involved_object=k8s.V1ObjectReference(name="p", field_path=field_path or None),
         reason=reason,
         message=message,
         type=type_,
@@ -84,6 +87,70 @@ class TestContainerBlockers:
     def test_network_pull_errors_wait(self, message):
         blocker = startup_blocker(waiting_pod("ImagePullBackOff", message), [], pending_seconds=1)
         assert blocker is not None and not blocker.fatal
+
+    def test_network_pull_errors_fail_after_their_grace_naming_it(self):
+        message = "dial tcp: lookup gcr.io on 10.96.0.10:53: no such host"
+        pod = waiting_pod("ErrImagePull", message)
+        early = startup_blocker(pod, [], pending_seconds=40, pull_failing_seconds={"base": 29})
+        late = startup_blocker(pod, [], pending_seconds=40, pull_failing_seconds={"base": 30})
+        assert (early.fatal, late.fatal) == (False, True)
+        assert early.message == message
+        assert late.describe() == (
+            f"ErrImagePull: {message} (still failing after 30 s; the pull grace for a registry the nodes cannot "
+            "reach (DNS, connection, TLS) is 30 s) (container 'base')"
+        )
+
+    def test_throttled_pull_errors_get_the_longer_grace(self):
+        pod = waiting_pod("ImagePullBackOff", "unexpected status from HEAD request: 429 Too Many Requests")
+        assert not startup_blocker(pod, [], pending_seconds=1, pull_failing_seconds={"base": 179}).fatal
+        blocker = startup_blocker(pod, [], pending_seconds=1, pull_failing_seconds={"base": 180})
+        assert blocker.fatal and "is 180 s" in blocker.message
+
+    @pytest.mark.parametrize(
+        ("message", "grace"),
+        [
+            ("manifest unknown", 0),
+            (
+                'failed to do request: Head "https://gcr.io/v2/p/i/manifests/1": dial tcp: lookup gcr.io: no such host',
+                30,
+            ),
+            ("dial tcp 127.0.0.1:5999: connect: connection refused", 30),
+            ("dial tcp 10.0.0.1:443: i/o timeout", 30),
+            ("tls: failed to verify certificate: x509: certificate signed by unknown authority", 30),
+            ("net/http: TLS handshake timeout", 30),
+            ("unexpected status from HEAD request to https://r/v2/i/manifests/1: 503 Service Unavailable", 180),
+            ("toomanyrequests: You have reached your pull rate limit", 180),
+            ("failed to extract layer: no space left on device", 180),
+        ],
+    )
+    def test_pull_error_grace_by_what_the_registry_said(self, message, grace):
+        assert pull_error_grace(message) == grace
+        assert {0, PULL_UNREACHABLE_GRACE_SECONDS, PULL_THROTTLED_GRACE_SECONDS} >= {grace}
+
+    def test_back_off_without_detail_takes_the_registry_error_from_the_containers_event(self):
+        pod = waiting_pod("ImagePullBackOff", 'Back-off pulling image "gcr.io/p/i:1"')
+        events = [
+            event(
+                "Failed",
+                "Failed to pull image: connection refused",
+                "Warning",
+                minute=1,
+                field_path="spec.containers{sidecar}",
+            ),
+            event(
+                "Failed", "Failed to pull image: no such host", "Warning", minute=2, field_path="spec.containers{base}"
+            ),
+            event(
+                "BackOff",
+                'Back-off pulling image "gcr.io/p/i:1"',
+                "Normal",
+                minute=3,
+                field_path="spec.containers{base}",
+            ),
+        ]
+        blocker = startup_blocker(pod, events, pending_seconds=40, pull_failing_seconds={"base": 31})
+        assert blocker.fatal
+        assert blocker.message.startswith("Failed to pull image: no such host (still failing after 31 s")
 
     def test_container_creating_is_fine(self):
         assert startup_blocker(waiting_pod("ContainerCreating"), [], pending_seconds=100) is None

@@ -99,13 +99,13 @@ def test_schedule_timeout_names_parameter_and_last_reason():
 
 def test_startup_timer_restarts_when_scheduled():
     pending = [k8s.V1Pod(status=k8s.V1PodStatus(phase="Pending", conditions=[]))] * 20  # 40 s unscheduled
-    stuck = scheduled(waiting_pod("ImagePullBackOff", "dial tcp: i/o timeout"))
+    stuck = scheduled(waiting_pod("ImagePullBackOff", "503 Service Unavailable"))
     w, clock, _ = watch([*pending, stuck], schedule=60, startup=30)
     with pytest.raises(PodStartupTimeout) as err:
         w.wait()
     assert clock.now == 70  # 40 s to schedule + 30 s startup budget
     assert "did not start within 30 s (startup_timeout_seconds)" in str(err.value)
-    assert "ImagePullBackOff: dial tcp: i/o timeout" in str(err.value)
+    assert "ImagePullBackOff: 503 Service Unavailable" in str(err.value)
 
 
 def test_pod_stuck_creating_has_its_events_read_and_fails_on_missing_volume_secret():
@@ -117,3 +117,29 @@ def test_pod_stuck_creating_has_its_events_read_and_fails_on_missing_volume_secr
     assert err.value.reason == "FailedMount"
     assert 10 <= clock.now <= 16  # events are first read once creation looks slow
     assert calls["events"] == 1
+
+
+def test_unreachable_registry_is_logged_once_at_once_and_fails_after_the_pull_grace(caplog):
+    error = 'failed to resolve reference "gcr.io/p/i:1": dial tcp: lookup gcr.io: no such host'
+    pods = [scheduled(waiting_pod("ErrImagePull", error)), scheduled(waiting_pod("ImagePullBackOff", error))]
+    w, clock, _ = watch(pods)
+    with caplog.at_level("WARNING"), pytest.raises(PodStartupError) as err:
+        w.wait()
+    assert clock.now == 30  # the pull grace, not the 600 s startup timeout
+    assert err.value.reason == "ImagePullBackOff"
+    assert "no such host (still failing after 30 s; the pull grace for a registry the nodes cannot reach" in str(
+        err.value
+    )
+    warnings = [r.getMessage() for r in caplog.records if "cannot pull its image yet" in r.getMessage()]
+    assert warnings == [
+        f"Pod ns/p: container 'base' cannot pull its image yet: {error}. Kubernetes retries; the task fails if "
+        "this lasts 30 s (the pull grace for a registry the nodes cannot reach (DNS, connection, TLS))."
+    ]
+
+
+def test_pull_error_that_clears_lets_the_pod_start():
+    error = "dial tcp 10.0.0.1:443: i/o timeout"
+    pods = [scheduled(waiting_pod("ErrImagePull", error))] * 10 + [running()]
+    w, clock, _ = watch(pods)
+    assert w.wait().status.phase == "Running"
+    assert clock.now == 20

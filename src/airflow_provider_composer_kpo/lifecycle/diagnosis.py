@@ -13,7 +13,12 @@ event ``FailedMount``: Secret/ConfigMap        fatal      a volume's Secret, Con
 ``ErrImagePull``/``ImagePullBackOff`` saying      fatal      the registry answered: the image or access is missing
 not found / manifest unknown / denied /
 unauthorized
-other pull errors (timeouts, DNS, 5xx)          wait       may be a network hiccup; reported at the timeout
+pull error: unknown registry host, refused or   fatal      kubelet retries with back-off; a blip passes within a
+timed-out connection, TLS failure               after      few retries, a registry the nodes cannot reach (private
+                                                 30 s       IP without NAT) never answers
+pull error: 429, 5xx, anything else              fatal      the registry answered and may recover: a longer grace
+                                                 after
+                                                 180 s
 Unschedulable + autoscaler ``NotTriggerScaleUp``  fatal      GKE's autoscaler says no node it can add would fit
 Unschedulable on node affinity/selector or      fatal      only a new node can fix it, and no scale-up was
 taints, no ``TriggeredScaleUp`` within           after      triggered in that time (no autoscaler, or pool at
@@ -21,13 +26,14 @@ taints, no ``TriggeredScaleUp`` within           after      triggered in that ti
 Unschedulable for lack of CPU/memory            wait       running pods may finish and free the room
 ==============================================  =========  ===============================================
 
-Nothing here calls the API; callers pass the pod and its events in.
+Nothing here calls the API; callers pass the pod and its events in, and for pull errors how long
+each container has been failing to pull (the graces run from the first failure seen).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +49,22 @@ _PERMANENT_PULL_ERROR = re.compile(
     r"invalid reference format",
     re.IGNORECASE,
 )
+#: How long a pull error may last before the pod is judged unable to start, by what it says
+#: (:func:`pull_error_grace`). Kubelet retries a failed pull after 10, 20, 40 ... s.
+PULL_UNREACHABLE_GRACE_SECONDS = 30
+PULL_THROTTLED_GRACE_SECONDS = 180
+# The nodes cannot reach the registry: name resolution, connection, TLS.
+_UNREACHABLE_PULL_ERROR = re.compile(
+    r"no such host|server misbehaving|connection refused|i/o timeout|network is unreachable|no route to host|"
+    r"connection reset|dial tcp|tls:|x509:|certificate|handshake|context deadline exceeded",
+    re.IGNORECASE,
+)
+# The registry answered but would not serve now (rate limit, overload, outage).
+_THROTTLED_PULL_ERROR = re.compile(
+    r"\b429\b|too ?many ?requests|\b50[0-4]\b|internal server error|bad gateway|service unavailable|gateway timeout",
+    re.IGNORECASE,
+)
+_PULL_BACKOFF_ONLY = re.compile(r'^Back-off pulling image "[^"]*"\.?$')
 # Kubelet volume errors that only creating the missing object fixes.
 _MISSING_VOLUME_SOURCE = re.compile(r"(secret|configmap) \"[^\"]+\" not found|couldn't find key", re.IGNORECASE)
 # Scheduler messages that only a different node can fix.
@@ -66,13 +88,20 @@ class StartupBlocker:
         return f"{self.reason}: {self.message}{where}"
 
 
-def startup_blocker(pod: k8s.V1Pod, events: Sequence[Any], *, pending_seconds: float) -> StartupBlocker | None:
+def startup_blocker(
+    pod: k8s.V1Pod,
+    events: Sequence[Any],
+    *,
+    pending_seconds: float,
+    pull_failing_seconds: Mapping[str, float] | None = None,
+) -> StartupBlocker | None:
     """Return what keeps a Pending pod from starting, or None if nothing is wrong (yet).
 
     :param events: the pod's events (``CoreV1Event``), any order.
     :param pending_seconds: how long the pod has been Pending, for the Unschedulable grace.
+    :param pull_failing_seconds: per container, how long it has been failing to pull its image.
     """
-    blockers = list(_container_blockers(pod))
+    blockers = list(_container_blockers(pod, events, pull_failing_seconds or {}))
     if blockers:
         return next((b for b in blockers if b.fatal), blockers[0])
     return _volume_blocker(events) or _scheduling_blocker(pod, events, pending_seconds)
@@ -85,7 +114,45 @@ def _volume_blocker(events: Sequence[Any]) -> StartupBlocker | None:
     return None
 
 
-def _container_blockers(pod: k8s.V1Pod):
+def pull_error_grace(message: str) -> int:
+    """Seconds a pull error saying ``message`` may last before the pod is judged unable to start.
+
+    0 when the registry answered that the image or access is missing; a short grace when the
+    registry cannot be reached; a longer one when it answered "not now" or we cannot tell.
+    """
+    if _PERMANENT_PULL_ERROR.search(message):
+        return 0
+    if _THROTTLED_PULL_ERROR.search(message):
+        return PULL_THROTTLED_GRACE_SECONDS
+    if _UNREACHABLE_PULL_ERROR.search(message):
+        return PULL_UNREACHABLE_GRACE_SECONDS
+    return PULL_THROTTLED_GRACE_SECONDS
+
+
+def pull_error_kind(grace: int) -> str:
+    """What a pull grace is for, in words (messages and the task log)."""
+    if grace == PULL_UNREACHABLE_GRACE_SECONDS:
+        return "a registry the nodes cannot reach (DNS, connection, TLS)"
+    return "a registry error (429, 5xx, or not recognised)"
+
+
+def pull_error_message(waiting: k8s.V1ContainerStateWaiting, events: Sequence[Any], container: str) -> str:
+    """The registry's own error for ``container``: ``ImagePullBackOff`` may say only "Back-off pulling
+    image", while the kubelet's ``Failed`` event keeps what the registry answered."""
+    message = (waiting.message or "").strip()
+    if message and not _PULL_BACKOFF_ONLY.match(message):
+        return message
+    failed = [
+        e
+        for e in events
+        if getattr(e, "reason", None) == "Failed"
+        and "pull" in (e.message or "").lower()
+        and container in (getattr(getattr(e, "involved_object", None), "field_path", None) or "")
+    ]
+    return max(failed, key=_event_time).message.strip() if failed else message
+
+
+def _container_blockers(pod: k8s.V1Pod, events: Sequence[Any], pull_failing_seconds: Mapping[str, float]):
     status = pod.status
     statuses = [*(status.init_container_statuses or []), *(status.container_statuses or [])] if status else []
     for container_status in statuses:
@@ -96,9 +163,13 @@ def _container_blockers(pod: k8s.V1Pod):
         if waiting.reason in FATAL_WAITING_REASONS:
             yield StartupBlocker(waiting.reason, message, container_status.name)
         elif waiting.reason in PULL_WAITING_REASONS:
-            yield StartupBlocker(
-                waiting.reason, message, container_status.name, fatal=bool(_PERMANENT_PULL_ERROR.search(message))
-            )
+            message = pull_error_message(waiting, events, container_status.name)
+            grace = pull_error_grace(message)
+            failing = pull_failing_seconds.get(container_status.name, 0.0)
+            if grace and failing >= grace:
+                kind = pull_error_kind(grace)
+                message += f" (still failing after {failing:.0f} s; the pull grace for {kind} is {grace} s)"
+            yield StartupBlocker(waiting.reason, message, container_status.name, fatal=failing >= grace)
 
 
 def _scheduling_blocker(pod: k8s.V1Pod, events: Sequence[Any], pending_seconds: float) -> StartupBlocker | None:
@@ -123,16 +194,17 @@ def _scheduling_blocker(pod: k8s.V1Pod, events: Sequence[Any], pending_seconds: 
 def format_events(events: Sequence[Any], limit: int = MAX_EVENTS_IN_MESSAGE) -> str:
     """Return the newest events, one per line, oldest first."""
 
-    def when(event: Any) -> str:
-        stamp = event.last_timestamp or getattr(event, "event_time", None) or event.first_timestamp
-        return stamp.isoformat() if stamp else ""
-
-    newest = sorted(events, key=when)[-limit:]
+    newest = sorted(events, key=_event_time)[-limit:]
     return "\n".join(
         f"  {e.type or ''} {e.reason or ''}: {(e.message or '').strip()}"
         + (f" (x{e.count})" if (e.count or 1) > 1 else "")
         for e in newest
     )
+
+
+def _event_time(event: Any) -> str:
+    stamp = event.last_timestamp or getattr(event, "event_time", None) or event.first_timestamp
+    return stamp.isoformat() if stamp else ""
 
 
 def container_failure(pod: k8s.V1Pod | None, container: str) -> str | None:

@@ -17,7 +17,14 @@ from typing import Any
 from kubernetes.client import models as k8s
 
 from ..exceptions import PodStartupError, PodStartupTimeout
-from .diagnosis import StartupBlocker, format_events, startup_blocker
+from .diagnosis import (
+    PULL_WAITING_REASONS,
+    StartupBlocker,
+    format_events,
+    pull_error_grace,
+    pull_error_kind,
+    startup_blocker,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +56,9 @@ class StartupJudge:
     scheduled_at: float | None = None
     events: Sequence[Any] = ()
     events_read_at: float = float("-inf")
+    #: Per container, when it was first seen failing to pull its image (the pull graces run from it).
+    pull_failing_since: dict[str, float] = field(default_factory=dict)
+    _pull_logged: set[tuple[str, int]] = field(default_factory=set, repr=False)
     _pod: k8s.V1Pod | None = field(default=None, repr=False)
     _now: float = 0.0
     _blocker: StartupBlocker | None = None
@@ -79,7 +89,13 @@ class StartupJudge:
         if pod is None:
             return None
         if pod.status is not None and pod.status.phase == "Pending":
-            self._blocker = startup_blocker(pod, self.events, pending_seconds=now - self.started_at)
+            self._blocker = startup_blocker(
+                pod,
+                self.events,
+                pending_seconds=now - self.started_at,
+                pull_failing_seconds=self._pull_failing_seconds(pod, now),
+            )
+            self._log_pull_error(self._blocker)
         elif self._blocker is None:
             return pod
         blocker = self._blocker
@@ -93,6 +109,32 @@ class StartupJudge:
                 reason=blocker.reason if blocker else "Timeout",
             )
         return None
+
+    def _pull_failing_seconds(self, pod: k8s.V1Pod, now: float) -> dict[str, float]:
+        for status in [*(pod.status.init_container_statuses or []), *(pod.status.container_statuses or [])]:
+            waiting = status.state.waiting if status.state else None
+            if waiting is not None and waiting.reason in PULL_WAITING_REASONS:
+                self.pull_failing_since.setdefault(status.name, now)
+        return {name: now - since for name, since in self.pull_failing_since.items()}
+
+    def _log_pull_error(self, blocker: StartupBlocker | None) -> None:
+        """Put a pull error in the task log when it first appears (and again only if its kind changes)."""
+        if blocker is None or blocker.fatal or blocker.reason not in PULL_WAITING_REASONS:
+            return
+        grace = pull_error_grace(blocker.message)
+        if (blocker.container or "", grace) in self._pull_logged:
+            return
+        self._pull_logged.add((blocker.container or "", grace))
+        log.warning(
+            "Pod %s/%s: container %r cannot pull its image yet: %s. Kubernetes retries; the task fails if "
+            "this lasts %d s (the pull grace for %s).",
+            self.namespace,
+            self.pod_name,
+            blocker.container,
+            blocker.message,
+            grace,
+            pull_error_kind(grace),
+        )
 
     def _limit(self) -> tuple[int, str, str]:
         if self.scheduled_at is None:
