@@ -30,6 +30,8 @@ from kubernetes.client import models as k8s
 from tests.integration.operator_harness import BUSYBOX, CONNECTION, make_dag, run, run_deferred
 
 NAMESPACE = "composer-user-workloads"
+#: A registry that answers every request with 503 (started by main()).
+REGISTRY_503_PORT = 15503
 SECRET_ENV = [
     k8s.V1EnvVar(
         name="X", value_from=k8s.V1EnvVarSource(secret_key_ref=k8s.V1SecretKeySelector(name="bench-secret", key="k"))
@@ -71,6 +73,15 @@ SCENARIOS = {
         "OOMKilled",
     ),
     "failed middle step": ({"cmds": ["sh", "-c", "echo one\nfalse\necho three"]}, r"exit(ed with)? code 1"),
+    # Registries the node cannot use. Stock KPO fails on any pull error at once; ours retries what
+    # may be transient for a documented pull grace (README "Pull errors").
+    "registry host unknown": ({"image": "registry.invalid/team/app:1"}, r"lookup registry\.invalid"),
+    "registry refuses": ({"image": "127.0.0.1:1/team/app:1"}, r"connection refused"),
+    "registry TLS fails": (
+        {"image": "127.0.0.1:6443/team/app:1"},
+        r"x509|certificate|tls|HTTPS",
+    ),  # the API server's port
+    "registry answers 503": ({"image": f"localhost:{REGISTRY_503_PORT}/team/app:1"}, r"503|Service Unavailable"),
 }
 
 
@@ -109,6 +120,26 @@ def measure(kind: str, name: str, kubeconfig: str, deferrable: bool = False) -> 
     return time.monotonic() - started, outcome, named
 
 
+def registry_503() -> None:
+    """Serve 503 Service Unavailable to every request on REGISTRY_503_PORT, in a daemon thread."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Unavailable(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_HEAD = do_GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", REGISTRY_503_PORT), Unavailable)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kubeconfig", required=True)
@@ -120,6 +151,7 @@ def main() -> None:
     import logging
 
     logging.disable(logging.WARNING)
+    registry_503()
     rows = []
     for name in SCENARIOS:
         if args.only and name not in args.only:

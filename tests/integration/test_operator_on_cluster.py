@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 
 import pytest
 from kubernetes.client import models as k8s
@@ -414,3 +415,48 @@ def test_pod_deleted_from_outside_fails_at_once_naming_the_deletion(core_v1, nam
     failed_after = time.monotonic() - deleted_at[0]
     deleter.join()
     assert failed_after < 20, f"failed {failed_after:.1f} s after the deletion: it waited for the grace period"
+
+
+def test_without_watch_permission_the_task_reads_the_pod_instead_and_says_so(
+    core_v1, api_client, namespace, kubeconfig_path, tmp_path, capfd, caplog
+):
+    """RBAC that allows get but not watch on pods: the pod is read every 2 s instead of watched, the
+    task log says so once, and the task runs as usual."""
+    import yaml
+    from kubernetes.client import RbacAuthorizationV1Api
+
+    rbac = RbacAuthorizationV1Api(api_client)
+    name = f"no-watch-{uuid.uuid4().hex[:6]}"
+    rules = [
+        {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list", "create", "delete"]},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},
+    ]
+    core_v1.create_namespaced_service_account(namespace, {"metadata": {"name": name}})
+    try:
+        rbac.create_namespaced_role(namespace, {"metadata": {"name": name}, "rules": rules})
+        rbac.create_namespaced_role_binding(
+            namespace,
+            {
+                "metadata": {"name": name},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+                "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+            },
+        )
+        token = core_v1.create_namespaced_service_account_token(
+            name, namespace, {"spec": {"expirationSeconds": 600}}
+        ).status.token
+        admin = yaml.safe_load(Path(kubeconfig_path).read_text())
+        limited = dict(admin, users=[{"name": name, "user": {"token": token}}])
+        limited["contexts"] = [dict(c, context=dict(c["context"], user=name)) for c in admin["contexts"]]
+        path = tmp_path / "no-watch.kubeconfig"
+        path.write_text(yaml.safe_dump(limited))
+
+        op = composer_pod(cmds=["sh", "-c", "echo polled-pod-ran"], config_file=str(path), preflight="warn")
+        run(op)
+    finally:
+        rbac.delete_namespaced_role_binding(name, namespace)
+        rbac.delete_namespaced_role(name, namespace)
+        core_v1.delete_namespaced_service_account(name, namespace)
+    logged = output(capfd, caplog)
+    assert "polled-pod-ran" in logged
+    assert "RBAC allows no 'watch' on pods); reading it every 2 s instead" in logged

@@ -20,6 +20,7 @@ from typing import Callable, TypeVar
 from kubernetes.client import models as k8s
 
 from ..exceptions import PodFailedError
+from ..kube.pod_stream import PodStream
 from .interruption import pod_disruption
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ T = TypeVar("T")
 
 #: Seconds between reads of a running pod; a pod that ends sooner costs no read.
 RUNNING_CHECK_INTERVAL_SECONDS = 5.0
+#: Seconds between looks at a running pod's state when a PodStream (the watch API) delivers it: no request each.
+STREAMED_CHECK_INTERVAL_SECONDS = 1.0
 
 
 class PodDisruptedError(PodFailedError):
@@ -96,3 +99,26 @@ class RunningWatch:
             log.debug("Could not read pod %s/%s while it runs: %s", self.namespace, self.pod_name, error)
             return None
         return pod_disruption(pod, name=self.pod_name, namespace=self.namespace)
+
+
+def streamed_pod(stream: PodStream) -> k8s.V1Pod | None:
+    """Return the pod as ``stream`` last reported it, None once it was deleted (a read's 404)."""
+    state = stream.current()
+    return None if state is None or state.deleted else state.pod
+
+
+def await_pod_state(stream: PodStream, done: Callable[[k8s.V1Pod], bool]) -> k8s.V1Pod:
+    """Return the pod once ``done(pod)`` holds for a state ``stream`` reports (upstream polls every 1-2 s).
+
+    A pod deleted before that fails the task with :class:`PodDisruptedError`, unless its last state
+    already was done.
+    """
+    state = stream.current()
+    while True:
+        if state is not None and state.pod is not None and done(state.pod):
+            return state.pod
+        if state is not None and state.deleted:
+            verdict = pod_disruption(None, name=stream.pod_name, namespace=stream.namespace)
+            raise PodDisruptedError.from_verdict(verdict or f"Pod {stream.namespace}/{stream.pod_name} was deleted")
+        # Blocks until the pod changes; the timeout only bounds one wait (signals interrupt it anyway).
+        state = stream.next(60.0) or state

@@ -17,6 +17,7 @@ from typing import Any
 from kubernetes.client import models as k8s
 
 from ..exceptions import PodStartupError, PodStartupTimeout
+from ..kube.pod_stream import PodStream
 from .diagnosis import (
     PULL_WAITING_REASONS,
     StartupBlocker,
@@ -155,7 +156,13 @@ class StartupJudge:
 
 @dataclass
 class StartupWatch:
-    """Poll one pod until it leaves Pending; raise :class:`PodStartupError` when it cannot."""
+    """Follow one pod until it leaves Pending; raise :class:`PodStartupError` when it cannot.
+
+    With a ``stream`` (:class:`~..kube.pod_stream.PodStream`, the watch API) each state the API
+    server reports is judged as it arrives, starting from ``first`` (the pod as created), and the
+    judge's timers are checked every ``check_interval_seconds`` without a request. Without one the
+    pod is read every ``check_interval_seconds``.
+    """
 
     pod_name: str
     namespace: str
@@ -167,6 +174,8 @@ class StartupWatch:
     still_starting: Callable[[k8s.V1Pod], StartupBlocker | None] = lambda pod: None
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    stream: PodStream | None = None
+    first: k8s.V1Pod | None = None
 
     def wait(self) -> k8s.V1Pod:
         """Return the pod once it is no longer Pending."""
@@ -178,13 +187,30 @@ class StartupWatch:
             started_at=self.clock(),
             still_starting=self.still_starting,
         )
+        streamed = self.stream is not None and self.first is not None and self.first.status is not None
+        pod = self.first if streamed else self.read_pod()
         while True:
-            if judge.observe(self.read_pod(), self.clock()):
+            if judge.observe(pod, self.clock()):
                 judge.record_events(self.list_events(), self.clock())
             started = judge.verdict()
             if started is not None:
                 return started
+            pod = self._next(pod)
+
+    def _next(self, pod: k8s.V1Pod) -> k8s.V1Pod:
+        if self.stream is None:
             self.sleep(self.check_interval_seconds)
+            return self.read_pod()
+        state = self.stream.next(self.check_interval_seconds)
+        if state is None:
+            return pod  # unchanged: the judge checks its timers on the same state
+        if state.deleted:
+            raise PodStartupError(
+                f"Pod {self.namespace}/{self.pod_name} was deleted before it started (from outside the task: "
+                "kubectl delete, preemption or a node drain)",
+                reason="Deleted",
+            )
+        return state.pod
 
 
 def _is_scheduled(pod: k8s.V1Pod) -> bool:
