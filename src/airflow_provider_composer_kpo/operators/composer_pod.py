@@ -213,6 +213,7 @@ class ComposerPodOperator(KubernetesPodOperator):
         self._log_replays: dict[tuple[str, str, str], LogReplay] = {}
         self._resumed_pod: k8s.V1Pod | None = None
         self._pod_stream: PodStream | None = None
+        self._created_pod: k8s.V1Pod | None = None
 
     @cached_property
     def hook(self) -> ComposerKubernetesHook:
@@ -243,6 +244,15 @@ class ComposerPodOperator(KubernetesPodOperator):
         """
         manager = super().pod_manager
         manager.read_pod_logs = self._without_replays(manager.read_pod_logs)
+        create_pod = manager.create_pod
+
+        def create_and_keep(*args: Any, **kwargs: Any) -> Any:
+            # Upstream returns its request object; the answer carries the resourceVersion to watch from.
+            created = create_pod(*args, **kwargs)
+            self._created_pod = created if isinstance(created, k8s.V1Pod) else None
+            return created
+
+        manager.create_pod = create_and_keep
         if hasattr(manager, "await_container_completion"):
             manager.await_container_completion = self._streamed_container_completion(manager.await_container_completion)
         for method in _RUNNING_POD_FOLLOWERS:
@@ -409,6 +419,9 @@ class ComposerPodOperator(KubernetesPodOperator):
         which the waits for its end use too; :meth:`cleanup` stops it.
         """
         name, namespace = pod.metadata.name, pod.metadata.namespace
+        created = self._created_pod
+        if created is not None and created.metadata is not None and created.metadata.name == name:
+            pod = created  # as the API server answered the create: its resourceVersion and status
         self._stop_pod_stream()
         self._pod_stream = PodStream.for_pod(self.client, pod).start()
         watch = StartupWatch(
