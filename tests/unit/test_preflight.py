@@ -478,6 +478,16 @@ class TestPermissions:
         )
         assert problem.fix.startswith(f"kubectl create role composer-kpo -n {NS} --verb=create --resource=pods && ")
 
+    def test_a_missing_watch_is_reported_but_not_fatal(self, cluster):
+        cluster.rules = [
+            k8s.V1ResourceRule(
+                api_groups=[""], resources=["pods", "pods/log", "events"], verbs=["create", "get", "list", "delete"]
+            )
+        ]
+        problem = only(cluster.run(make_pod()))
+        assert (problem.name, problem.fatal) == ("watch pods", False)
+        assert "read every 2 s" in problem.used_by
+
     def test_every_needed_permission_is_checked(self, cluster):
         cluster.rules = []
         names = [p.name for p in cluster.run(make_pod())]
@@ -646,7 +656,7 @@ class TestFormatProblems:
     def test_counts_are_plural(self, cluster):
         cluster.rules = []
         text = format_problems(cluster.run(make_pod()), task_id="t", namespace=NS)
-        assert text.splitlines()[0] == f"Task 't': preflight found 7 errors for the pod in namespace '{NS}':"
+        assert text.splitlines()[0] == f"Task 't': preflight found 6 errors and 1 warning for the pod in namespace '{NS}':"
         assert len(text.splitlines()) == 8
 
 

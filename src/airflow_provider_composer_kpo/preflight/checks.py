@@ -373,7 +373,9 @@ def _check_permissions(
     verbs = list(dict.fromkeys(a.verb for a in missing))
     resources = list(dict.fromkeys(f"{a.resource}/{a.subresource}".rstrip("/") for a in missing))
     fix = role_fix_command(namespace, verbs, resources, environ)
-    return [Problem("Permission", a.label, namespace, "not allowed", a.needed_for, fix, fatal=True) for a in missing]
+    return [
+        Problem("Permission", a.label, namespace, "not allowed", a.needed_for, fix, fatal=a.required) for a in missing
+    ]
 
 
 def _joined(items: Iterable[str]) -> str:

@@ -27,6 +27,8 @@ class Access:
     resource: str
     subresource: str
     needed_for: str
+    #: False where the task can do without it, more slowly: reported, not a preflight failure.
+    required: bool = True
 
     @property
     def label(self) -> str:
@@ -37,7 +39,7 @@ POD_ACCESS = (
     Access("create", "pods", "", "pod creation"),
     Access("get", "pods", "", "pod status polling"),
     Access("list", "pods", "", "finding the pod on retry"),
-    Access("watch", "pods", "", "waiting for the pod"),
+    Access("watch", "pods", "", "following the pod (without it the pod is read every 2 s)", required=False),
     Access("delete", "pods", "", "pod deletion"),
     Access("get", "pods", "log", "log streaming"),
     Access("list", "events", "", "startup diagnosis"),
