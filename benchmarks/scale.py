@@ -70,7 +70,8 @@ def one_task(job: tuple[str, str, int, str]) -> tuple[bool, float, float]:
 
 def apiserver_requests(api_client: client.ApiClient) -> collections.Counter[str]:
     """Return the API server's request counts on pods and events so far, by verb and resource."""
-    response = api_client.call_api("/metrics", "GET", auth_settings=["BearerToken"], _preload_content=False)[0]
+    answer = api_client.call_api("/metrics", "GET", auth_settings=["BearerToken"], _preload_content=False)
+    response = answer[0] if isinstance(answer, tuple) else answer  # the tuple on older clients
     counts: collections.Counter[str] = collections.Counter()
     for line in response.data.decode().splitlines():
         if not line.startswith("apiserver_request_total{"):
