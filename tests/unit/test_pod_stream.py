@@ -142,10 +142,8 @@ def test_an_error_that_is_not_transient_reaches_the_task_and_stays():
     assert first.value.status == again.value.status == 401
 
 
-def test_startup_follows_the_stream_from_the_created_pod():
-    api = FakeApi([[("MODIFIED", pod("2")), ("MODIFIED", pod("3", "Running"))]])
-    stream = stream_for(api)
-    watch = StartupWatch(
+def startup_watch(api: FakeApi, stream: PodStream) -> StartupWatch:
+    return StartupWatch(
         pod_name="p",
         namespace="ns",
         read_pod=api.read_pod,
@@ -156,6 +154,12 @@ def test_startup_follows_the_stream_from_the_created_pod():
         stream=stream,
         first=pod("1"),
     )
+
+
+def test_startup_follows_the_stream_from_the_created_pod():
+    api = FakeApi([[("MODIFIED", pod("2")), ("MODIFIED", pod("3", "Running"))]])
+    stream = stream_for(api)
+    watch = startup_watch(api, stream)
     assert watch.wait().metadata.resource_version == "3"
     assert api.read_count == 0
     stream.stop()
@@ -164,17 +168,7 @@ def test_startup_follows_the_stream_from_the_created_pod():
 def test_startup_names_a_pod_deleted_before_it_started():
     api = FakeApi([[("DELETED", pod("2"))]])
     stream = stream_for(api)
-    watch = StartupWatch(
-        pod_name="p",
-        namespace="ns",
-        read_pod=api.read_pod,
-        list_events=lambda: [],
-        schedule_timeout_seconds=60,
-        startup_timeout_seconds=60,
-        check_interval_seconds=0.05,
-        stream=stream,
-        first=pod("1"),
-    )
+    watch = startup_watch(api, stream)
     with pytest.raises(PodStartupError, match="ns/p was deleted before it started") as err:
         watch.wait()
     assert err.value.reason == "Deleted"

@@ -656,7 +656,8 @@ class TestFormatProblems:
     def test_counts_are_plural(self, cluster):
         cluster.rules = []
         text = format_problems(cluster.run(make_pod()), task_id="t", namespace=NS)
-        assert text.splitlines()[0] == f"Task 't': preflight found 6 errors and 1 warning for the pod in namespace '{NS}':"
+        first = f"Task 't': preflight found 6 errors and 1 warning for the pod in namespace '{NS}':"
+        assert text.splitlines()[0] == first
         assert len(text.splitlines()) == 8
 
 
