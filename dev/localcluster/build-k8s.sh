@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and kubectl from
 # the module in kubebuild/ into $K8S_BIN. Skips the build when the cached binaries match the
-# pin (go.mod + go.sum hash). A cold build takes ~20-30 min on 2 cores (see README.md).
+# pin (go.mod + go.sum hash). A cold build takes about 8 min on 2 cores (measured: README.md).
 #   --background   run the build detached (nohup), log to $CACHE_DIR/build-k8s.log, return
 #   --wait         wait for a background build started earlier
 set -euo pipefail
