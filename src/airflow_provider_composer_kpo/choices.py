@@ -5,8 +5,6 @@ from __future__ import annotations
 import enum
 from typing import TypeVar
 
-from .exceptions import ComposerPodConfigError
-
 C = TypeVar("C", bound="ParameterChoice")
 
 
@@ -23,6 +21,8 @@ class ParameterChoice(str, enum.Enum):
         try:
             return cls(value)
         except ValueError:
+            from .exceptions import ComposerPodConfigError  # imports Airflow; `composer-kpo check` must not
+
             accepted = ", ".join(repr(member.value) for member in cls)
             raise ComposerPodConfigError(
                 f"Task {task_id!r}: {cls.parameter()}={value!r} is not one of {accepted}."

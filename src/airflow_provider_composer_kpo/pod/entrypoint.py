@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..choices import ParameterChoice
-from ..exceptions import ErrexitRequiredError
 
 SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "mksh", "zsh"})
 # Shells where `set -o pipefail` is safe to add; POSIX sh (dash before 0.5.11) rejects it.
@@ -152,12 +151,13 @@ def apply_errexit_policy(
     if policy is ErrexitPolicy.OFF:
         return ErrexitResult(cmds, arguments, Outcome.OFF)
     argv = cmds + arguments
-    entry = find_shell_entrypoint(argv)
-    if entry is None or entry.script_index is None:
-        return ErrexitResult(cmds, arguments, Outcome.NOT_A_SHELL)
-    if entry.flags_errexit:
-        return ErrexitResult(cmds, arguments, Outcome.ALREADY_SET)
+    entry, outcome = errexit_gap(cmds, arguments, allow_templates=allow_templates)
+    if entry is None:
+        return ErrexitResult(cmds, arguments, outcome)
+    assert entry.script_index is not None  # errexit_gap returns an entry only with a script
     where = _location(entry.script_index, len(cmds))
+    from ..exceptions import ErrexitRequiredError  # imports Airflow; `composer-kpo check` must not
+
     if not entry.inline:
         if policy is ErrexitPolicy.REQUIRE:
             raise ErrexitRequiredError(
@@ -170,10 +170,6 @@ def apply_errexit_policy(
         split = len(cmds) + (len(flags) if entry.shell_index < len(cmds) else 0)
         return ErrexitResult(argv[:split], argv[split:], Outcome.INJECTED)
     script = argv[entry.script_index]
-    if allow_templates and _TEMPLATE_MARK.search(script):
-        return ErrexitResult(cmds, arguments, Outcome.TEMPLATED)
-    if script_enables_errexit(script):
-        return ErrexitResult(cmds, arguments, Outcome.ALREADY_SET)
     if policy is ErrexitPolicy.REQUIRE:
         suggestion = "set -euo pipefail" if entry.shell in PIPEFAIL_SHELLS else "set -eu"
         raise ErrexitRequiredError(
@@ -183,6 +179,35 @@ def apply_errexit_policy(
         )
     argv[entry.script_index] = inject_errexit(script, entry.shell)
     return ErrexitResult(argv[: len(cmds)], argv[len(cmds) :], Outcome.INJECTED)
+
+
+def errexit_gap(
+    cmds: Sequence[str], arguments: Sequence[str], *, allow_templates: bool = False
+) -> tuple[ShellEntrypoint | None, Outcome]:
+    """Return the shell entrypoint whose script runs without errexit, or None and why there is none.
+
+    The one statement of the rule, shared by the operator (at parse and run time) and by
+    ``composer-kpo check`` (on source it has not run).
+    """
+    argv = list(cmds) + list(arguments)
+    entry = find_shell_entrypoint(argv)
+    if entry is None or entry.script_index is None:
+        return None, Outcome.NOT_A_SHELL
+    if entry.flags_errexit:
+        return None, Outcome.ALREADY_SET
+    if entry.inline:
+        script = argv[entry.script_index]
+        if allow_templates and _TEMPLATE_MARK.search(script):
+            return None, Outcome.TEMPLATED
+        if script_enables_errexit(script):
+            return None, Outcome.ALREADY_SET
+    return entry, Outcome.INJECTED
+
+
+def describe_location(entry: ShellEntrypoint, n_cmds: int) -> str:
+    """Return where the entry's script sits, as ``cmds[i]`` or ``arguments[i]``."""
+    assert entry.script_index is not None
+    return _location(entry.script_index, n_cmds)
 
 
 def _body_lines(script: str) -> list[str]:

@@ -9,8 +9,6 @@ mean a long wait for a hopeless pod.
 
 from __future__ import annotations
 
-from ..exceptions import ComposerPodConfigError
-
 DEFAULT_STARTUP_TIMEOUT_SECONDS = 600
 DEFAULT_SCHEDULE_TIMEOUT_SECONDS = 600
 
@@ -20,20 +18,30 @@ MIN_TIMEOUT_SECONDS = 30
 MAX_TIMEOUT_SECONDS = 3 * 60 * 60
 
 
-def validate_timeout(parameter: str, value: object, *, task_id: str) -> int:
-    """Return ``value`` if it is a whole number of seconds within bounds, else raise naming the fix."""
+def timeout_problem(parameter: str, value: object) -> str | None:
+    """Return what is wrong with a timeout value, and the fix; None when it is a whole number within bounds."""
     # bool is an int subclass; True would silently mean one second.
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ComposerPodConfigError(
-            f"Task {task_id!r}: {parameter}={value!r} is not a whole number of seconds; "
+        return (
+            f"{parameter}={value!r} is not a whole number of seconds; "
             f"pass an int, e.g. {parameter}={DEFAULT_STARTUP_TIMEOUT_SECONDS}."
         )
     if not MIN_TIMEOUT_SECONDS <= value <= MAX_TIMEOUT_SECONDS:
-        raise ComposerPodConfigError(
-            f"Task {task_id!r}: {parameter}={value} is outside "
-            f"{MIN_TIMEOUT_SECONDS}..{MAX_TIMEOUT_SECONDS} s; "
+        return (
+            f"{parameter}={value} is outside {MIN_TIMEOUT_SECONDS}..{MAX_TIMEOUT_SECONDS} s; "
             f"use a value in that range (default {DEFAULT_STARTUP_TIMEOUT_SECONDS})."
         )
+    return None
+
+
+def validate_timeout(parameter: str, value: object, *, task_id: str) -> int:
+    """Return ``value`` if it is a whole number of seconds within bounds, else raise naming the fix."""
+    problem = timeout_problem(parameter, value)
+    if problem is not None:
+        from ..exceptions import ComposerPodConfigError  # imports Airflow; `composer-kpo check` must not
+
+        raise ComposerPodConfigError(f"Task {task_id!r}: {problem}")
+    assert isinstance(value, int)
     return value
 
 
