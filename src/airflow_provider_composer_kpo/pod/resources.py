@@ -12,9 +12,6 @@ from collections.abc import Mapping
 
 from kubernetes.client import models as k8s
 
-from ..compat import ProviderDeprecationWarning
-from ..exceptions import ComposerPodConfigError
-
 #: legacy key -> (V1ResourceRequirements field, resource name)
 LEGACY_RESOURCE_KEYS: dict[str, tuple[str, str]] = {
     "request_memory": ("requests", "memory"),
@@ -29,6 +26,8 @@ LEGACY_RESOURCE_KEYS: dict[str, tuple[str, str]] = {
 
 def legacy_resources_to_requirements(resources: Mapping[str, object], *, task_id: str) -> k8s.V1ResourceRequirements:
     """Return ``V1ResourceRequirements`` for a pre-5.0 ``resources`` dict; unknown keys are an error."""
+    from ..exceptions import ComposerPodConfigError  # imports Airflow; `composer-kpo migrate` must not
+
     if not isinstance(resources, Mapping):
         raise ComposerPodConfigError(
             f"Task {task_id!r}: resources={resources!r} must be a dict such as "
@@ -57,6 +56,9 @@ def resolve_container_resources(
     task_id: str,
 ) -> k8s.V1ResourceRequirements | None:
     """Return the container's resources from either form; the legacy dict gets a deprecation warning."""
+    from ..compat import ProviderDeprecationWarning  # imports Airflow; `composer-kpo migrate` must not
+    from ..exceptions import ComposerPodConfigError
+
     if resources is None:
         return container_resources
     if container_resources is not None:

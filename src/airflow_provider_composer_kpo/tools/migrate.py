@@ -25,6 +25,7 @@ from libcst.metadata import PositionProvider, QualifiedNameProvider
 
 from ..platform.composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE
 from ..pod.entrypoint import errexit_gap
+from ..pod.resources import LEGACY_RESOURCE_KEYS
 from ..pod.timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS
 from .target import Target
 from .upgrade_facts import (
@@ -41,16 +42,6 @@ from .upgrade_facts import (
     arguments_for,
 )
 
-#: The pre-5.0 ``resources`` keys: key -> (requests or limits, resource name).
-_RESOURCE_KEYS = {
-    "request_memory": ("requests", "memory"),
-    "request_cpu": ("requests", "cpu"),
-    "request_ephemeral_storage": ("requests", "ephemeral-storage"),
-    "limit_memory": ("limits", "memory"),
-    "limit_cpu": ("limits", "cpu"),
-    "limit_ephemeral_storage": ("limits", "ephemeral-storage"),
-    "limit_gpu": ("limits", "nvidia.com/gpu"),
-}
 _KUBERNETES_MODELS = "kubernetes.client.models"
 _JINJA = re.compile(r"{{.*?}}|{%.*?%}", re.S)
 
@@ -253,9 +244,9 @@ class _Rewriter(ContextAwareTransformer):
         if isinstance(value, cst.Dict):
             for element in value.elements:
                 key = _string(element.key) if isinstance(element, cst.DictElement) else None
-                if key not in _RESOURCE_KEYS:
+                if key not in LEGACY_RESOURCE_KEYS:
                     break
-                field_name, resource = _RESOURCE_KEYS[key]
+                field_name, resource = LEGACY_RESOURCE_KEYS[key]
                 quote = element.key.value.lstrip("rRuU")[0]  # the file's own quote style
                 value_code = cst.Module([]).code_for_node(element.value)
                 parts[field_name].append(f"{quote}{resource}{quote}: {value_code}")

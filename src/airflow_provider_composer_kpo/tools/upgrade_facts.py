@@ -159,7 +159,10 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("stock", "on_finish_action", Span(CNCF_KUBERNETES, added=(7, 2)), "is_delete_operator_pod", renames=False),
     Argument("stock", "schedule_timeout_seconds", Span(CNCF_KUBERNETES, added=(10, 5)), "startup_timeout_seconds",
              renames=False),
-    Argument("kpo", "resources", Span(CNCF_KUBERNETES, removed=(5, 0)), "container_resources", renames=False),
+    Argument("stock", "resources", Span(CNCF_KUBERNETES, removed=(5, 0)), "container_resources", renames=False),
+    # ComposerPodOperator translates the pre-5.0 dict on every provider version, with a deprecation warning.
+    Argument("composer", "resources", Span(CNCF_KUBERNETES), "container_resources", renames=False,
+             deprecated_from=(0, 0)),
     Argument("kpo", "node_selectors", Span(CNCF_KUBERNETES, removed=(5, 0)), "node_selector"),
     Argument("kpo", "xcom_push", Span(AIRFLOW, removed=(2, 0)), "do_xcom_push"),
     Argument("stock", "is_delete_operator_pod", Span(CNCF_KUBERNETES, removed=(10, 0)), "on_finish_action",
