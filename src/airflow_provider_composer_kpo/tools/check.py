@@ -136,7 +136,7 @@ class _FileCheck:
                 self._errexit(call, kind)
                 self._timeouts(call, kind)
                 self._platform(call, kind)
-                if kind == "stock" and not _is_partial(call):
+                if kind == "stock":
                     self._add(call, "CK801", "stock KubernetesPodOperator task", _MIGRATE_FIX)
         self._references(kpo_calls)
         self.report.findings.sort(key=lambda f: (f.line, f.col, f.code))
@@ -311,7 +311,8 @@ class _FileCheck:
                 continue
             message = timeout_problem(parameter, value)
             if message is not None:
-                if kind == "composer":
+                # A mapped task (.partial) is built, and its arguments checked, only when it runs.
+                if kind == "composer" and not _is_partial(call):
                     self._add(
                         keyword.value,
                         "CK501",
@@ -321,7 +322,7 @@ class _FileCheck:
                 else:
                     fix = f"use a value in range; ComposerPodOperator's default is {DEFAULT_STARTUP_TIMEOUT_SECONDS}"
                     self._add(keyword.value, "CK502", message, fix)
-        if kind == "stock" and not given and not _is_partial(call):
+        if kind == "stock" and not given:
             self._add(
                 call,
                 "CK503",

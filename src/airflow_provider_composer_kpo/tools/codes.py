@@ -46,7 +46,7 @@ CODES: dict[str, Code] = {
         Code("CK401", WARNING, "shell script without errexit: a failed step before the last reports success"),
         Code("CK402", ERROR, "errexit_policy='require' and a script without errexit: the DAG fails to load"),
         Code("CK501", ERROR, "ComposerPodOperator timeout outside the package's bounds: the DAG fails to load"),
-        Code("CK502", WARNING, "KubernetesPodOperator timeout outside the package's bounds"),
+        Code("CK502", WARNING, "timeout outside the package's bounds: the task times out early, or fails when it runs"),
         Code("CK503", INFO, "KubernetesPodOperator on its 120 s default startup timeout"),
         Code("CK601", WARNING, "option the target Composer changes, ignores or refuses"),
         Code("CK701", INFO, "Secret the task needs"),

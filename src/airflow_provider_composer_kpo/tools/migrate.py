@@ -203,7 +203,7 @@ class _Rewriter(ContextAwareTransformer):
         kind = self._kind(original_node.func)
         if kind is None:
             return updated_node
-        if kind == "stock" and not _is_partial(original_node):
+        if kind == "stock":
             self._stock_notes(original_node)
         args: list[cst.Arg] = []
         for original_arg, arg in zip(original_node.args, updated_node.args):
@@ -358,10 +358,6 @@ def _asname(alias: cst.ImportAlias) -> str | None:
 
 def _keyword(arg: cst.Arg) -> str | None:
     return arg.keyword.value if arg.keyword is not None else None
-
-
-def _is_partial(call: cst.Call) -> bool:
-    return isinstance(call.func, cst.Attribute) and call.func.attr.value == "partial"
 
 
 def _string(node: cst.BaseExpression | None) -> str | None:

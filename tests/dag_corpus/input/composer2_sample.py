@@ -25,7 +25,7 @@ secret_volume = Secret(
 YESTERDAY = datetime.datetime.now() - datetime.timedelta(days=1)
 
 with models.DAG(
-    dag_id="composer_sample_kubernetes_pod",
+    dag_id="composer2_sample_kubernetes_pod",
     schedule_interval=datetime.timedelta(days=1),
     start_date=YESTERDAY,
 ) as dag:
