@@ -1,0 +1,216 @@
+"""`composer-kpo check`: each rule on small sources, the command's output and exit status."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from airflow_provider_composer_kpo.pod.entrypoint import ErrexitPolicy, Outcome, apply_errexit_policy
+from airflow_provider_composer_kpo.tools.check import check_source
+from airflow_provider_composer_kpo.tools.cli import main
+from airflow_provider_composer_kpo.tools.target import Target
+
+NEWEST = Target(airflow=(3, 3), cncf_kubernetes=(10, 25), composer=3)
+OLDEST = Target(airflow=(2, 5), cncf_kubernetes=(5, 0))
+HEADER = "from airflow_provider_composer_kpo import ComposerPodOperator\n"
+STOCK = "from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator\n"
+
+
+def codes(source: str, target: Target = NEWEST) -> list[str]:
+    return [finding.code for finding in check_source("dag.py", textwrap.dedent(source), target).findings]
+
+
+def run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    return main(list(argv), stdout=out), out.getvalue()
+
+
+def test_imports_added_after_the_target_are_reported():
+    source = STOCK + "from airflow.providers.cncf.kubernetes.secret import Secret\nfrom airflow.sdk import DAG\n"
+    found = check_source("dag.py", source, OLDEST).findings
+    assert [(f.line, f.code) for f in found] == [(1, "CK102"), (2, "CK102"), (3, "CK102")]
+    assert "added in cncf-kubernetes 5.3" in found[0].message
+    assert "added in Airflow 3.0" in found[2].message
+
+
+def test_arguments_added_after_the_target_are_reported_for_stock_kpo_only():
+    call = "(task_id='t', image='i', on_finish_action='keep_pod', schedule_timeout_seconds=900)\n"
+    old_import = "from airflow.providers.cncf.kubernetes.operators.kubernetes_pod import KubernetesPodOperator\n"
+    assert codes(old_import + "KubernetesPodOperator" + call, OLDEST) == ["CK503", "CK801", "CK204", "CK204"]
+    assert codes(HEADER + "ComposerPodOperator" + call, OLDEST) == []  # ours takes both on every provider
+
+
+def test_a_module_import_of_a_removed_module_is_reported_once():
+    source = "from airflow.contrib.operators import kubernetes_pod_operator\nimport airflow.kubernetes.secret\n"
+    assert codes(source) == ["CK101", "CK101"]
+    assert codes(source, Target((2, 10), (10, 1))) == []
+
+
+def test_names_are_resolved_through_aliases_constants_and_subclasses():
+    source = f"""
+        {STOCK.strip()}
+        import airflow_provider_composer_kpo as ckpo
+        SCRIPT = "cp a b\\n" + "ls b"
+        class Team(KubernetesPodOperator):
+            pass
+        Team(task_id="a", image="i", cmds=["sh", "-c", SCRIPT], startup_timeout_seconds=300)
+        ckpo.ComposerPodOperator(task_id="b", image="i", cmds=["sh", "-c", SCRIPT], errexit_policy="off")
+    """
+    found = check_source("dag.py", textwrap.dedent(source), NEWEST).findings
+    assert [(f.line, f.code) for f in found] == [(7, "CK801"), (7, "CK401"), (8, "CK401")]
+    assert "the sh script in cmds[2] runs without errexit" in found[1].message
+
+
+@pytest.mark.parametrize(
+    "cmds, arguments",
+    [
+        (["sh", "-c"], ["a\nb"]),
+        (["sh", "-c"], ["set -e\na"]),
+        (["bash", "-ec", "a; b"], []),
+        (["bash"], ["/scripts/run.sh"]),
+        (["bash", "-e", "/scripts/run.sh"], []),
+        (["/bin/sh", "-c", "# comment\nset -o errexit\na"], []),
+        (["sh", "-c", "a\nset -e\nb"], []),
+        (["python", "-c", "print(1)"], []),
+        ([], ["{{ ds }}"]),
+        (["env", "X=1", "sh", "-c", "a"], []),
+    ],
+)
+def test_the_errexit_finding_is_the_operators_own_rule(cmds, arguments):
+    injected = apply_errexit_policy(cmds, arguments, ErrexitPolicy.INJECT, task_id="t").outcome is Outcome.INJECTED
+    source = STOCK + f"KubernetesPodOperator(task_id='t', image='i', cmds={cmds!r}, arguments={arguments!r})\n"
+    assert ("CK401" in codes(source)) == injected
+
+
+@pytest.mark.parametrize("seconds", [5, 29, 30, 600, 10800, 10801])
+def test_the_timeout_finding_is_the_operators_own_bound(seconds):
+    from airflow_provider_composer_kpo import ComposerPodConfigError, ComposerPodOperator
+
+    source = HEADER + f"ComposerPodOperator(task_id='t', image='i', startup_timeout_seconds={seconds})\n"
+    try:
+        ComposerPodOperator(task_id="t", image="i", startup_timeout_seconds=seconds)
+        refused = False
+    except ComposerPodConfigError:
+        refused = True
+    assert ("CK501" in codes(source)) == refused
+
+
+def test_a_templated_value_is_not_guessed():
+    source = HEADER + "ComposerPodOperator(task_id='t', image='i', startup_timeout_seconds=int('{{ var.value.t }}'))\n"
+    assert codes(source) == []
+
+
+def test_template_variables_removed_by_airflow_3():
+    source = "x = \"{{ execution_date }} {{ dag_run.conf }} {{ params.conf }} {{ conf.get('a', 'b') }}\"\n"
+    found = check_source("dag.py", source, NEWEST).findings
+    assert [f.message.split("`")[1] for f in found] == ["execution_date", "conf"]  # not attributes
+    assert codes(source, Target((2, 10), (10, 1))) == []
+
+
+def test_references_name_namespace_keys_and_the_command_for_the_target():
+    source = HEADER + textwrap.dedent("""
+        from airflow.providers.cncf.kubernetes.secret import Secret
+        creds = Secret("volume", "/var/secrets/google", "gcp-key", "service-account.json")
+        ComposerPodOperator(task_id="t", image="i", secrets=[creds], namespace="team")
+    """)
+    composer2 = check_source("dag.py", source, Target((2, 10), (10, 5), 2)).findings
+    assert [f.code for f in composer2] == ["CK701", "CK601"]  # and Autopilot's default requests
+    assert composer2[0].message == "Secret team/gcp-key (keys: service-account.json) must exist before the task runs"
+    assert "kubectl create secret generic gcp-key -n team" in composer2[0].fix
+    composer3 = check_source("dag.py", source, NEWEST).findings
+    assert "composer-user-workloads/gcp-key" in composer3[0].message
+    assert "gcloud beta composer environments user-workloads-secrets create" in composer3[0].fix
+
+
+def test_noqa_silences_a_line(tmp_path):
+    source = STOCK + "KubernetesPodOperator(task_id='t', image='i')  # noqa: CK503, CK801\n"
+    assert codes(source) == []
+    assert codes(source.replace("# noqa: CK503, CK801", "# noqa: CK801")) == ["CK503"]
+    assert codes(source.replace("# noqa: CK503, CK801", "# noqa")) == []
+
+
+def test_exit_status_summary_and_needs(tmp_path):
+    (tmp_path / "clean.py").write_text(HEADER + "ComposerPodOperator(task_id='t', image='i')\n")
+    assert run("check", str(tmp_path), "--airflow", "3.3", "--cncf-kubernetes", "10.25")[0] == 0
+    (tmp_path / "needs.py").write_text(
+        HEADER + "from kubernetes.client import models as k8s\n"
+        "ComposerPodOperator(task_id='t', image='i', env_from=[k8s.V1EnvFromSource("
+        "config_map_ref=k8s.V1ConfigMapEnvSource(name='settings'))])\n"
+    )
+    status, out = run("check", str(tmp_path), "--airflow", "3.3", "--cncf-kubernetes", "10.25")
+    assert status == 0  # info only
+    assert "ConfigMap composer-user-workloads/settings" in out
+    assert out.splitlines()[-1].endswith(
+        "2 files against Airflow 3.3, cncf-kubernetes 10.25: 0 errors, 0 warnings, 1 info in 1 files"
+    )
+    (tmp_path / "stock.py").write_text(STOCK + "KubernetesPodOperator(task_id='t', image='i', node_selectors={})\n")
+    status, out = run("check", str(tmp_path), "--airflow", "3.3", "--cncf-kubernetes", "10.25")
+    assert status == 1
+    assert (
+        f"{tmp_path / 'stock.py'}:2:62 CK201 KubernetesPodOperator(node_selectors=...): removed in cncf-kubernetes 5.0"
+        in out
+    )
+    assert "    fix: rename it to node_selector (`composer-kpo migrate` does it)" in out
+    ignored = run("check", str(tmp_path), "--airflow", "3.3", "--cncf-kubernetes", "10.25", "--ignore", "CK201,CK503")
+    assert ignored[0] == 0
+
+
+def test_json_output(tmp_path):
+    (tmp_path / "dag.py").write_text(
+        STOCK + "KubernetesPodOperator(task_id='t', image='i', startup_timeout_seconds=900)\n"
+    )
+    status, out = run("check", str(tmp_path), "--format", "json", "--airflow", "2.10", "--cncf-kubernetes", "10.5")
+    document = json.loads(out)
+    assert status == 0
+    assert document["target"] == {"airflow": [2, 10], "cncf_kubernetes": [10, 5], "composer": None}
+    assert [(f["code"], f["severity"], f["line"]) for f in document["findings"]] == [("CK801", "info", 2)]
+    assert document["summary"] == {"files": 1, "error": 0, "warning": 0, "info": 1}
+
+
+def test_bad_usage_exits_2(tmp_path, capsys):
+    for argv in (["check", str(tmp_path / "missing")], ["check", str(tmp_path), "--airflow", "three"]):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 2
+    assert "PATH" in capsys.readouterr().err
+    assert run("check", str(tmp_path), "--ignore", "CK999")[0] == 2
+
+
+def test_a_broken_file_is_reported_and_the_rest_still_checked(tmp_path):
+    (tmp_path / "a_broken.py").write_text("def (:\n")
+    (tmp_path / "b.py").write_text(STOCK + "KubernetesPodOperator(task_id='t', image='i', xcom_push=True)\n")
+    (tmp_path / "c.py").write_bytes(b"\xff\xfe not utf-8")
+    status, out = run("check", str(tmp_path), "--airflow", "3.3", "--cncf-kubernetes", "10.25")
+    assert status == 1
+    assert f"{tmp_path / 'a_broken.py'}:1:5 CK001 not checked: invalid syntax" in out
+    assert "CK201 KubernetesPodOperator(xcom_push=...)" in out
+    assert f"{tmp_path / 'c.py'}:1:1 CK001 not checked: cannot read it" in out
+
+
+def test_check_neither_imports_nor_runs_the_dags(tmp_path):
+    marker = tmp_path / "ran"
+    (tmp_path / "dag.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    code = (
+        "import sys\nfrom airflow_provider_composer_kpo.tools.cli import main\n"
+        f"status = main(['check', {str(tmp_path)!r}, '--airflow', '3.3', '--cncf-kubernetes', '10.25'])\n"
+        "assert not [m for m in sys.modules if m == 'airflow' or m.startswith('airflow.')], 'Airflow imported'\n"
+        "sys.exit(status)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not marker.exists()
+
+
+def test_the_console_script_and_python_m_are_installed():
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("composer-kpo")
+    for command in ([str(script)], [sys.executable, "-m", "airflow_provider_composer_kpo"]):
+        done = subprocess.run([*command, "--version"], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("composer-kpo 0.")
