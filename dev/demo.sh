@@ -36,6 +36,11 @@ for pair in "${pairs[@]}"; do
   echo "== example DAGs on $pair ($(.venvs/$pair/bin/python -c 'from importlib.metadata import version; print("Airflow", version("apache-airflow"))' 2>/dev/null))"
   .venvs/"$pair"/bin/python dev/run_examples.py --kubeconfig "$KUBECONFIG" || status=1
 done
+for pair in "${pairs[@]}"; do
+  echo
+  echo "== the composer-kpo corpus on $pair: stock KPO DAGs for older images, after composer-kpo migrate --write"
+  .venvs/"$pair"/bin/python dev/run_examples.py --kubeconfig "$KUBECONFIG" --corpus || status=1
+done
 for pair in "${composer3_pairs[@]}"; do
   echo
   echo "== example DAGs on the Composer 3 simulation, $pair (pods run on peer VMs behind placeholders)"

@@ -1,13 +1,16 @@
 """Run every example DAG with `airflow dags test` on the local cluster; print a table.
 
-    python dev/run_examples.py --kubeconfig PATH [--composer 3] [--json FILE] [--only DAG_ID ...]
+    python dev/run_examples.py --kubeconfig PATH [--composer 3 | --corpus] [--json FILE] [--only DAG_ID ...]
 
 Run it with the Python of a venv that has Airflow and this package (make demo does). Each
 scenario is a documented behaviour of an example: most succeed, some fail on purpose (a missing
 Variable, missing Secrets, a failing script step) and must fail with the documented message.
 ``--composer 3`` runs the Composer 3 set on the local simulation of Composer 3 (tests/composer3:
 Google's pod mutation and PodManager patches, enabled by COMPOSER_VERSION; the cluster turns the
-pods into peer-VM placeholders). Exit status 0 only when every scenario behaved as documented.
+pods into peer-VM placeholders). ``--corpus`` runs the runnable DAGs of the composer-kpo corpus
+(tests/dag_corpus/input/runnable_*.py, stock KPO as users wrote it for older images) after
+``composer-kpo migrate --write`` has rewritten them. Exit status 0 only when every scenario behaved
+as documented.
 """
 
 from __future__ import annotations
@@ -130,6 +133,33 @@ COMPOSER3_SCENARIOS = [
 ]
 
 
+#: The corpus's runnable DAGs, each run after `composer-kpo migrate --write` (see --corpus).
+CORPUS_SCENARIOS = [
+    Scenario(
+        "corpus_contrib_pod", "Airflow 1.10 contrib task, migrated", "success", r"migrated pod says hello on \d{4}-"
+    ),
+    Scenario(
+        "corpus_failing_step",
+        "failing middle step, migrated: set -e stops it",
+        "failed",
+        r"step 1 ok(.|\n)*No such file or directory(.|\n)*ended in phase Failed",
+    ),
+]
+CORPUS = REPO / "tests" / "dag_corpus" / "input"
+
+
+def migrated_corpus(folder: Path) -> Path:
+    """Copy the corpus's runnable DAGs to ``folder`` and migrate them with the installed console script."""
+    for path in CORPUS.glob("runnable_*.py"):
+        shutil.copy(path, folder)
+    command = [str(Path(sys.executable).with_name("composer-kpo")), "migrate", "--write", str(folder)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    print(done.stdout, flush=True)
+    if done.returncode != 0:
+        raise SystemExit(f"composer-kpo migrate --write failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return folder
+
+
 def airflow_env(home: Path, kubeconfig: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update(
@@ -248,6 +278,7 @@ def main() -> int:
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--only", nargs="*", help="DAG ids to run")
     parser.add_argument("--composer", type=int, choices=(2, 3), default=2, help="3: the Composer 3 simulation")
+    parser.add_argument("--corpus", action="store_true", help="the composer-kpo corpus's runnable DAGs, migrated")
     args = parser.parse_args()
 
     from kubernetes import client, config
@@ -256,11 +287,15 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="composer-kpo-demo-"))
     try:
         env = airflow_env(home, args.kubeconfig)
+        scenarios = COMPOSER3_SCENARIOS if args.composer == 3 else SCENARIOS
         if args.composer == 3:
             env.update(COMPOSER3_ENV)
+        if args.corpus:
+            scenarios = CORPUS_SCENARIOS
+            env["AIRFLOW__CORE__DAGS_FOLDER"] = str(migrated_corpus(Path(tempfile.mkdtemp(dir=home))))
         init_db(env)
         results = []
-        for scenario in COMPOSER3_SCENARIOS if args.composer == 3 else SCENARIOS:
+        for scenario in scenarios:
             if args.only and scenario.dag_id not in args.only:
                 continue
             result = run_scenario(scenario, env, home, core_v1)

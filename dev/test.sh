@@ -37,6 +37,12 @@ run_pytest() {
     ".venvs/$pair/bin/python" -m pytest -p no:cacheprovider -q "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
   echo "::endgroup::"
+  tally "$pair" "$log" "$rc"
+}
+
+# Add one pytest run's summary line (in its log) and exit status to the totals.
+tally() {
+  local pair=$1 log=$2 rc=$3
   local line p f e
   line=$(grep -E '^=*.*[0-9]+ (passed|failed|error)' "$log" | tail -n 1)
   p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+' || true)
@@ -95,9 +101,29 @@ if wants package; then
 fi
 
 if wants unit; then
+  # Two environments at a time (the machine has two cores; each run has its own AIRFLOW_HOME and
+  # temporary directories); each one's output is printed whole, in order, once all have ended.
+  declare -A unit_log=()
+  running=0
+  for pair in "${UNIT_PAIRS[@]}"; do
+    unit_log[$pair]="$logdir/unit-$pair.log"
+    (
+      ".venvs/$pair/bin/python" -m pytest -p no:cacheprovider -q tests/unit >"${unit_log[$pair]}" 2>&1
+      echo $? >"${unit_log[$pair]}.rc"
+    ) &
+    running=$((running + 1))
+    if [ "$running" -ge 2 ]; then
+      wait -n
+      running=$((running - 1))
+    fi
+  done
+  wait
   for pair in "${UNIT_PAIRS[@]}"; do
     echo "== unit tests on $pair"
-    run_pytest "$pair" tests/unit
+    echo "::group::pytest [$pair] tests/unit"
+    cat "${unit_log[$pair]}"
+    echo "::endgroup::"
+    tally "$pair" "${unit_log[$pair]}" "$(cat "${unit_log[$pair]}.rc" 2>/dev/null || echo 1)"
   done
 fi
 

@@ -22,13 +22,17 @@ REPO = Path(__file__).resolve().parents[2]
 _results: dict[int, dict] = {}
 
 
-def results_for(composer: int, kubeconfig_path: str, tmp_path_factory) -> dict:
-    """Run every scenario of one set once per session (Composer 2 or the Composer 3 simulation)."""
+#: The sets of scenarios: Composer 2, the Composer 3 simulation, the composer-kpo corpus after migration.
+SET_OPTIONS = {2: ["--composer", "2"], 3: ["--composer", "3"], "corpus": ["--corpus"]}
+
+
+def results_for(composer: int | str, kubeconfig_path: str, tmp_path_factory) -> dict:
+    """Run every scenario of one set (a key of SET_OPTIONS) once per session."""
     if composer not in _results:
-        out = tmp_path_factory.mktemp(f"examples-composer{composer}") / "results.json"
+        out = tmp_path_factory.mktemp(f"examples-{composer}") / "results.json"
         command = [sys.executable, str(REPO / "dev" / "run_examples.py"), "--kubeconfig", kubeconfig_path]
         done = subprocess.run(
-            [*command, "--composer", str(composer), "--json", str(out)], capture_output=True, text=True, timeout=1500
+            [*command, *SET_OPTIONS[composer], "--json", str(out)], capture_output=True, text=True, timeout=1500
         )
         if not out.exists():
             pytest.fail(f"run_examples.py produced no results:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -36,13 +40,14 @@ def results_for(composer: int, kubeconfig_path: str, tmp_path_factory) -> dict:
     return _results[composer]
 
 
-def scenario_ids(composer: int = 2):
+def scenario_ids(composer: int | str = 2):
     sys.path.insert(0, str(REPO / "dev"))
     try:
-        from run_examples import COMPOSER3_SCENARIOS, SCENARIOS
+        from run_examples import COMPOSER3_SCENARIOS, CORPUS_SCENARIOS, SCENARIOS
     finally:
         sys.path.pop(0)
-    return [(composer, s.dag_id, s.label) for s in (COMPOSER3_SCENARIOS if composer == 3 else SCENARIOS)]
+    scenarios = {2: SCENARIOS, 3: COMPOSER3_SCENARIOS, "corpus": CORPUS_SCENARIOS}[composer]
+    return [(composer, s.dag_id, s.label) for s in scenarios]
 
 
 def _composer3_set_here() -> bool:
@@ -56,7 +61,9 @@ def _composer3_set_here() -> bool:
     return not AIRFLOW_V_3_PLUS
 
 
-@pytest.mark.parametrize("key", scenario_ids(2) + scenario_ids(3), ids=lambda k: f"composer{k[0]}-{k[1]}[{k[2]}]")
+@pytest.mark.parametrize(
+    "key", scenario_ids(2) + scenario_ids(3) + scenario_ids("corpus"), ids=lambda k: f"{k[0]}-{k[1]}[{k[2]}]"
+)
 def test_example_behaves_as_documented(key, kubeconfig_path, tmp_path_factory):
     composer, dag_id, label = key
     if composer == 3 and not _composer3_set_here():

@@ -2,4 +2,4 @@
 
 from airflow.contrib.operators.kubernetes_pod_operator import KubernetesPodOperator
 
-task = KubernetesPodOperator(task_id="broken", image="busybox:1.36"
+task = KubernetesPodOperator(task_id="broken", image="busybox:1.36"))
