@@ -69,9 +69,12 @@ def migrate_source(path: str, text: str, target: Target) -> Migration:
     module = cst.parse_module(text)
     context = CodemodContext(filename=path)
     rewriter = _Rewriter(context, target)
-    migrated = cst.MetadataWrapper(module).visit(rewriter)
-    migrated = AddImportsVisitor(context).transform_module(migrated)
-    migrated = RemoveImportsVisitor(context).transform_module(migrated)
+    migrated = cst.MetadataWrapper(module, unsafe_skip_copy=True).visit(rewriter)  # the tree is ours alone
+    # Each import pass re-analyses the whole file: run it only when the rewrite asked for it.
+    if context.scratch.get(AddImportsVisitor.CONTEXT_KEY):
+        migrated = AddImportsVisitor(context).transform_module(migrated)
+    if context.scratch.get(RemoveImportsVisitor.CONTEXT_KEY):
+        migrated = RemoveImportsVisitor(context).transform_module(migrated)
     return Migration(path, text, migrated.code, sorted(rewriter.notes, key=lambda note: note.line))
 
 
