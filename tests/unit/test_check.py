@@ -214,3 +214,13 @@ def test_the_console_script_and_python_m_are_installed():
         done = subprocess.run([*command, "--version"], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith("composer-kpo 0.")
+
+
+def test_the_readme_code_table_is_the_code_list():
+    from pathlib import Path
+
+    from airflow_provider_composer_kpo.tools.codes import CODES
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = [line for line in readme.splitlines() if line.startswith("| CK")]
+    assert rows == [f"| {c.code} | {c.severity} | {c.title} |" for c in CODES.values()]

@@ -183,7 +183,10 @@ class _FileCheck:
             if home:
                 return f"import {home[1]} from {home[0]} (`composer-kpo migrate` does it)"
         if name == "airflow.utils.dates.days_ago":
-            return 'use a fixed start_date, e.g. pendulum.datetime(2024, 1, 1, tz="UTC")'
+            return (
+                '`composer-kpo migrate` writes days_ago(n) as pendulum.today("UTC").add(days=-n); '
+                'a fixed start_date is better, e.g. pendulum.datetime(2024, 1, 1, tz="UTC")'
+            )
         return "remove the import"
 
     # CK2xx

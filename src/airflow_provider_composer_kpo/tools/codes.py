@@ -36,8 +36,8 @@ CODES: dict[str, Code] = {
     code.code: code
     for code in (
         Code("CK001", ERROR, "file is not valid Python"),
-        Code("CK101", ERROR, "import removed on the target"),
-        Code("CK102", ERROR, "import not yet available on the target"),
+        Code("CK101", ERROR, "import removed on the target: the DAG fails to load"),
+        Code("CK102", ERROR, "import not yet available on the target: the DAG fails to load"),
         Code("CK201", ERROR, "argument removed on the target: the DAG fails to load"),
         Code("CK202", WARNING, "argument ignored on the target: accepted, without effect"),
         Code("CK203", INFO, "argument deprecated on the target"),
