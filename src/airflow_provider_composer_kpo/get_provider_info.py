@@ -1,12 +1,14 @@
 """Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``).
 
 Airflow imports this module while it loads its configuration, so it must import nothing from
-Airflow or from the rest of this package.
+Airflow, and from this package only the pure data of the connection form.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from .hooks import connection_form
 
 PACKAGE_NAME = "airflow-provider-composer-kpo"
 HOOK_CLASS = "airflow_provider_composer_kpo.hooks.composer_kubernetes.ComposerKubernetesHook"
@@ -37,6 +39,10 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "hook-class-name": HOOK_CLASS,
                 "connection-type": "composer_kubernetes",
+                # Airflow 3 builds the form from these (Airflow 2 asks the hook; same source).
+                "hook-name": "Kubernetes (Cloud Composer)",
+                "conn-fields": connection_form.conn_fields(),
+                "ui-field-behaviour": connection_form.field_behaviour(kebab=True),
             }
         ],
     }

@@ -12,7 +12,8 @@ from typing import Any
 from ..compat import AirflowNotFoundException, Connection, KubernetesHook
 from ..kube.client import RetryingCoreV1Api
 from ..kube.kubeconfig import CONNECTION_SOURCE_FIELDS, ClientConfigChoice, Origin, choose_client_config
-from ..platform.composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE
+from ..platform.composer import COMPOSER_USER_WORKLOADS_NAMESPACE
+from . import connection_form
 
 
 class ComposerKubernetesHook(KubernetesHook):
@@ -46,32 +47,13 @@ class ComposerKubernetesHook(KubernetesHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Return the connection form's extra fields (stored without a prefix)."""
-        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import BooleanField, PasswordField, StringField
-
-        return {
-            "in_cluster": BooleanField(lazy_gettext("In cluster configuration")),
-            "kube_config_path": StringField(lazy_gettext("Kube config path"), widget=BS3TextFieldWidget()),
-            "kube_config": PasswordField(lazy_gettext("Kube config (JSON format)"), widget=BS3PasswordFieldWidget()),
-            "namespace": StringField(lazy_gettext("Namespace"), widget=BS3TextFieldWidget()),
-            "cluster_context": StringField(lazy_gettext("Cluster context"), widget=BS3TextFieldWidget()),
-            "disable_verify_ssl": BooleanField(lazy_gettext("Disable SSL")),
-            "disable_tcp_keepalive": BooleanField(lazy_gettext("Disable TCP keepalive")),
-        }
+        """Return the connection form's extra fields for Airflow 2 (stored without a prefix)."""
+        return connection_form.form_widgets()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Return which standard fields the connection form hides and what it suggests."""
-        return {
-            "hidden_fields": ["host", "schema", "login", "password", "port", "extra"],
-            "relabeling": {},
-            "placeholders": {
-                "kube_config_path": f"empty: Composer's {COMPOSER_KUBECONFIG_PATH}",
-                "namespace": COMPOSER_USER_WORKLOADS_NAMESPACE,
-            },
-        }
+        """Return which standard fields the Airflow 2 form hides and what it suggests."""
+        return connection_form.field_behaviour(kebab=False)
 
     @classmethod
     def get_connection(cls, conn_id: str) -> Connection:
