@@ -86,7 +86,14 @@ SCENARIOS = [
         env={"AIRFLOW_VAR_MY_VALUE": ""},
     ),
     Scenario("composer_kpo_templated", "Variable my_value set", "success", "MY_VALUE=hello"),
-    Scenario("composer_kpo_secrets", "Secrets missing", "failed", "Secret 'airflow-secrets'"),
+    Scenario(
+        "composer_kpo_secrets",
+        "Secrets missing",
+        "failed",
+        # Where the DAG mounts it (not the generated volume name), and the file key in the fix.
+        r"Secret 'airflow-secrets'(.|\n)*Secret 'service-account'[^\n]*volume mounted at /var/secrets/google; "
+        r"fix: [^\n]*--from-file=service-account\.json=PATH",
+    ),
     Scenario(
         "composer_kpo_secrets",
         "Secrets created",

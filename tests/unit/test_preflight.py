@@ -190,9 +190,12 @@ class TestPodReferences:
             ),
             k8s.V1Volume(name="cm-vol", config_map=k8s.V1ConfigMapVolumeSource(name="settings")),
         ]
-        assert pod_references(make_pod(volumes=volumes)).objects == (
-            ObjectUse(SECRET, "tls", ("tls.crt", "tls.key"), False, "volume secret-vol"),
-            ObjectUse(CONFIG_MAP, "settings", (), False, "volume cm-vol"),
+        base = container()
+        base.volume_mounts = [k8s.V1VolumeMount(name="secret-vol", mount_path="/etc/tls")]
+        # The mount path is what the DAG says; the volume name may be generated (secretvol<uuid>).
+        assert pod_references(make_pod(base, volumes=volumes)).objects == (
+            ObjectUse(SECRET, "tls", ("tls.crt", "tls.key"), False, "volume mounted at /etc/tls", files=True),
+            ObjectUse(CONFIG_MAP, "settings", (), False, "volume cm-vol (not mounted)", files=True),
         )
 
     def test_projected_volume_sources(self):
@@ -205,8 +208,8 @@ class TestPodReferences:
         ]
         volume = k8s.V1Volume(name="bundle", projected=k8s.V1ProjectedVolumeSource(sources=sources))
         assert pod_references(make_pod(volumes=[volume])).objects == (
-            ObjectUse(SECRET, "token", ("t",), False, "volume bundle"),
-            ObjectUse(CONFIG_MAP, "ca", (), True, "volume bundle"),
+            ObjectUse(SECRET, "token", ("t",), False, "volume bundle (not mounted)", files=True),
+            ObjectUse(CONFIG_MAP, "ca", (), True, "volume bundle (not mounted)", files=True),
         )
 
     def test_image_pull_secrets(self):
@@ -268,7 +271,7 @@ class TestObjects:
         items = [k8s.V1KeyToPath(key="tls.crt", path="c"), k8s.V1KeyToPath(key="tls.key", path="k")]
         volume = k8s.V1Volume(name="certs", secret=k8s.V1SecretVolumeSource(secret_name="tls", items=items))
         problem = only(cluster.run(make_pod(volumes=[volume])))
-        assert (problem.detail, problem.used_by) == ("has no key 'tls.key'", "volume certs")
+        assert (problem.detail, problem.used_by) == ("has no key 'tls.key'", "volume certs (not mounted)")
 
     def test_optional_references_are_not_checked_nor_read(self, cluster):
         volume = k8s.V1Volume(name="v", secret=k8s.V1SecretVolumeSource(secret_name="absent", optional=True))
@@ -681,3 +684,22 @@ def test_preflight_error_carries_problems_and_pickles():
     error = PodPreflightError("report", problems=[problem])
     copy = pickle.loads(pickle.dumps(error))
     assert (str(copy), copy.problems) == ("report", (problem,))
+
+
+def test_a_missing_secret_mounted_as_files_names_the_mount_and_suggests_from_file(cluster):
+    """Google's Composer sample: Secret("volume", "/var/secrets/google", "service-account", "service-account.json")."""
+    from airflow_provider_composer_kpo.compat import Secret
+
+    pod = Secret("volume", "/var/secrets/google", "service-account", "service-account.json").attach_to_pod(make_pod())
+    assert pod.spec.volumes[0].name.startswith("secretvol")  # a name the user never wrote
+    assert only(cluster.run(pod)).fix.endswith("--from-file=KEY=PATH")  # the spec alone does not name the key
+    hints = {("service-account", "/var/secrets/google"): ("service-account.json",)}  # the operator's Secret does
+    problem = only(run_preflight(pod, cluster.core_v1, cluster.authorization_v1, need_exec=False, environ={},
+                                 file_hints=hints))  # fmt: skip
+    assert problem.used_by == "volume mounted at /var/secrets/google"
+    assert problem.fix == (
+        f"kubectl create secret generic service-account -n {NS} --from-file=service-account.json=PATH"
+    )
+    cluster.secrets["service-account"] = {"other.json": "{}"}  # a hint is not a requirement: the pod can start
+    assert run_preflight(pod, cluster.core_v1, cluster.authorization_v1, need_exec=False, environ={},
+                         file_hints=hints) == []  # fmt: skip

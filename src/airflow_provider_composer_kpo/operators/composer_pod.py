@@ -400,8 +400,18 @@ class ComposerPodOperator(KubernetesPodOperator):
     def _run_preflight(self, pod: k8s.V1Pod) -> None:
         if self.preflight is PreflightMode.OFF:
             return
+        # Secret("volume", path, name, key): the key is not in the pod spec, but the fix can name it.
+        file_hints = {
+            (secret.secret, secret.deploy_target): (secret.key,)
+            for secret in self.secrets or []
+            if secret.deploy_type == "volume" and secret.key
+        }
         problems = run_preflight(
-            pod, self.client, AuthorizationV1Api(self.hook.api_client), need_exec=bool(self.do_xcom_push)
+            pod,
+            self.client,
+            AuthorizationV1Api(self.hook.api_client),
+            need_exec=bool(self.do_xcom_push),
+            file_hints=file_hints,
         )
         if not problems:
             self.log.info("Preflight: no problems found")

@@ -41,6 +41,7 @@ def secret_fix_command(
     *,
     keys: Sequence[str] = (),
     existing_keys: Collection[str] | None = None,
+    file_keys: Collection[str] = (),
     environ: Mapping[str, str] | None = None,
 ) -> str:
     """Return the command that creates Secret ``name`` with ``keys``, or adds ``keys`` to it.
@@ -51,9 +52,11 @@ def secret_fix_command(
 
     :param keys: The keys the pod needs; none means any key (``KEY=VALUE``).
     :param existing_keys: The keys the Secret has, when it exists; None when it is missing.
+    :param file_keys: The keys the pod reads as files (a volume): created with ``--from-file=KEY=PATH``;
+        ``KEY`` when the whole object is mounted.
     :param environ: The environment to read ``COMPOSER_VERSION`` from; ``os.environ`` if None.
     """
-    return _data_object_fix("secret generic", name, namespace, keys, existing_keys, environ)
+    return _data_object_fix("secret generic", name, namespace, keys, existing_keys, file_keys, environ)
 
 
 def config_map_fix_command(
@@ -62,13 +65,14 @@ def config_map_fix_command(
     *,
     keys: Sequence[str] = (),
     existing_keys: Collection[str] | None = None,
+    file_keys: Collection[str] = (),
     environ: Mapping[str, str] | None = None,
 ) -> str:
     """Return the command that creates ConfigMap ``name`` with ``keys``, or adds ``keys`` to it.
 
     Takes the same arguments as :func:`secret_fix_command`.
     """
-    return _data_object_fix("configmap", name, namespace, keys, existing_keys, environ)
+    return _data_object_fix("configmap", name, namespace, keys, existing_keys, file_keys, environ)
 
 
 def image_pull_secret_fix_command(name: str, namespace: str, environ: Mapping[str, str] | None = None) -> str:
@@ -84,6 +88,7 @@ def _data_object_fix(
     namespace: str,
     keys: Sequence[str],
     existing_keys: Collection[str] | None,
+    file_keys: Collection[str],
     environ: Mapping[str, str] | None,
 ) -> str:
     kind = kubectl_kind.split()[0]  # "secret" or "configmap"
@@ -94,7 +99,9 @@ def _data_object_fix(
         patch = json.dumps({field: dict.fromkeys(wanted, "VALUE")}, separators=(",", ":"))
         return f"kubectl patch {kind} {name} -n {namespace} --type merge -p '{patch}'"
     every_key = sorted(existing_keys or ()) + [key for key in wanted if key not in (existing_keys or ())]
-    literals = " ".join(f"--from-literal={key}=VALUE" for key in every_key)
+    literals = " ".join(
+        f"--from-file={key}=PATH" if key in file_keys else f"--from-literal={key}=VALUE" for key in every_key
+    )
     command = f"kubectl create {kubectl_kind} {name}"
     return _apply_user_workload(kind, command, literals, name, namespace, update=update, environ=environ)
 

@@ -107,7 +107,11 @@ class ObjectUse:
     name: str
     keys: tuple[str, ...]  # the keys this use needs; empty: the whole object
     optional: bool
-    used_by: str  # e.g. "env SQL_CONN", "volume secret-vol", "envFrom", "imagePullSecrets"
+    used_by: str  # e.g. "env SQL_CONN", "volume mounted at /var/secrets/google", "envFrom", "imagePullSecrets"
+    files: bool = False  # the keys become files (a volume), so the fix creates them from files
+    #: keys the DAG names for a whole-Secret volume (Secret("volume", path, name, key)); not required
+    #: by Kubernetes, so only the fix command uses them
+    file_hints: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,16 +129,23 @@ class PodReferences:
         return tuple(use.name for use in self.objects if use.used_by == IMAGE_PULL_SECRETS)
 
 
-def pod_references(pod: k8s.V1Pod) -> PodReferences:
-    """Return what ``pod`` refers to outside itself; makes no API call."""
+def pod_references(pod: k8s.V1Pod, file_hints: Mapping[tuple[str, str], Sequence[str]] | None = None) -> PodReferences:
+    """Return what ``pod`` refers to outside itself; makes no API call.
+
+    :param file_hints: (Secret name, mount path) -> the keys the DAG expects there as files.
+    """
     spec = pod.spec
     containers = [(c, True) for c in spec.init_containers or []] + [(c, False) for c in spec.containers or []]
     uses: list[ObjectUse] = []
     for container, is_init in containers:
         where = "" if len(containers) == 1 else f" in {'init ' if is_init else ''}container {container.name}"
         uses.extend(_container_uses(container, where))
+    mounts: dict[str, list[str]] = {}
+    for container, _ in containers:
+        for mount in container.volume_mounts or []:
+            mounts.setdefault(mount.name, []).append(mount.mount_path)
     for volume in spec.volumes or []:
-        uses.extend(_volume_uses(volume))
+        uses.extend(_volume_uses(volume, mounts.get(volume.name, []), file_hints or {}))
     uses.extend(ObjectUse(SECRET, ref.name, (), False, IMAGE_PULL_SECRETS) for ref in spec.image_pull_secrets or [])
     required = spec.affinity and spec.affinity.node_affinity
     required = required and required.required_during_scheduling_ignored_during_execution
@@ -154,6 +165,7 @@ def run_preflight(
     *,
     need_exec: bool,
     environ: Mapping[str, str] | None = None,
+    file_hints: Mapping[tuple[str, str], Sequence[str]] | None = None,
 ) -> list[Problem]:
     """Return the problems that would stop ``pod`` from starting or running, and warnings.
 
@@ -162,8 +174,9 @@ def run_preflight(
     :param authorization_v1: Client for the permission reviews.
     :param need_exec: Whether the operator will exec into the pod (XCom sidecar).
     :param environ: The environment telling Composer's version; ``os.environ`` if None.
+    :param file_hints: See :func:`pod_references`.
     """
-    refs = pod_references(pod)
+    refs = pod_references(pod, file_hints)
     namespace_problem = _check_namespace(core_v1, refs.namespace, environ)
     if namespace_problem:
         return [namespace_problem]  # everything namespaced would be missing too
@@ -211,18 +224,28 @@ def _container_uses(container: k8s.V1Container, where: str) -> Iterator[ObjectUs
             yield ObjectUse(CONFIG_MAP, ref.name, (), bool(ref.optional), f"envFrom{where}")
 
 
-def _volume_uses(volume: k8s.V1Volume) -> Iterator[ObjectUse]:
-    used_by = f"volume {volume.name}"
+def _volume_uses(
+    volume: k8s.V1Volume, mount_paths: Sequence[str], file_hints: Mapping[tuple[str, str], Sequence[str]]
+) -> Iterator[ObjectUse]:
+    # Where it is mounted is what the DAG's author wrote; the volume's name may be generated
+    # (Airflow's Secret("volume", ...) names it secretvol<uuid>).
+    paths = list(dict.fromkeys(mount_paths))
+    used_by = f"volume mounted at {', '.join(paths)}" if paths else f"volume {volume.name} (not mounted)"
     if volume.secret is not None:
         source = volume.secret
-        yield ObjectUse(SECRET, source.secret_name, _item_keys(source.items), bool(source.optional), used_by)
+        keys = _item_keys(source.items)
+        hints = tuple(key for path in paths for key in file_hints.get((source.secret_name, path), ()))
+        use = ObjectUse(SECRET, source.secret_name, keys, bool(source.optional), used_by, files=True, file_hints=hints)
+        yield use
     if volume.config_map is not None:
         source = volume.config_map
-        yield ObjectUse(CONFIG_MAP, source.name, _item_keys(source.items), bool(source.optional), used_by)
+        keys = _item_keys(source.items)
+        yield ObjectUse(CONFIG_MAP, source.name, keys, bool(source.optional), used_by, files=True)
     for projection in (volume.projected and volume.projected.sources) or []:
         for kind, source in ((SECRET, projection.secret), (CONFIG_MAP, projection.config_map)):
             if source is not None:
-                yield ObjectUse(kind, source.name, _item_keys(source.items), bool(source.optional), used_by)
+                keys = _item_keys(source.items)
+                yield ObjectUse(kind, source.name, keys, bool(source.optional), used_by, files=True)
 
 
 def _item_keys(items: list[k8s.V1KeyToPath] | None) -> tuple[str, ...]:
@@ -291,8 +314,9 @@ def _object_problem(
         if pull_only:
             fix = image_pull_secret_fix_command(name, namespace, environ)
         else:
-            needed = [key for use in uses for key in use.keys]
-            fix = fix_command(name, namespace, keys=needed, environ=environ)
+            needed = [key for use in uses for key in use.keys or use.file_hints]
+            file_keys = [key for use in uses if use.files for key in use.keys or use.file_hints or ("KEY",)]
+            fix = fix_command(name, namespace, keys=needed, file_keys=file_keys, environ=environ)
         detail = "not found; a public image pulls without it" if pull_only else "not found"
         return Problem(kind, name, namespace, detail, _joined(u.used_by for u in uses), fix, fatal=not pull_only)
     lacking = [use for use in uses if any(key not in keys for key in use.keys)]

@@ -39,16 +39,16 @@ _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _IDENTIFIER = re.compile(r"(?<![\w.])([A-Za-z_]\w*)")
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+\d+(?:[\s,]+[A-Z]+\d+)*))?", re.I)
 _TIMEOUTS = ("startup_timeout_seconds", "schedule_timeout_seconds")
-#: Kubernetes models that name a Secret or ConfigMap: model -> (kind, name field, key field).
+#: Kubernetes models that name a Secret or ConfigMap: model -> (kind, name field, key field, as files).
 _REFERENCING_MODELS = {
-    "V1SecretVolumeSource": ("Secret", "secret_name", None),
-    "V1SecretKeySelector": ("Secret", "name", "key"),
-    "V1SecretEnvSource": ("Secret", "name", None),
-    "V1SecretProjection": ("Secret", "name", None),
-    "V1ConfigMapVolumeSource": ("ConfigMap", "name", None),
-    "V1ConfigMapKeySelector": ("ConfigMap", "name", "key"),
-    "V1ConfigMapEnvSource": ("ConfigMap", "name", None),
-    "V1ConfigMapProjection": ("ConfigMap", "name", None),
+    "V1SecretVolumeSource": ("Secret", "secret_name", None, True),
+    "V1SecretKeySelector": ("Secret", "name", "key", False),
+    "V1SecretEnvSource": ("Secret", "name", None, False),
+    "V1SecretProjection": ("Secret", "name", None, True),
+    "V1ConfigMapVolumeSource": ("ConfigMap", "name", None, True),
+    "V1ConfigMapKeySelector": ("ConfigMap", "name", "key", False),
+    "V1ConfigMapEnvSource": ("ConfigMap", "name", None, False),
+    "V1ConfigMapProjection": ("ConfigMap", "name", None, True),
 }
 
 
@@ -90,6 +90,7 @@ class Reference:
     namespace: str | None
     keys: tuple[str, ...] = ()
     image_pull: bool = False
+    files: bool = False  # mounted as a volume: the keys are files
 
 
 @dataclass
@@ -368,10 +369,10 @@ class _FileCheck:
                 where = reference.namespace or "<the task's namespace>"
                 if reference.image_pull:
                     fix = image_pull_secret_fix_command(reference.name, where, environ)
-                elif reference.kind == "Secret":
-                    fix = secret_fix_command(reference.name, where, keys=reference.keys, environ=environ)
                 else:
-                    fix = config_map_fix_command(reference.name, where, keys=reference.keys, environ=environ)
+                    command = secret_fix_command if reference.kind == "Secret" else config_map_fix_command
+                    files = (reference.keys or ("KEY",)) if reference.files else ()
+                    fix = command(reference.name, where, keys=reference.keys, file_keys=files, environ=environ)
                 keys = f" (keys: {', '.join(reference.keys)})" if reference.keys else ""
                 code = "CK701" if reference.kind == "Secret" else "CK702"
                 self._add(
@@ -388,16 +389,17 @@ class _FileCheck:
         ):
             name = self._argument(call, 2, "secret")
             key = self._argument(call, 3, "key")
+            files = self._argument(call, 0, "deploy_type") == "volume"
             if isinstance(name, str):
-                yield Reference("Secret", name, namespace, (key,) if isinstance(key, str) else ())
+                yield Reference("Secret", name, namespace, (key,) if isinstance(key, str) else (), files=files)
             return
         model = self.source.kubernetes_model_name(call.func)
         if model in _REFERENCING_MODELS:
-            kind, name_field, key_field = _REFERENCING_MODELS[model]
+            kind, name_field, key_field, files = _REFERENCING_MODELS[model]
             name = self._argument(call, None, name_field)
             key = self._argument(call, None, key_field) if key_field else None
             if isinstance(name, str):
-                yield Reference(kind, name, namespace, (key,) if isinstance(key, str) else ())
+                yield Reference(kind, name, namespace, (key,) if isinstance(key, str) else (), files=files)
             return
         kind = self.source.call_kind_of(call.func)
         if kind in ("stock", "composer"):

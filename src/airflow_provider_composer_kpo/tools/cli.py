@@ -114,7 +114,7 @@ def _check(files: list[str], target: Target, args: argparse.Namespace, out: Text
             merged = references.get((reference.kind, reference.name, reference.namespace))
             keys = tuple(dict.fromkeys((merged.keys if merged else ()) + reference.keys))
             references[(reference.kind, reference.name, reference.namespace)] = Reference(
-                reference.kind, reference.name, reference.namespace, keys, reference.image_pull
+                reference.kind, reference.name, reference.namespace, keys, reference.image_pull, reference.files
             )
     summary = (
         f"composer-kpo check: {len(files)} files against {target}: "
