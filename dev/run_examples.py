@@ -77,7 +77,14 @@ def delete_guide_secrets(core_v1: Any) -> None:
 
 
 SCENARIOS = [
-    Scenario("composer_kpo_minimal", "defaults only", "success", "Hello from a pod on Cloud Composer"),
+    Scenario(
+        "composer_kpo_minimal",
+        "defaults only",
+        "success",
+        # The task log's header block, then the pod's own output.
+        r"ComposerPodOperator task '[^']+':(.|\n)*?kubeconfig: (.|\n)*?preflight:  no problems found"
+        r"(.|\n)*Hello from a pod on Cloud Composer",
+    ),
     Scenario(
         "composer_kpo_templated",
         "Variable my_value missing",

@@ -38,6 +38,8 @@ class ComposerKubernetesHook(KubernetesHook):
     default_conn_name = "kubernetes_default"
     conn_type = "composer_kubernetes"
     hook_name = "Kubernetes (Cloud Composer)"
+    #: Log the client configuration chosen; ComposerPodOperator turns it off (its header block says it).
+    announce_config = True
 
     def __init__(
         self, conn_id: str | None = default_conn_name, *, use_composer_kubeconfig: bool = True, **kwargs: Any
@@ -87,7 +89,8 @@ class ComposerKubernetesHook(KubernetesHook):
     def get_conn(self) -> Any:
         """Return an API client built by upstream's hook from the chosen configuration."""
         choice = self.client_config_choice
-        self.log.info("Kubernetes client configuration: %s", choice.describe(self.conn_id))
+        log = self.log.info if self.announce_config else self.log.debug
+        log("Kubernetes client configuration: %s", choice.describe(self.conn_id))
         if choice.origin is not Origin.CONNECTION:
             self.config_file = choice.config_file
             self.in_cluster = choice.in_cluster

@@ -7,6 +7,7 @@ diagnosis).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
@@ -51,6 +52,7 @@ from ..lifecycle.running import (
     streamed_pod,
 )
 from ..lifecycle.startup import StartupWatch
+from ..lifecycle.task_header import describe_preflight, start_block
 from ..platform.composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE, composer_major_version
 from ..platform.peer_vm import (
     VmSnapshot,
@@ -225,6 +227,7 @@ class ComposerPodOperator(KubernetesPodOperator):
             cluster_context=self.cluster_context,
             use_composer_kubeconfig=self._use_composer_kubeconfig,
         )
+        hook.announce_config = False  # the task log's header block says it (lifecycle/task_header.py)
         choice = hook.client_config_choice
         # Deferrable mode hands these attributes to the trigger; keep them equal to the choice.
         if choice.origin is not Origin.CONNECTION:
@@ -378,14 +381,13 @@ class ComposerPodOperator(KubernetesPodOperator):
                 )
                 container.command = result.cmds or None
                 container.args = result.arguments or None
-                self.log.info("set -e (errexit_policy=%s): %s", self.errexit_policy.value, result.outcome.value)
+                self._errexit_outcome = f"{result.outcome.value} (errexit_policy={self.errexit_policy.value})"
         return pod
 
     def get_or_create_pod(self, pod_request_obj: k8s.V1Pod, context: Context) -> k8s.V1Pod:
         """Log what Composer will do with the pod, run the preflight checks, then find or create it."""
         if self._resumed_pod is not None:
             return self._resumed_pod  # a deferred task resumes with the pod its trigger followed
-        self._log_platform_rules(pod_request_obj)
         self._run_preflight(pod_request_obj)
         return super().get_or_create_pod(pod_request_obj, context)
 
@@ -397,8 +399,28 @@ class ComposerPodOperator(KubernetesPodOperator):
         for finding in pod_findings(pod, composer_major=major, container_resources=self.container_resources):
             self.log.warning("Composer %s: %s", major, finding)
 
+    def _log_start(self, pod: k8s.V1Pod, problems: list) -> None:
+        """Log the header block (lifecycle/task_header.py), then what Composer will do with the pod."""
+        containers = pod.spec.containers or []
+        base = next((c for c in containers if c.name == base_container_name(self)), None)
+        fatal = sum(1 for p in problems if p.fatal)
+        block = start_block(
+            task_id=self.task_id,
+            namespace=pod.metadata.namespace,
+            pod_name=pod.metadata.name,
+            image=base.image if base else None,
+            kubeconfig=self.hook.client_config_choice.describe(self.hook.conn_id),
+            environ=os.environ,
+            timeouts=(("startup", self.startup_timeout_seconds), ("schedule", self.schedule_timeout_seconds)),
+            errexit=getattr(self, "_errexit_outcome", "not applied"),
+            preflight=describe_preflight(self.preflight.value, fatal, len(problems) - fatal),
+        )
+        self.log.info("%s", block)
+        self._log_platform_rules(pod)
+
     def _run_preflight(self, pod: k8s.V1Pod) -> None:
         if self.preflight is PreflightMode.OFF:
+            self._log_start(pod, [])
             return
         # Secret("volume", path, name, key): the key is not in the pod spec, but the fix can name it.
         file_hints = {
@@ -413,8 +435,8 @@ class ComposerPodOperator(KubernetesPodOperator):
             need_exec=bool(self.do_xcom_push),
             file_hints=file_hints,
         )
+        self._log_start(pod, problems)
         if not problems:
-            self.log.info("Preflight: no problems found")
             return
         report = format_problems(problems, task_id=self.task_id, namespace=pod.metadata.namespace)
         if self.preflight is PreflightMode.FAIL and any(p.fatal for p in problems):
