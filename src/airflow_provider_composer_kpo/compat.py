@@ -64,6 +64,14 @@ try:  # Airflow 3: the task SDK raises these; airflow.exceptions only re-exports
 except ImportError:
     from airflow.exceptions import AirflowTaskTimeout, TaskDeferred  # type: ignore[no-redef]
 
+try:  # Airflow 3: operator links live in the task SDK
+    from airflow.sdk import BaseOperatorLink
+except ImportError:
+    try:  # Airflow 2.6+
+        from airflow.models.baseoperatorlink import BaseOperatorLink  # type: ignore[no-redef]
+    except ImportError:
+        from airflow.models.baseoperator import BaseOperatorLink  # type: ignore[no-redef]
+
 try:  # Airflow 2.7+
     from airflow.exceptions import AirflowProviderDeprecationWarning as ProviderDeprecationWarning
 except ImportError:
@@ -92,6 +100,7 @@ __all__ = [
     "HAS_SCHEDULE_TIMEOUT",
     "AirflowNotFoundException",
     "AirflowTaskTimeout",
+    "BaseOperatorLink",
     "Connection",
     "KubernetesHook",
     "KubernetesPodOperator",

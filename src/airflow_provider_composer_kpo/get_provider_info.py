@@ -35,6 +35,11 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_composer_kpo.operators.composer_pod"],
             }
         ],
+        # Registered so Airflow 2's web server can rebuild them from serialized DAGs.
+        "extra-links": [
+            "airflow_provider_composer_kpo.operators.links.PodLogsLink",
+            "airflow_provider_composer_kpo.operators.links.WorkloadLink",
+        ],
         "connection-types": [
             {
                 "hook-class-name": HOOK_CLASS,

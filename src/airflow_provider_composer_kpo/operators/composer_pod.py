@@ -20,6 +20,7 @@ from kubernetes.client import AuthorizationV1Api
 from kubernetes.client import models as k8s
 
 from ..compat import (
+    AIRFLOW_V_3_PLUS,
     CNCF_KUBERNETES_VERSION,
     HAS_DEFERRABLE,
     HAS_ON_FINISH_ACTION,
@@ -54,6 +55,7 @@ from ..lifecycle.running import (
 from ..lifecycle.startup import StartupWatch
 from ..lifecycle.task_header import describe_preflight, start_block
 from ..platform.composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE, composer_major_version
+from ..platform.console_links import pod_place
 from ..platform.peer_vm import (
     VmSnapshot,
     is_placeholder,
@@ -72,6 +74,7 @@ from ..pod.timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS, resolve_timeouts
 from ..pod.validation import validate_static_arguments
 from ..preflight.checks import PreflightMode, format_problems, run_preflight
 from ..triggers.composer_pod import ComposerPodTrigger
+from .links import POD_PLACE_XCOM_KEY, PodLogsLink, WorkloadLink
 
 if TYPE_CHECKING:
     from airflow.utils.context import Context
@@ -132,6 +135,9 @@ class ComposerPodOperator(KubernetesPodOperator):
         instead of a worker slot, with the same checks, verdicts and messages as the synchronous
         path (cncf-kubernetes 6.0+; on 5.x ``True`` is an error at DAG parse time).
     """
+
+    #: Logs Explorer and the GKE console for the task's pod, on Composer (operators/links.py).
+    operator_extra_links = (PodLogsLink(), WorkloadLink())
 
     def __init__(
         self,
@@ -389,7 +395,18 @@ class ComposerPodOperator(KubernetesPodOperator):
         if self._resumed_pod is not None:
             return self._resumed_pod  # a deferred task resumes with the pod its trigger followed
         self._run_preflight(pod_request_obj)
-        return super().get_or_create_pod(pod_request_obj, context)
+        pod = super().get_or_create_pod(pod_request_obj, context)
+        self._push_pod_place(pod, context)
+        return pod
+
+    def _push_pod_place(self, pod: k8s.V1Pod, context: Context) -> None:
+        """On Airflow 2 on Composer, keep where the pod runs for the web server's extra links."""
+        if AIRFLOW_V_3_PLUS:  # links are made in the worker, from self.pod (operators/links.py)
+            return
+        place = pod_place(os.environ, pod.metadata.namespace, pod.metadata.name)
+        ti = context.get("ti") if context else None
+        if place is not None and ti is not None:
+            ti.xcom_push(key=POD_PLACE_XCOM_KEY, value=place.as_dict())
 
     def _log_platform_rules(self, pod: k8s.V1Pod) -> None:
         major = composer_major_version()
