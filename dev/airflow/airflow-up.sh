@@ -159,6 +159,8 @@ write_env() {
     kv AIRFLOW__CORE__LOAD_EXAMPLES False
     kv AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION False
     kv AIRFLOW__CORE__FERNET_KEY "$FERNET_KEY"
+    # The connection form's Test button (off by default; Composer users turn it on in the overrides).
+    kv AIRFLOW__CORE__TEST_CONNECTION Enabled
     kv AIRFLOW__DATABASE__SQL_ALCHEMY_CONN "postgresql+psycopg2://$db"
     kv AIRFLOW__CELERY__BROKER_URL "redis://127.0.0.1:$REDIS_PORT/0"
     kv AIRFLOW__CELERY__RESULT_BACKEND "db+postgresql+psycopg2://$db"

@@ -1,0 +1,84 @@
+"""The "Kubernetes (Cloud Composer)" connection as the UI gets it from the deployment's own server.
+
+The form's fields (Airflow 3: the API server's hook metadata, from the provider info's conn-fields;
+Airflow 2: the web server's rendered form, from the hook's widgets) and the Test button's request
+(`POST /connections/test`), which runs the hook's test_connection in the server against the local
+cluster. A real browser is not involved here; these are the requests the UI sends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+
+import pytest
+
+from airflow_provider_composer_kpo.hooks.connection_form import FIELDS, HIDDEN_FIELDS
+from tests.faults.conftest import _missing
+
+pytestmark = pytest.mark.faults
+
+
+@pytest.fixture(scope="module")
+def api():
+    missing = _missing()
+    if missing:
+        if os.environ.get("COMPOSER_KPO_REQUIRE_AIRFLOW") == "1":
+            pytest.fail(missing)
+        pytest.skip(missing)
+    from tests.faults.driver import Airflow
+
+    return Airflow()
+
+
+def _root(api) -> str:
+    return api.base_url.rsplit("/api/", 1)[0]
+
+
+def test_the_form_offers_our_fields_and_hides_the_standard_ones(api):
+    if api.major == 3:
+        request = urllib.request.Request(_root(api) + "/ui/connections/hook_meta")
+        for name, value in api._auth_headers().items():
+            request.add_header(name, value)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            meta = {item["connection_type"]: item for item in json.loads(response.read())}
+        ours = meta["composer_kubernetes"]
+        assert ours["hook_name"] == "Kubernetes (Cloud Composer)"
+        extra = ours["extra_fields"]
+        assert sorted(extra) == sorted(f"extra__composer_kubernetes__{field.name}" for field in FIELDS)
+        label = extra["extra__composer_kubernetes__kube_config_path"]["schema"]["title"]
+        assert label == "Kube config path"
+        assert extra["extra__composer_kubernetes__kube_config"]["schema"]["format"] == "password"
+        standard = ours["standard_fields"]
+        for name in ("host", "port", "login", "password"):
+            assert standard[name]["hidden"] is True, name
+    else:
+        with urllib.request.urlopen(_root(api) + "/connection/add", timeout=30) as response:
+            page = response.read().decode()
+        assert "Kubernetes (Cloud Composer)" in page
+        for field in FIELDS:
+            assert f'id="extra__composer_kubernetes__{field.name}"' in page, field.name
+        behaviours = page.split('id="field_behaviours"', 1)[1].split("</", 1)[0]
+        assert "composer_kubernetes" in behaviours
+        for name in HIDDEN_FIELDS:
+            assert name in behaviours
+
+
+def _test(api, extra: dict) -> dict:
+    body = {"connection_id": "composer_kpo_ui", "conn_type": "composer_kubernetes", "extra": json.dumps(extra)}
+    return api.request("POST", "/connections/test", body)
+
+
+def test_the_test_button_reaches_the_cluster_and_names_the_kubeconfig(api):
+    answer = _test(api, {"kube_config_path": os.environ["KUBECONFIG"], "namespace": "composer-user-workloads"})
+    assert answer["status"] is True, answer
+    assert answer["message"].startswith("Connected to Kubernetes v1.")
+    assert "extra 'kube_config_path'" in answer["message"]  # which kubeconfig, and why
+    assert "pods in 'composer-user-workloads' are listable" in answer["message"]
+
+
+def test_a_broken_kubeconfig_fails_the_test_with_the_reason(api):
+    answer = _test(api, {"kube_config_path": "/nonexistent/kubeconfig"})
+    assert answer["status"] is False, answer
+    assert answer["message"].startswith("Cannot reach the Kubernetes API")
