@@ -1,9 +1,11 @@
-"""The "Kubernetes (Cloud Composer)" connection as the UI gets it from the deployment's own server.
+"""What the UI gets from the deployment's own server: the connection form, Test, a task's extra links.
 
 The form's fields (Airflow 3: the API server's hook metadata, from the provider info's conn-fields;
 Airflow 2: the web server's rendered form, from the hook's widgets) and the Test button's request
 (`POST /connections/test`), which runs the hook's test_connection in the server against the local
-cluster. A real browser is not involved here; these are the requests the UI sends.
+cluster; and a finished ComposerPodOperator task's extra links (registered through the provider
+info, so Airflow 2's web server can rebuild them from the serialized DAG). A real browser is not
+involved here; these are the requests the UI sends.
 """
 
 from __future__ import annotations
@@ -82,3 +84,16 @@ def test_a_broken_kubeconfig_fails_the_test_with_the_reason(api):
     answer = _test(api, {"kube_config_path": "/nonexistent/kubeconfig"})
     assert answer["status"] is False, answer
     assert answer["message"].startswith("Cannot reach the Kubernetes API")
+
+
+def test_a_finished_task_offers_its_links_empty_off_composer(api, outcomes):
+    """The deployment is not Composer (no COMPOSER_VERSION): both links are known, and empty."""
+    from tests.faults.dags.composer_kpo_faults import dag_id
+    from tests.faults.driver import TASK_ID, _quote
+
+    dag = dag_id("silent", "composer")  # a task the fault matrix ran to success
+    runs = api.request("GET", f"/dags/{dag}/dagRuns?order_by=-start_date&limit=1")["dag_runs"]
+    answer = api.request("GET", f"/dags/{dag}/dagRuns/{_quote(runs[0]['dag_run_id'])}/taskInstances/{TASK_ID}/links")
+    links = answer.get("extra_links", answer)  # Airflow 3 wraps them; Airflow 2 answers the mapping
+    assert sorted(links) == ["Pod logs (Cloud Logging)", "Workload (GKE)"]
+    assert not any(links.values()), links
