@@ -26,16 +26,24 @@ def _missing() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def outcomes():
+def airflow_api():
+    """The deployment's REST API (tests/faults/driver.py); skipped, or failed in CI, without one."""
     missing = _missing()
     if missing:
         if os.environ.get("COMPOSER_KPO_REQUIRE_AIRFLOW") == "1":
             pytest.fail(missing)
         pytest.skip(missing)
-    from tests.faults.dags.composer_kpo_faults import dag_id
-    from tests.faults.driver import Airflow, Cluster, run_case
+    from tests.faults.driver import Airflow
 
-    airflow, cluster = Airflow(), Cluster()
+    return Airflow()
+
+
+@pytest.fixture(scope="session")
+def outcomes(airflow_api):
+    from tests.faults.dags.composer_kpo_faults import dag_id
+    from tests.faults.driver import Cluster, run_case
+
+    airflow, cluster = airflow_api, Cluster()
     cluster.ensure_namespace()
     cases = [case for case in FAULTS if case not in MEASURED_ONLY]
     for case in cases:

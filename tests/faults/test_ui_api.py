@@ -17,31 +17,18 @@ import urllib.request
 import pytest
 
 from airflow_provider_composer_kpo.hooks.connection_form import FIELDS, HIDDEN_FIELDS
-from tests.faults.conftest import _missing
 
 pytestmark = pytest.mark.faults
 
 
-@pytest.fixture(scope="module")
-def api():
-    missing = _missing()
-    if missing:
-        if os.environ.get("COMPOSER_KPO_REQUIRE_AIRFLOW") == "1":
-            pytest.fail(missing)
-        pytest.skip(missing)
-    from tests.faults.driver import Airflow
-
-    return Airflow()
+def _root(airflow_api) -> str:
+    return airflow_api.base_url.rsplit("/api/", 1)[0]
 
 
-def _root(api) -> str:
-    return api.base_url.rsplit("/api/", 1)[0]
-
-
-def test_the_form_offers_our_fields_and_hides_the_standard_ones(api):
-    if api.major == 3:
-        request = urllib.request.Request(_root(api) + "/ui/connections/hook_meta")
-        for name, value in api._auth_headers().items():
+def test_the_form_offers_our_fields_and_hides_the_standard_ones(airflow_api):
+    if airflow_api.major == 3:
+        request = urllib.request.Request(_root(airflow_api) + "/ui/connections/hook_meta")
+        for name, value in airflow_api._auth_headers().items():
             request.add_header(name, value)
         with urllib.request.urlopen(request, timeout=30) as response:
             meta = {item["connection_type"]: item for item in json.loads(response.read())}
@@ -56,7 +43,7 @@ def test_the_form_offers_our_fields_and_hides_the_standard_ones(api):
         for name in ("host", "port", "login", "password"):
             assert standard[name]["hidden"] is True, name
     else:
-        with urllib.request.urlopen(_root(api) + "/connection/add", timeout=30) as response:
+        with urllib.request.urlopen(_root(airflow_api) + "/connection/add", timeout=30) as response:
             page = response.read().decode()
         assert "Kubernetes (Cloud Composer)" in page
         for field in FIELDS:
@@ -67,33 +54,34 @@ def test_the_form_offers_our_fields_and_hides_the_standard_ones(api):
             assert name in behaviours
 
 
-def _test(api, extra: dict) -> dict:
+def _test(airflow_api, extra: dict) -> dict:
     body = {"connection_id": "composer_kpo_ui", "conn_type": "composer_kubernetes", "extra": json.dumps(extra)}
-    return api.request("POST", "/connections/test", body)
+    return airflow_api.request("POST", "/connections/test", body)
 
 
-def test_the_test_button_reaches_the_cluster_and_names_the_kubeconfig(api):
-    answer = _test(api, {"kube_config_path": os.environ["KUBECONFIG"], "namespace": "composer-user-workloads"})
+def test_the_test_button_reaches_the_cluster_and_names_the_kubeconfig(airflow_api):
+    answer = _test(airflow_api, {"kube_config_path": os.environ["KUBECONFIG"], "namespace": "composer-user-workloads"})
     assert answer["status"] is True, answer
     assert answer["message"].startswith("Connected to Kubernetes v1.")
     assert "extra 'kube_config_path'" in answer["message"]  # which kubeconfig, and why
     assert "pods in 'composer-user-workloads' are listable" in answer["message"]
 
 
-def test_a_broken_kubeconfig_fails_the_test_with_the_reason(api):
-    answer = _test(api, {"kube_config_path": "/nonexistent/kubeconfig"})
+def test_a_broken_kubeconfig_fails_the_test_with_the_reason(airflow_api):
+    answer = _test(airflow_api, {"kube_config_path": "/nonexistent/kubeconfig"})
     assert answer["status"] is False, answer
     assert answer["message"].startswith("Cannot reach the Kubernetes API")
 
 
-def test_a_finished_task_offers_its_links_empty_off_composer(api, outcomes):
+def test_a_finished_task_offers_its_links_empty_off_composer(airflow_api, outcomes):
     """The deployment is not Composer (no COMPOSER_VERSION): both links are known, and empty."""
     from tests.faults.dags.composer_kpo_faults import dag_id
     from tests.faults.driver import TASK_ID, _quote
 
     dag = dag_id("silent", "composer")  # a task the fault matrix ran to success
-    runs = api.request("GET", f"/dags/{dag}/dagRuns?order_by=-start_date&limit=1")["dag_runs"]
-    answer = api.request("GET", f"/dags/{dag}/dagRuns/{_quote(runs[0]['dag_run_id'])}/taskInstances/{TASK_ID}/links")
+    runs = airflow_api.request("GET", f"/dags/{dag}/dagRuns?order_by=-start_date&limit=1")["dag_runs"]
+    run = _quote(runs[0]["dag_run_id"])
+    answer = airflow_api.request("GET", f"/dags/{dag}/dagRuns/{run}/taskInstances/{TASK_ID}/links")
     links = answer.get("extra_links", answer)  # Airflow 3 wraps them; Airflow 2 answers the mapping
     assert sorted(links) == ["Pod logs (Cloud Logging)", "Workload (GKE)"]
     assert not any(links.values()), links
