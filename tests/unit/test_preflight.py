@@ -649,10 +649,9 @@ class TestFormatProblems:
             "Secret", "airflow-db", NS, "has no key 'sql_alchemy_conn'", "env SQL_CONN", "kubectl patch ...", True
         )
         lines = format_problems([warning, error], task_id="load", namespace=NS).splitlines()
-        assert lines == [
+        assert lines == [  # the header names the namespace; the lines do not repeat it
             f"Task 'load': preflight found 1 error and 1 warning for the pod in namespace '{NS}':",
-            f"  error: Secret 'airflow-db' in namespace '{NS}': has no key 'sql_alchemy_conn'; "
-            "used by env SQL_CONN; fix: kubectl patch ...",
+            "  error: Secret 'airflow-db': has no key 'sql_alchemy_conn'; used by env SQL_CONN; fix: kubectl patch ...",
             "  warning: Node 'gpu=a100': matches no node now; used by nodeSelector; fix: add a pool",
         ]
 

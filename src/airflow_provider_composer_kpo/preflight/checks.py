@@ -195,7 +195,8 @@ def format_problems(problems: Sequence[Problem], *, task_id: str, namespace: str
     counts = " and ".join(_plural(n, word) for n, word in ((len(errors), "error"), (len(warnings), "warning")) if n)
     lines = [f"Task {task_id!r}: preflight found {counts or 'no problems'} for the pod in namespace {namespace!r}:"]
     for problem in errors + warnings:
-        where = f" in namespace {problem.namespace!r}" if problem.namespace else ""
+        # The header names the pod's namespace; a line repeats it only when it is another one.
+        where = f" in namespace {problem.namespace!r}" if problem.namespace not in ("", namespace) else ""
         lines.append(
             f"  {'error' if problem.fatal else 'warning'}: {problem.kind} {problem.name!r}{where}: {problem.detail}; "
             f"used by {problem.used_by}; fix: {problem.fix}"
