@@ -129,3 +129,22 @@ def test_class_attributes_register_our_connection_type():
     assert ComposerKubernetesHook.default_conn_name == "kubernetes_default"
     behaviour = ComposerKubernetesHook.get_ui_field_behaviour()
     assert "host" in behaviour["hidden_fields"]
+
+
+def test_the_connection_airflow_tests_is_the_one_the_hook_reads(monkeypatch, kubeconfig_factory, local_kubeconfig):
+    """The UI's Test button: Airflow builds the hook from the connection with ``kubernetes_conn_id=``."""
+    import json
+
+    from airflow.models import Connection
+
+    path = kubeconfig_factory("https://from-the-form.invalid:6443", "form")
+    extra = json.dumps({"kube_config_path": str(path)})
+    monkeypatch.setenv("AIRFLOW_CONN_FROM_THE_FORM", json.dumps({"conn_type": "composer_kubernetes", "extra": extra}))
+    connection = Connection(conn_id="from_the_form", conn_type="composer_kubernetes", extra=extra)
+    hook = connection.get_hook()
+    assert isinstance(hook, ComposerKubernetesHook)
+    assert hook.conn_id == "from_the_form"
+    choice = hook.client_config_choice
+    assert (choice.origin.value, choice.connection_field) == ("connection", "kube_config_path")
+    assert choice.describe(hook.conn_id).startswith("connection 'from_the_form' extra 'kube_config_path'")
+    assert hook.api_client.configuration.host == "https://from-the-form.invalid:6443"  # not $COMPOSER_KPO_KUBECONFIG

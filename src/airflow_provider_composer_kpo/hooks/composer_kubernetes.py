@@ -29,6 +29,7 @@ class ComposerKubernetesHook(KubernetesHook):
     * ``core_v1_client`` retries transient API failures (see :mod:`airflow_provider_composer_kpo.kube.retry`).
 
     :param conn_id: The connection id; ``kubernetes_default`` by default, and None for no connection.
+    :param kubernetes_conn_id: The same, under the name Airflow uses to build a connection's hook.
     :param use_composer_kubeconfig: Fall back to ``$COMPOSER_KPO_KUBECONFIG`` or Composer's kubeconfig
         when neither an argument nor the connection selects a configuration.
     :param kwargs: Passed to ``KubernetesHook`` (``config_file``, ``in_cluster``, ``cluster_context``, ...).
@@ -42,8 +43,17 @@ class ComposerKubernetesHook(KubernetesHook):
     announce_config = True
 
     def __init__(
-        self, conn_id: str | None = default_conn_name, *, use_composer_kubeconfig: bool = True, **kwargs: Any
+        self,
+        conn_id: str | None = default_conn_name,
+        *,
+        kubernetes_conn_id: str | None = None,
+        use_composer_kubeconfig: bool = True,
+        **kwargs: Any,
     ) -> None:
+        # Airflow builds a connection's hook (the UI's Test button) with ``conn_name_attr``:
+        # ``kubernetes_conn_id=``. It names the connection; upstream's hook takes it only from 6.0 on.
+        if kubernetes_conn_id is not None:
+            conn_id = kubernetes_conn_id
         super().__init__(conn_id=conn_id, **kwargs)
         self.use_composer_kubeconfig = use_composer_kubeconfig
 
