@@ -29,14 +29,11 @@ from .upgrade_facts import (
     COMPOSER_KUBECONFIG_TEMPLATE,
     STOCK_STARTUP_TIMEOUT_SECONDS,
     SYMBOLS_BY_NAME,
-    TEMPLATE_VARIABLES_BY_NAME,
     arguments_for,
     module_span,
+    removed_template_variables,
 )
 
-_JINJA = re.compile(r"{{(.*?)}}|{%(.*?)%}", re.S)
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-_IDENTIFIER = re.compile(r"(?<![\w.])([A-Za-z_]\w*)")
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+\d+(?:[\s,]+[A-Z]+\d+)*))?", re.I)
 _TIMEOUTS = ("startup_timeout_seconds", "schedule_timeout_seconds")
 #: Kubernetes models that name a Secret or ConfigMap: model -> (kind, name field, key field, as files).
@@ -229,27 +226,21 @@ class _FileCheck:
     # CK3xx
     def _templates(self, node: ast.Constant) -> None:
         text = node.value
-        seen: set[str] = set()
-        for match in _JINJA.finditer(text):
-            expression = _QUOTED.sub("''", match.group(1) or match.group(2) or "")
-            for name in _IDENTIFIER.findall(expression):
-                variable = TEMPLATE_VARIABLES_BY_NAME.get(name)
-                if variable is None or name in seen or variable.span.holds_on(self.target):
-                    continue
-                seen.add(name)
-                why = variable.span.why_not(self.target)
-                message = f"template variable `{name}` in {_shorten(text)!r}: {why}"
-                if name == "conf" and re.search(COMPOSER_KUBECONFIG_TEMPLATE, text):
-                    fix = (
-                        "drop config_file: ComposerPodOperator finds Composer's kubeconfig itself "
-                        "(`composer-kpo migrate` does it); with stock KPO write "
-                        f"config_file={COMPOSER_KUBECONFIG_PATH!r}"
-                    )
-                elif variable.rename:
-                    fix = f"write `{variable.rename}` (`composer-kpo migrate` does it)"
-                else:
-                    fix = f"write {variable.instead}"
-                self._add(node, "CK301", message, fix)
+        for variable in removed_template_variables(text, self.target):
+            name = variable.name
+            why = variable.span.why_not(self.target)
+            message = f"template variable `{name}` in {_shorten(text)!r}: {why}"
+            if name == "conf" and re.search(COMPOSER_KUBECONFIG_TEMPLATE, text):
+                fix = (
+                    "drop config_file: ComposerPodOperator finds Composer's kubeconfig itself "
+                    "(`composer-kpo migrate` does it); with stock KPO write "
+                    f"config_file={COMPOSER_KUBECONFIG_PATH!r}"
+                )
+            elif variable.rename:
+                fix = f"write `{variable.rename}` (`composer-kpo migrate` does it)"
+            else:
+                fix = f"write {variable.instead}"
+            self._add(node, "CK301", message, fix)
 
     # CK4xx
     def _errexit(self, call: ast.Call, kind: str) -> None:

@@ -31,19 +31,19 @@ from .target import Target
 from .upgrade_facts import (
     COMPOSER_KPO_NAMES,
     COMPOSER_KUBECONFIG_TEMPLATE,
-    COMPOSER_KUBECONFIG_VALUES,
     COMPOSER_MODULE,
     COMPOSER_OPERATOR,
     DAG_NAMES,
+    JINJA_BLOCK,
     STOCK_KPO_NAMES,
     STOCK_STARTUP_TIMEOUT_SECONDS,
     SYMBOLS,
     TEMPLATE_VARIABLES_BY_NAME,
     arguments_for,
+    removed_template_variables,
 )
 
 _KUBERNETES_MODELS = "kubernetes.client.models"
-_JINJA = re.compile(r"{{.*?}}|{%.*?%}", re.S)
 
 
 @dataclass(frozen=True)
@@ -317,13 +317,11 @@ class _Rewriter(ContextAwareTransformer):
     def leave_SimpleString(self, original_node: cst.SimpleString, updated_node: cst.SimpleString) -> cst.SimpleString:
         if "{{" not in updated_node.value and "{%" not in updated_node.value:
             return updated_node
-        value = _JINJA.sub(self._template_block, updated_node.value)
+        value = JINJA_BLOCK.sub(self._template_block, updated_node.value)
         if id(original_node) not in self.dropped_strings:
-            for name in sorted(_removed_variables(value, self.target)):
-                variable = TEMPLATE_VARIABLES_BY_NAME[name]
-                self._note(
-                    original_node, f"template variable `{name}` is gone on {self.target}: write {variable.instead}"
-                )
+            for variable in sorted(removed_template_variables(value, self.target), key=lambda v: v.name):
+                message = f"template variable `{variable.name}` is gone on {self.target}: write {variable.instead}"
+                self._note(original_node, message)
         return updated_node.with_changes(value=value)
 
     def _template_block(self, match: re.Match[str]) -> str:
@@ -332,17 +330,6 @@ class _Rewriter(ContextAwareTransformer):
             return variable.rename if variable and variable.rename else word.group(0)
 
         return re.sub(r"(?<![\w.'\"])([A-Za-z_]\w*)", rename, match.group(0))
-
-
-def _removed_variables(text: str, target: Target) -> set[str]:
-    found = set()
-    for block in _JINJA.findall(text):
-        block = re.sub(r"'[^']*'|\"[^\"]*\"", "''", block)
-        for word in re.findall(r"(?<![\w.])([A-Za-z_]\w*)", block):
-            variable = TEMPLATE_VARIABLES_BY_NAME.get(word)
-            if variable and not variable.span.holds_on(target):
-                found.add(word)
-    return found
 
 
 def _dotted(node: cst.BaseExpression) -> str:
@@ -373,7 +360,7 @@ def _string(node: cst.BaseExpression | None) -> str | None:
 def _is_composer_kubeconfig(node: cst.BaseExpression) -> bool:
     value = _string(node)
     return value is not None and (
-        value in COMPOSER_KUBECONFIG_VALUES or bool(re.fullmatch(COMPOSER_KUBECONFIG_TEMPLATE, value.strip()))
+        value == COMPOSER_KUBECONFIG_PATH or bool(re.fullmatch(COMPOSER_KUBECONFIG_TEMPLATE, value.strip()))
     )
 
 

@@ -8,6 +8,7 @@ that disagrees with a real install fails there.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -206,8 +207,23 @@ TEMPLATE_VARIABLES: tuple[TemplateVariable, ...] = (
 )  # fmt: skip
 TEMPLATE_VARIABLES_BY_NAME = {variable.name: variable for variable in TEMPLATE_VARIABLES}
 
-#: What Composer's own samples pass as config_file; ComposerPodOperator resolves the same file itself.
-COMPOSER_KUBECONFIG_VALUES = frozenset({"/home/airflow/composer_kube_config"})
+#: A Jinja expression or statement block in a string.
+JINJA_BLOCK = re.compile(r"{{.*?}}|{%.*?%}", re.S)
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_VARIABLE = re.compile(r"(?<![\w.])([A-Za-z_]\w*)")  # a name, not an attribute (dag_run.conf)
+
+
+def removed_template_variables(text: str, target: Target) -> list[TemplateVariable]:
+    """Return the context variables ``text``'s templates use that ``target`` no longer defines, once each."""
+    found: dict[str, TemplateVariable] = {}
+    for block in JINJA_BLOCK.findall(text):
+        for name in _VARIABLE.findall(_QUOTED.sub("''", block)):
+            variable = TEMPLATE_VARIABLES_BY_NAME.get(name)
+            if variable is not None and not variable.span.holds_on(target):
+                found.setdefault(name, variable)
+    return list(found.values())
+
+
 #: Composer 2's sample: the template that reads it from Airflow's configuration.
 COMPOSER_KUBECONFIG_TEMPLATE = r"{{\s*conf\.get\(\s*['\"]core['\"]\s*,\s*['\"]kube_config['\"]\s*\)\s*}}"
 
