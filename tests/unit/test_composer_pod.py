@@ -393,6 +393,25 @@ class TestStoppedTask:
         assert isinstance(escaped, PodFailedError)
         assert "was evicted by the kubelet: usage exceeds 20Mi." in str(escaped)
 
+    def test_an_evicted_pod_is_judged_before_cleanup_deletes_it(self, mocker):
+        # The follower's log read can fail ("container is terminated") before the watch saw the
+        # eviction; upstream's cleanup then deletes the pod, and a read after it answers 404.
+        from kubernetes.client.exceptions import ApiException
+
+        op = self.stopped_op(mocker)
+        evicted = self.running_pod()
+        evicted.status = k8s.V1PodStatus(phase="Failed", reason="Evicted", message="usage exceeds 16Mi.")
+        op.client.read_namespaced_pod.return_value = evicted
+
+        def delete(*args, **kwargs):
+            op.client.read_namespaced_pod.side_effect = ApiException(status=404, reason="Not Found")
+
+        op.pod_manager.delete_pod.side_effect = delete
+        op.client.delete_namespaced_pod.side_effect = delete
+        escaped = self.cleanup_while(op, self.running_pod(), ApiException(status=400, reason="Bad Request"))
+        assert "was evicted by the kubelet: usage exceeds 16Mi." in str(escaped)
+        assert op.pod_manager.delete_pod.called or op.client.delete_namespaced_pod.called
+
     def test_without_a_verdict_the_error_that_stopped_the_task_goes_on(self, mocker):
         op = self.stopped_op(mocker)
         op.client.read_namespaced_pod.return_value = self.running_pod()

@@ -591,6 +591,8 @@ class ComposerPodOperator(KubernetesPodOperator):
             )
             self.log.info("Task %s: %s", self.task_id, outcome)
         failure = None if self._startup_error or interrupted else self._describe_failure(remote_pod)
+        # Judged before upstream's cleanup deletes the pod: read after, an evicted pod reads as deleted.
+        disruption = self._disruption_of(interrupted, pod) if interrupted is not None else None
         try:
             super().cleanup(pod, remote_pod, *args, **kwargs)
         except AirflowException as upstream_error:
@@ -601,7 +603,7 @@ class ComposerPodOperator(KubernetesPodOperator):
             if self._startup_error is not None:
                 raise self._startup_error from None
             if interrupted is not None:
-                self._raise_interruption(interrupted, pod)
+                self._raise_interruption(interrupted, pod, disruption)
                 return  # no verdict: the error that stopped the task goes on, not upstream's stale one
             if failure is not None:
                 raise PodFailedError(failure) from None
@@ -612,9 +614,21 @@ class ComposerPodOperator(KubernetesPodOperator):
         if self._stopped_by_on_kill:
             raise self._killed_error(pod)
         if interrupted is not None:
-            self._raise_interruption(interrupted, pod)
+            self._raise_interruption(interrupted, pod, disruption)
 
-    def _raise_interruption(self, error: BaseException, pod: k8s.V1Pod | None) -> None:
+    def _disruption_of(self, error: BaseException, pod: k8s.V1Pod | None) -> str | None:
+        """Return what took the pod away while the task followed it, from the pod as it is now."""
+        if pod is None or pod.metadata is None or isinstance(error, (PodFailedError, AirflowTaskTimeout)):
+            return None  # our own verdict already, or a timeout: nothing to read
+        name, namespace = pod.metadata.name, pod.metadata.namespace
+        try:
+            now = _read_or_none(self.client, name, namespace)
+        except Exception as read_error:
+            self.log.warning("Could not read pod %s/%s after the task stopped: %s", namespace, name, read_error)
+            return None
+        return pod_disruption(now, name=name, namespace=namespace)
+
+    def _raise_interruption(self, error: BaseException, pod: k8s.V1Pod | None, disruption: str | None) -> None:
         """Raise what stopped the task before its pod ended, naming what became of the pod.
 
         Upstream's stale "Pod ... returned a failure" would hide the real cause.
@@ -623,19 +637,12 @@ class ComposerPodOperator(KubernetesPodOperator):
             return  # the original error goes on
         if isinstance(error, PodFailedError):
             raise error from None  # our own verdict, already naming what happened; not upstream's stale error
-        name, namespace = pod.metadata.name, pod.metadata.namespace
         if isinstance(error, AirflowTaskTimeout):
             deleted = self._delete_stopped_pod(pod)
             message = execution_timeout_message(pod, timeout=self.execution_timeout, pod_deleted=deleted)
             raise AirflowTaskTimeout(message) from error
-        try:
-            now = _read_or_none(self.client, name, namespace)
-        except Exception as read_error:
-            self.log.warning("Could not read pod %s/%s after the task stopped: %s", namespace, name, read_error)
-            return
-        verdict = pod_disruption(now, name=name, namespace=namespace)
-        if verdict is not None:
-            raise PodDisruptedError.from_verdict(verdict) from error
+        if disruption is not None:
+            raise PodDisruptedError.from_verdict(disruption) from error
 
     def _delete_stopped_pod(self, pod: k8s.V1Pod) -> bool:
         """Delete a pod its task gave up on, unless the user keeps pods; return whether it is gone."""
