@@ -3,9 +3,10 @@
 #   make test   lint, unit suite on every supported (Airflow, cncf-kubernetes) pair,
 #               integration suite on the local cluster, fault matrix on the local Airflow
 #   make faults the fault matrix, ComposerPodOperator beside stock KPO, on Airflow 2.10 and 3.3
+#   make browser  Airflow's UI in Debian's chromium (make test's browser stage), screenshots in artifacts/
 # Both install what they need on a fresh Debian 12 machine (as root) and stop what they start.
 
-.PHONY: test demo venvs lint unit integration faults benchmarks
+.PHONY: test demo venvs lint unit integration faults browser benchmarks
 
 test:
 	@bash dev/test.sh
@@ -27,6 +28,9 @@ integration:
 
 faults:
 	@bash dev/faults.sh
+
+browser:
+	@bash dev/test.sh browser
 
 include dev/localcluster/cluster.mk
 include dev/airflow/airflow.mk

@@ -4,8 +4,9 @@
 #   bash dev/test.sh                # lint + package (the built wheel: twine check, installs nothing
 #                                   # else into any Composer image, pip check) + unit (every
 #                                   # environment) + integration (local cluster) + faults (the fault
-#                                   # matrix on the local Airflow deployment)
-#   bash dev/test.sh unit           # only some stages: lint, package, unit, integration, faults
+#                                   # matrix on the local Airflow deployment) + browser (Airflow's UI
+#                                   # in Debian's chromium, on that deployment with Composer's variables)
+#   bash dev/test.sh unit           # only some stages: lint, package, unit, integration, faults, browser
 #
 # The sdist and wheel are built once (dev/build.sh); every environment gets that wheel.
 #
@@ -19,7 +20,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mapfile -t UNIT_PAIRS < <(cd requirements && ls -- *.in | sed 's/\.in$//' | grep -vx lint)
 INTEGRATION_PAIRS=(af210-k1010 af33-k1025)
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(lint package unit integration faults)
+[ ${#stages[@]} -eq 0 ] && stages=(lint package unit integration faults browser)
 
 passed=0 failed=0 status=0
 logdir=$(mktemp -d /tmp/composer-kpo-test.XXXXXX)
@@ -62,6 +63,7 @@ wants unit && pairs_needed+=("${UNIT_PAIRS[@]}")
 wants package && pairs_needed+=("${UNIT_PAIRS[@]}")
 wants integration && pairs_needed+=("${INTEGRATION_PAIRS[@]}")
 wants faults && pairs_needed+=("${INTEGRATION_PAIRS[@]}")
+wants browser && pairs_needed+=("${INTEGRATION_PAIRS[@]}")
 { wants lint || wants package; } && pairs_needed+=(lint)
 if [ ${#pairs_needed[@]} -gt 0 ]; then
   echo "== build: sdist and wheel (dev/build.sh)"
@@ -127,7 +129,13 @@ if wants unit; then
   done
 fi
 
-if wants integration || wants faults; then
+if wants browser && ! (. dev/lib/chromium.sh && ensure_chromium); then
+  echo "test: installing chromium for the browser suite failed"
+  status=1
+  failed=$((failed + 1))
+fi
+
+if wants integration || wants faults || wants browser; then
   started_cluster=0
   if ! bash dev/localcluster/cluster-status.sh >/dev/null 2>&1; then
     started_cluster=1
@@ -159,6 +167,25 @@ if wants integration || wants faults; then
         printf '%s\n' "$airflow_up" | grep -v '^export ' | tail -n 8
         COMPOSER_KPO_REQUIRE_AIRFLOW=1 RUN_ENV_FILE="${COMPOSER_KPO_AIRFLOW_DIR:-/var/tmp/composer-kpo-airflow}/airflow.env" \
           run_pytest "$pair" tests/faults -m faults -s
+      else
+        printf '%s\n' "$airflow_up" | tail -n 60
+        echo "test: the local Airflow deployment ($pair) did not start"
+        status=1
+        failed=$((failed + 1))
+      fi
+      bash dev/airflow/airflow-down.sh >/dev/null 2>&1 || true
+    done
+    # The browser suite: a deployment of its own, with the variables Composer sets on its workers
+    # (Composer 2 beside Airflow 2, Composer 3 beside Airflow 3) and a DAG on the form's connection.
+    wants browser && for pair in "${INTEGRATION_PAIRS[@]}"; do
+      echo "== Airflow UI in a browser on $pair (local Airflow deployment)"
+      composer_env=tests/browser/composer3.env
+      [[ $pair == af2* ]] && composer_env=tests/browser/composer2.env
+      if airflow_up=$(EXTRA_DAGS="$PWD/tests/browser/dags" EXTRA_ENV_FILE="$composer_env" PAIR=$pair \
+        bash dev/airflow/airflow-up.sh 2>&1); then
+        COMPOSER_KPO_REQUIRE_AIRFLOW=1 RUN_ENV_FILE="${COMPOSER_KPO_AIRFLOW_DIR:-/var/tmp/composer-kpo-airflow}/airflow.env" \
+          run_pytest "$pair" tests/browser -m browser
+        echo "screenshots: artifacts/browser/"
       else
         printf '%s\n' "$airflow_up" | tail -n 60
         echo "test: the local Airflow deployment ($pair) did not start"

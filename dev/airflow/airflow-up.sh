@@ -5,6 +5,8 @@
 #   celery worker, api-server (Airflow 3) / webserver (Airflow 2)
 # One pair at a time: AIRFLOW=3 (default: af33-k1025) or AIRFLOW=2 (af210-k1010), or PAIR=<pair>.
 # EXTRA_DAGS=/dir adds that directory's *.py to the DAGs folder.
+# EXTRA_ENV_FILE=file adds its NAME=value lines to every component's environment (the browser
+# tests: the variables Composer sets on its workers); read at start, so airflow-down first.
 # Idempotent: when everything already runs with the same pair it only refreshes the DAGs folder's
 # symlinks and prints status and exports.
 # A failed start prints the failing component's log tail and exits non-zero, leaving what started
@@ -202,6 +204,12 @@ write_env() {
       kv AIRFLOW__WEBSERVER__BASE_URL "http://127.0.0.1:$API_PORT"
       kv AIRFLOW__WEBSERVER__WORKERS 2
       kv AIRFLOW__DATABASE__LOAD_DEFAULT_CONNECTIONS False
+    fi
+    if [[ -n ${EXTRA_ENV_FILE:-} ]]; then
+      local line
+      while IFS= read -r line || [[ -n $line ]]; do
+        [[ $line =~ ^([A-Z_][A-Z0-9_]*)=(.*)$ ]] && kv "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+      done <"$EXTRA_ENV_FILE"
     fi
   } >"$ENV_FILE.tmp"
   mv "$ENV_FILE.tmp" "$ENV_FILE"

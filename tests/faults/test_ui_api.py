@@ -78,7 +78,7 @@ def test_a_finished_task_offers_its_links_empty_off_composer(airflow_api, outcom
     from tests.faults.dags.composer_kpo_faults import dag_id
     from tests.faults.driver import TASK_ID, _quote
 
-    dag = dag_id("silent", "composer")  # a task the fault matrix ran to success
+    dag = dag_id("log_rotation", "composer")  # a task the fault matrix ran to success
     runs = airflow_api.request("GET", f"/dags/{dag}/dagRuns?order_by=-start_date&limit=1")["dag_runs"]
     run = _quote(runs[0]["dag_run_id"])
     answer = airflow_api.request("GET", f"/dags/{dag}/dagRuns/{run}/taskInstances/{TASK_ID}/links")

@@ -103,6 +103,8 @@ class TestTestConnection:
         ok, message = ComposerKubernetesHook().test_connection()
         assert ok, message
         assert "v1.33.5" in message and "'composer-user-workloads'" in message
+        # No connection id: the UI tests a copy of the form under a random one.
+        assert "connection 'kubernetes_default'" not in message
         list_pods.assert_called_once_with("composer-user-workloads", limit=1)
 
     def test_forbidden_is_reported(self, local_kubeconfig, mocker):
@@ -147,4 +149,5 @@ def test_the_connection_airflow_tests_is_the_one_the_hook_reads(monkeypatch, kub
     choice = hook.client_config_choice
     assert (choice.origin.value, choice.connection_field) == ("connection", "kube_config_path")
     assert choice.describe(hook.conn_id).startswith("connection 'from_the_form' extra 'kube_config_path'")
+    assert choice.describe(None).startswith("the connection's extra 'kube_config_path'")
     assert hook.api_client.configuration.host == "https://from-the-form.invalid:6443"  # not $COMPOSER_KPO_KUBECONFIG

@@ -42,6 +42,15 @@ def test_the_form_has_our_fields_and_hides_the_standard_ones(providers):
     assert placeholders["kube_config_path"] == "empty: Composer's /home/airflow/composer_kube_config"
 
 
+def test_what_a_placeholder_says_is_also_in_the_description():
+    # Airflow 3's form shows placeholders of standard fields only; the description is shown by both.
+    for field in FIELDS:
+        if field.placeholder:
+            assert field.description, field.name
+    context = next(field for field in FIELDS if field.name == "cluster_context")
+    assert context.description == "Empty: the kubeconfig's current context."
+
+
 def test_labels_reach_the_form(providers):
     labels = {}
     for name, info in providers.connection_form_widgets.items():

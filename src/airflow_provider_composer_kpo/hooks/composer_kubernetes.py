@@ -124,7 +124,8 @@ class ComposerKubernetesHook(KubernetesHook):
             return False, f"Kubernetes API answered {e.status} {e.reason} (listing pods in {namespace!r})."
         except Exception as e:
             return False, f"Cannot reach the Kubernetes API: {type(e).__name__}: {e}"
+        # Not named: the UI's Test runs on a copy of the form under a random connection id.
         return True, (
-            f"Connected to Kubernetes {version} via {self.client_config_choice.describe(self.conn_id)}; "
+            f"Connected to Kubernetes {version} via {self.client_config_choice.describe(None)}; "
             f"pods in {namespace!r} are listable."
         )

@@ -2,8 +2,10 @@
 
 Airflow 2 builds the form from the hook's ``get_connection_form_widgets`` / ``get_ui_field_behaviour``;
 Airflow 3 (no Flask AppBuilder) from the provider info's ``conn-fields`` / ``ui-field-behaviour``.
-Both are made from :data:`FIELDS` here. Pure data: ``get_provider_info`` imports this module while
-Airflow loads its configuration, so it imports nothing from Airflow.
+Both are made from :data:`FIELDS` here. Airflow 3's form shows no placeholder in an extra field, so
+every field with one also says it in its description, which both forms show. Pure data:
+``get_provider_info`` imports this module while Airflow loads its configuration, so it imports
+nothing from Airflow.
 """
 
 from __future__ import annotations
@@ -38,15 +40,18 @@ FIELDS = (
               description="A whole kubeconfig, as JSON. Stored encrypted; never shown in logs."),
     FormField("namespace", "Namespace", placeholder=COMPOSER_USER_WORKLOADS_NAMESPACE,
               description="Default namespace of the pods; Composer 3 runs every pod in composer-user-workloads."),
-    FormField("cluster_context", "Cluster context", placeholder="the kubeconfig's current context"),
+    FormField("cluster_context", "Cluster context", placeholder="the kubeconfig's current context",
+              description="Empty: the kubeconfig's current context."),
     FormField("disable_verify_ssl", "Disable SSL", boolean=True),
     FormField("disable_tcp_keepalive", "Disable TCP keepalive", boolean=True),
     FormField("xcom_sidecar_container_image", "XCom sidecar image", placeholder="alpine (upstream's default)",
-              description="Image of the sidecar that reads /airflow/xcom/return.json (do_xcom_push=True)."),
+              description="Image of the sidecar that reads /airflow/xcom/return.json (do_xcom_push=True). "
+                          "Empty: alpine (upstream's default)."),
     FormField("xcom_sidecar_container_resources", "XCom sidecar resources (JSON format)",
-              placeholder='{"requests": {"cpu": "1m", "memory": "10Mi"}}'),
+              placeholder='{"requests": {"cpu": "1m", "memory": "10Mi"}}',
+              description='For example {"requests": {"cpu": "1m", "memory": "10Mi"}}.'),
     FormField("xcom_sidecar_container_security_context", "XCom sidecar security context (JSON format)",
-              placeholder='{"runAsNonRoot": true}'),
+              placeholder='{"runAsNonRoot": true}', description='For example {"runAsNonRoot": true}.'),
 )  # fmt: skip
 
 
