@@ -57,10 +57,14 @@ class ClientConfigChoice:
         return self.origin is Origin.CONNECTION
 
     def describe(self, conn_id: str | None) -> str:
-        """Return one log line: what was used and why (``conn_id`` None: "the connection's")."""
+        """Return one log line: what was used and why.
+
+        ``conn_id`` None describes the connection itself (its Test button): no operator is involved.
+        """
         if self.origin is Origin.CONNECTION:
-            whose = f"connection {conn_id!r}" if conn_id else "the connection's"
-            return f"{whose} extra {self.connection_field!r} (no operator argument given)"
+            if not conn_id:
+                return f"the connection's extra {self.connection_field!r}"
+            return f"connection {conn_id!r} extra {self.connection_field!r} (no operator argument given)"
         if self.origin is Origin.ARGUMENT_IN_CLUSTER:
             return "in-cluster service account (in_cluster=True argument)"
         if self.origin is Origin.DEFAULT_CHAIN:
