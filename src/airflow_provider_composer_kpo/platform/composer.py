@@ -35,6 +35,10 @@ def manages_user_workloads_with_gcloud(environ: Mapping[str, str] | None = None)
     return (composer_major_version(environ) or 0) >= 3
 
 
+#: The key a fix command names when the task names none: a person fills it in.
+ANY_KEY = "KEY"
+
+
 def secret_fix_command(
     name: str,
     namespace: str,
@@ -42,6 +46,7 @@ def secret_fix_command(
     keys: Sequence[str] = (),
     existing_keys: Collection[str] | None = None,
     file_keys: Collection[str] = (),
+    mounted: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> str:
     """Return the command that creates Secret ``name`` with ``keys``, or adds ``keys`` to it.
@@ -52,11 +57,11 @@ def secret_fix_command(
 
     :param keys: The keys the pod needs; none means any key (``KEY=VALUE``).
     :param existing_keys: The keys the Secret has, when it exists; None when it is missing.
-    :param file_keys: The keys the pod reads as files (a volume): created with ``--from-file=KEY=PATH``;
-        ``KEY`` when the whole object is mounted.
+    :param file_keys: The keys the pod reads as files (a volume): created with ``--from-file=KEY=PATH``.
+    :param mounted: The pod mounts the whole object as a volume, so a key it does not name is a file.
     :param environ: The environment to read ``COMPOSER_VERSION`` from; ``os.environ`` if None.
     """
-    return _data_object_fix("secret generic", name, namespace, keys, existing_keys, file_keys, environ)
+    return _data_object_fix("secret generic", name, namespace, keys, existing_keys, file_keys, mounted, environ)
 
 
 def config_map_fix_command(
@@ -66,13 +71,14 @@ def config_map_fix_command(
     keys: Sequence[str] = (),
     existing_keys: Collection[str] | None = None,
     file_keys: Collection[str] = (),
+    mounted: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> str:
     """Return the command that creates ConfigMap ``name`` with ``keys``, or adds ``keys`` to it.
 
     Takes the same arguments as :func:`secret_fix_command`.
     """
-    return _data_object_fix("configmap", name, namespace, keys, existing_keys, file_keys, environ)
+    return _data_object_fix("configmap", name, namespace, keys, existing_keys, file_keys, mounted, environ)
 
 
 def image_pull_secret_fix_command(name: str, namespace: str, environ: Mapping[str, str] | None = None) -> str:
@@ -89,10 +95,13 @@ def _data_object_fix(
     keys: Sequence[str],
     existing_keys: Collection[str] | None,
     file_keys: Collection[str],
+    mounted: bool,
     environ: Mapping[str, str] | None,
 ) -> str:
     kind = kubectl_kind.split()[0]  # "secret" or "configmap"
-    wanted = list(dict.fromkeys(keys)) or ["KEY"]
+    wanted = list(dict.fromkeys(keys)) or [ANY_KEY]
+    if mounted:
+        file_keys = {*file_keys, ANY_KEY}
     update = existing_keys is not None
     if update and not manages_user_workloads_with_gcloud(environ):
         field = "stringData" if kind == "secret" else "data"

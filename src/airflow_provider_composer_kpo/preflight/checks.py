@@ -316,8 +316,9 @@ def _object_problem(
             fix = image_pull_secret_fix_command(name, namespace, environ)
         else:
             needed = [key for use in uses for key in use.keys or use.file_hints]
-            file_keys = [key for use in uses if use.files for key in use.keys or use.file_hints or ("KEY",)]
-            fix = fix_command(name, namespace, keys=needed, file_keys=file_keys, environ=environ)
+            file_keys = [key for use in uses if use.files for key in use.keys or use.file_hints]
+            mounted = any(use.files for use in uses)
+            fix = fix_command(name, namespace, keys=needed, file_keys=file_keys, mounted=mounted, environ=environ)
         detail = "not found; a public image pulls without it" if pull_only else "not found"
         return Problem(kind, name, namespace, detail, _joined(u.used_by for u in uses), fix, fatal=not pull_only)
     lacking = [use for use in uses if any(key not in keys for key in use.keys)]

@@ -362,8 +362,15 @@ class _FileCheck:
                     fix = image_pull_secret_fix_command(reference.name, where, environ)
                 else:
                     command = secret_fix_command if reference.kind == "Secret" else config_map_fix_command
-                    files = (reference.keys or ("KEY",)) if reference.files else ()
-                    fix = command(reference.name, where, keys=reference.keys, file_keys=files, environ=environ)
+                    files = reference.keys if reference.files else ()
+                    fix = command(
+                        reference.name,
+                        where,
+                        keys=reference.keys,
+                        file_keys=files,
+                        mounted=reference.files,
+                        environ=environ,
+                    )
                 keys = f" (keys: {', '.join(reference.keys)})" if reference.keys else ""
                 code = "CK701" if reference.kind == "Secret" else "CK702"
                 self._add(
