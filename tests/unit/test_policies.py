@@ -88,3 +88,10 @@ class TestComposerFacts:
     def test_secret_hint_elsewhere_uses_kubectl(self):
         hint = secret_fix_command("airflow-secrets", "ns", keys=["k"], environ={"COMPOSER_VERSION": "2.1.10"})
         assert hint == "kubectl create secret generic airflow-secrets -n ns --from-literal=k=VALUE"
+
+    def test_a_mounted_object_without_named_keys_is_created_from_a_file(self):
+        c2 = {"COMPOSER_VERSION": "2.1.10"}
+        assert secret_fix_command("creds", "ns", mounted=True, environ=c2).endswith("--from-file=KEY=PATH")
+        assert secret_fix_command("creds", "ns", environ=c2).endswith("--from-literal=KEY=VALUE")
+        hint = secret_fix_command("creds", "ns", keys=["a.json", "b"], file_keys=["a.json"], mounted=True, environ=c2)
+        assert hint.endswith("--from-file=a.json=PATH --from-literal=b=VALUE")  # named keys keep their kind
