@@ -370,6 +370,17 @@ class TestStoppedTask:
         assert "the pod was kept" in str(escaped)
         op.pod_manager.delete_pod.assert_not_called()
 
+    def test_execution_timeout_names_a_deletion_that_failed(self, mocker):
+        from kubernetes.client.exceptions import ApiException
+
+        from airflow_provider_composer_kpo.compat import AirflowTaskTimeout
+
+        op = self.stopped_op(mocker)
+        op.pod_manager.delete_pod.side_effect = ApiException(status=403, reason="Forbidden")
+        escaped = self.cleanup_while(op, self.running_pod(), AirflowTaskTimeout("Timeout"))
+        assert "deleting the pod failed (403 Forbidden); delete it with `kubectl delete pod -n" in str(escaped)
+        assert "kept" not in str(escaped)
+
     def test_a_pod_deleted_from_outside_fails_naming_the_deletion(self, mocker):
         from kubernetes.client.exceptions import ApiException
 

@@ -77,6 +77,9 @@ def test_execution_timeout_message_says_what_became_of_the_pod():
     assert "the pod was kept (on_finish_action='keep_pod')" in execution_timeout_message(
         pod(), timeout=timeout, pod_deleted=False
     )
+    assert execution_timeout_message(pod(), timeout=timeout, pod_deleted=False, delete_error="403 Forbidden").endswith(
+        "; deleting the pod failed (403 Forbidden); delete it with `kubectl delete pod -n composer-user-workloads p-1`."
+    )
 
 
 def test_ready_false_while_containers_ready_is_the_node_controllers_mark():

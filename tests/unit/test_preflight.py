@@ -349,7 +349,7 @@ class TestForbiddenMeansCannotTell:
         cluster.forbidden.add("Secret/creds")
         with caplog.at_level(logging.INFO, logger="airflow_provider_composer_kpo.preflight.checks"):
             assert cluster.run(make_pod(container(env=[secret_env("A", "creds", "a")]))) == []
-        assert "cannot read Secret creds: 403; skipping its check" in caplog.text
+        assert "Preflight: cannot read Secret creds (403 Forbidden); not checked" in caplog.text
 
     def test_service_account_403_is_skipped(self, cluster):
         cluster.forbidden.add("ServiceAccount/runner")
@@ -632,7 +632,7 @@ def test_secret_values_never_reach_problems_messages_or_logs(cluster, caplog):
         problems = cluster.run(pod, environ=COMPOSER_3) + cluster.run(pod)
         text = format_problems(problems, task_id="t", namespace=NS)
     assert [p.detail for p in problems] == ["has no key 'token'"] * 2  # the Secret was read, and found wanting
-    assert "cannot read ServiceAccount default: 403" in caplog.text
+    assert "Preflight: cannot read ServiceAccount default (403" in caplog.text
     for leaked in (SECRET_VALUE, SECRET_VALUE_B64):
         assert leaked not in text
         assert leaked not in caplog.text

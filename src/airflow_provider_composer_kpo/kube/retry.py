@@ -60,7 +60,11 @@ def retry_delay(
     if elapsed + delay > deadline_seconds:
         return None
     log.warning(
-        "Kubernetes API call %s failed transiently (%s); retry %d in %.1f s", description, _short(error), attempt, delay
+        "Kubernetes API call %s failed transiently (%s); retry %d in %.1f s",
+        description,
+        error_gist(error),
+        attempt,
+        delay,
     )
     return delay
 
@@ -115,7 +119,8 @@ async def call_with_retry_async(
             await sleep(delay)
 
 
-def _short(error: BaseException) -> str:
+def error_gist(error: BaseException) -> str:
+    """Return an API error as a log line wants it: ``403 Forbidden``, or the exception's type and text."""
     if isinstance(error, ApiException):
         return f"{error.status} {error.reason}"
     return f"{type(error).__name__}: {str(error)[:200]}"

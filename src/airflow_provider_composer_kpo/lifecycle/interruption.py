@@ -59,8 +59,20 @@ def pod_disruption(pod: k8s.V1Pod | None, *, name: str, namespace: str) -> str |
     return None
 
 
-def execution_timeout_message(pod: k8s.V1Pod | None, *, timeout: object, pod_deleted: bool) -> str:
-    """Return the message for a task stopped by its ``execution_timeout`` while the pod ran."""
+def execution_timeout_message(
+    pod: k8s.V1Pod | None, *, timeout: object, pod_deleted: bool, delete_error: str | None = None
+) -> str:
+    """Return the message for a task stopped by its ``execution_timeout`` while the pod ran.
+
+    ``delete_error``: why deleting the pod failed, when it did (else it was kept on purpose).
+    """
     name = f"{pod.metadata.namespace}/{pod.metadata.name}" if pod is not None and pod.metadata else "(none yet)"
-    fate = "deleted" if pod_deleted else "kept (on_finish_action='keep_pod')"
-    return f"execution_timeout ({timeout}) reached while pod {name} was running; the pod was {fate}."
+    if pod_deleted:
+        fate = "the pod was deleted"
+    elif delete_error is None:
+        fate = "the pod was kept (on_finish_action='keep_pod')"
+    else:
+        fate = (
+            f"deleting the pod failed ({delete_error}); delete it with `kubectl delete pod -n {name.replace('/', ' ')}`"
+        )
+    return f"execution_timeout ({timeout}) reached while pod {name} was running; {fate}."

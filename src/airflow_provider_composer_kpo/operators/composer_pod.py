@@ -41,6 +41,7 @@ from ..exceptions import (
 from ..hooks.composer_kubernetes import ComposerKubernetesHook
 from ..kube.kubeconfig import Origin
 from ..kube.pod_stream import PodStream
+from ..kube.retry import error_gist
 from ..lifecycle.deferral import Event, deferred_failure
 from ..lifecycle.diagnosis import container_failure, pod_outcome, stopped_while_running, workload_ended
 from ..lifecycle.interruption import execution_timeout_message, pod_disruption
@@ -608,7 +609,8 @@ class ComposerPodOperator(KubernetesPodOperator):
             if failure is not None:
                 raise PodFailedError(failure) from None
             if placeholder_succeeded(remote_pod):
-                self.log.info("Placeholder pod succeeded: upstream judged a container only the peer VM has")
+                # Upstream looked for the base container on the placeholder; Composer 3 runs it on the VM.
+                self.log.info("Composer 3: the placeholder pod succeeded, so its peer VM's containers did")
                 return
             raise
         if self._stopped_by_on_kill:
@@ -638,24 +640,28 @@ class ComposerPodOperator(KubernetesPodOperator):
         if isinstance(error, PodFailedError):
             raise error from None  # our own verdict, already naming what happened; not upstream's stale error
         if isinstance(error, AirflowTaskTimeout):
-            deleted = self._delete_stopped_pod(pod)
-            message = execution_timeout_message(pod, timeout=self.execution_timeout, pod_deleted=deleted)
+            deleted, delete_error = self._delete_stopped_pod(pod)
+            message = execution_timeout_message(
+                pod, timeout=self.execution_timeout, pod_deleted=deleted, delete_error=delete_error
+            )
             raise AirflowTaskTimeout(message) from error
         if disruption is not None:
             raise PodDisruptedError.from_verdict(disruption) from error
 
-    def _delete_stopped_pod(self, pod: k8s.V1Pod) -> bool:
-        """Delete a pod its task gave up on, unless the user keeps pods; return whether it is gone."""
+    def _delete_stopped_pod(self, pod: k8s.V1Pod) -> tuple[bool, str | None]:
+        """Delete a pod its task gave up on, unless the user keeps pods.
+
+        Return whether it is gone, and why deleting it failed (None when kept on purpose).
+        """
         action = str(getattr(self.on_finish_action, "value", self.on_finish_action))
         if not should_delete_pod(action, None, task_stopped=True):
-            return False
+            return False, None
         try:
             self.pod_manager.delete_pod(pod)
         except Exception as error:
             if getattr(error, "status", None) != 404:
-                self.log.warning("Could not delete pod %s: %s", pod.metadata.name, error)
-                return False
-        return True
+                return False, error_gist(error)
+        return True, None
 
     def on_kill(self) -> None:
         """Delete the pod as upstream does; the task then fails instead of ending as a success."""

@@ -50,6 +50,7 @@ from kubernetes.client import models as k8s
 from kubernetes.client.rest import ApiException
 
 from ..choices import ParameterChoice
+from ..kube.retry import error_gist
 from ..platform.composer import (
     config_map_fix_command,
     image_pull_secret_fix_command,
@@ -263,7 +264,7 @@ def _read(what: str, call: Callable[[], Any]) -> Any:
     except ApiException as e:
         if e.status == 404:
             return _MISSING
-        log.info("cannot read %s: %s; skipping its check", what, e.status)
+        log.info("Preflight: cannot read %s (%s); not checked", what, error_gist(e))
         return None
 
 
@@ -348,7 +349,7 @@ def _check_nodes(core_v1: CoreV1Api, refs: PodReferences, environ: Mapping[str, 
     try:
         nodes = core_v1.list_node().items or []
     except ApiException as e:
-        log.info("cannot list nodes: %s; skipping the node selector check", e.status)
+        log.info("Preflight: cannot list nodes (%s); the node selector is not checked", error_gist(e))
         return
     labelled = [(node.metadata.labels or {}, node.metadata.name) for node in nodes]
     if any(

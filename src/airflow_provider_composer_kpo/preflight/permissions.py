@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 from kubernetes.client import models as k8s
 from kubernetes.client.rest import ApiException
 
+from ..kube.retry import error_gist
+
 if TYPE_CHECKING:
     from kubernetes.client import AuthorizationV1Api
 
@@ -56,13 +58,17 @@ def missing_permissions(authorization_v1: AuthorizationV1Api, namespace: str, ne
     try:
         status = authorization_v1.create_self_subject_rules_review(review).status
     except ApiException as e:
-        log.info("cannot review permissions in namespace %s: %s; skipping the permission check", namespace, e.status)
+        log.info(
+            "Preflight: cannot review permissions in namespace %s (%s); permissions are not checked",
+            namespace,
+            error_gist(e),
+        )
         return []
     rules = (status and status.resource_rules) or []
     missing = [access for access in needed if not any(rule_allows(rule, access) for rule in rules)]
     if missing and status and status.incomplete:
         log.info(
-            "the rules review in namespace %s is incomplete (%s); confirming %d permission(s) one by one",
+            "Preflight: the permission review in namespace %s is incomplete (%s); asking for %d permission(s) each",
             namespace,
             status.evaluation_error or "no reason given",
             len(missing),
@@ -93,6 +99,11 @@ def _denied(authorization_v1: AuthorizationV1Api, namespace: str, access: Access
     try:
         status = authorization_v1.create_self_subject_access_review(review).status
     except ApiException as e:
-        log.info("cannot confirm %s in namespace %s: %s; skipping it", access.label, namespace, e.status)
+        log.info(
+            "Preflight: cannot ask for %s in namespace %s (%s); taken as granted",
+            access.label,
+            namespace,
+            error_gist(e),
+        )
         return False
     return not (status and status.allowed)
