@@ -58,6 +58,24 @@ tally() {
   fi
 }
 
+# Start the local Airflow deployment for PAIR (airflow-up.sh reads EXTRA_DAGS / EXTRA_ENV_FILE from
+# the caller), run pytest with its exports, stop it.
+pytest_on_deployment() {
+  local pair=$1; shift
+  local airflow_up
+  if airflow_up=$(PAIR=$pair bash dev/airflow/airflow-up.sh 2>&1); then
+    printf '%s\n' "$airflow_up" | grep -v '^export ' | tail -n 8
+    COMPOSER_KPO_REQUIRE_AIRFLOW=1 RUN_ENV_FILE="${COMPOSER_KPO_AIRFLOW_DIR:-/var/tmp/composer-kpo-airflow}/airflow.env" \
+      run_pytest "$pair" "$@"
+  else
+    printf '%s\n' "$airflow_up" | tail -n 60
+    echo "test: the local Airflow deployment ($pair) did not start"
+    status=1
+    failed=$((failed + 1))
+  fi
+  bash dev/airflow/airflow-down.sh >/dev/null 2>&1 || true
+}
+
 pairs_needed=()
 wants unit && pairs_needed+=("${UNIT_PAIRS[@]}")
 wants package && pairs_needed+=("${UNIT_PAIRS[@]}")
@@ -163,17 +181,7 @@ if wants integration || wants faults || wants browser; then
     # triggerer, PostgreSQL, Redis), one deployment per Airflow major, each stopped after its run.
     wants faults && for pair in "${INTEGRATION_PAIRS[@]}"; do
       echo "== fault matrix on $pair (local Airflow deployment)"
-      if airflow_up=$(PAIR=$pair bash dev/airflow/airflow-up.sh 2>&1); then
-        printf '%s\n' "$airflow_up" | grep -v '^export ' | tail -n 8
-        COMPOSER_KPO_REQUIRE_AIRFLOW=1 RUN_ENV_FILE="${COMPOSER_KPO_AIRFLOW_DIR:-/var/tmp/composer-kpo-airflow}/airflow.env" \
-          run_pytest "$pair" tests/faults -m faults -s
-      else
-        printf '%s\n' "$airflow_up" | tail -n 60
-        echo "test: the local Airflow deployment ($pair) did not start"
-        status=1
-        failed=$((failed + 1))
-      fi
-      bash dev/airflow/airflow-down.sh >/dev/null 2>&1 || true
+      pytest_on_deployment "$pair" tests/faults -m faults -s
     done
     # The browser suite: a deployment of its own, with the variables Composer sets on its workers
     # (Composer 2 beside Airflow 2, Composer 3 beside Airflow 3) and a DAG on the form's connection.
@@ -181,18 +189,9 @@ if wants integration || wants faults || wants browser; then
       echo "== Airflow UI in a browser on $pair (local Airflow deployment)"
       composer_env=tests/browser/composer3.env
       [[ $pair == af2* ]] && composer_env=tests/browser/composer2.env
-      if airflow_up=$(EXTRA_DAGS="$PWD/tests/browser/dags" EXTRA_ENV_FILE="$composer_env" PAIR=$pair \
-        bash dev/airflow/airflow-up.sh 2>&1); then
-        COMPOSER_KPO_REQUIRE_AIRFLOW=1 RUN_ENV_FILE="${COMPOSER_KPO_AIRFLOW_DIR:-/var/tmp/composer-kpo-airflow}/airflow.env" \
-          run_pytest "$pair" tests/browser -m browser
-        echo "screenshots: artifacts/browser/"
-      else
-        printf '%s\n' "$airflow_up" | tail -n 60
-        echo "test: the local Airflow deployment ($pair) did not start"
-        status=1
-        failed=$((failed + 1))
-      fi
-      bash dev/airflow/airflow-down.sh >/dev/null 2>&1 || true
+      EXTRA_DAGS="$PWD/tests/browser/dags" EXTRA_ENV_FILE="$composer_env" \
+        pytest_on_deployment "$pair" tests/browser -m browser
+      echo "screenshots: artifacts/browser/"
     done
   else
     printf '%s\n' "$up_output" | tail -n 40
