@@ -183,13 +183,15 @@ if wants integration || wants faults || wants browser; then
       echo "== fault matrix on $pair (local Airflow deployment)"
       pytest_on_deployment "$pair" tests/faults -m faults -s
     done
-    # The browser suite: a deployment of its own, with the variables Composer sets on its workers
-    # (Composer 2 beside Airflow 2, Composer 3 beside Airflow 3) and a DAG on the form's connection.
+    # The browser suite: a deployment of its own, with a login, the variables Composer sets on its
+    # workers (Composer 2 beside Airflow 2, Composer 3 beside Airflow 3) and a DAG on the form's
+    # connection.
     wants browser && for pair in "${INTEGRATION_PAIRS[@]}"; do
       echo "== Airflow UI in a browser on $pair (local Airflow deployment)"
       composer_env=tests/browser/composer3.env
       [[ $pair == af2* ]] && composer_env=tests/browser/composer2.env
-      EXTRA_DAGS="$PWD/tests/browser/dags" EXTRA_ENV_FILE="$composer_env" \
+      UI_LOGIN="composer-user:$(python3 -c 'import secrets; print(secrets.token_urlsafe(12))')" \
+        EXTRA_DAGS="$PWD/tests/browser/dags" EXTRA_ENV_FILE="$composer_env" \
         pytest_on_deployment "$pair" tests/browser -m browser
       echo "screenshots: artifacts/browser/"
     done

@@ -7,6 +7,8 @@
 # EXTRA_DAGS=/dir adds that directory's *.py to the DAGs folder.
 # EXTRA_ENV_FILE=file adds its NAME=value lines to every component's environment (the browser
 # tests: the variables Composer sets on its workers); read at start, so airflow-down first.
+# UI_LOGIN=user:password makes the UI ask for that admin's login (default: no login, every visitor
+# an admin); the REST API's callers get it as $COMPOSER_KPO_AIRFLOW_USER. Read at start too.
 # Idempotent: when everything already runs with the same pair it only refreshes the DAGs folder's
 # symlinks and prints status and exports.
 # A failed start prints the failing component's log tail and exits non-zero, leaving what started
@@ -182,8 +184,14 @@ write_env() {
       # DAG parsing is the dag-processor's job on Airflow 3.
       kv AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL 5
       kv AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL 5
-      # SimpleAuthManager: no login, every request (UI, REST) is an admin.
-      kv AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS True
+      if [[ -n ${UI_LOGIN:-} ]]; then
+        # SimpleAuthManager with one admin, whose password is in a file of ours.
+        kv AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS "${UI_LOGIN%%:*}:admin"
+        kv AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE "$AIRFLOW_HOME_DIR/passwords.json"
+      else
+        # SimpleAuthManager: no login, every request (UI, REST) is an admin.
+        kv AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS True
+      fi
       kv AIRFLOW__API_AUTH__JWT_SECRET "$JWT_SECRET"
       kv AIRFLOW__API__SECRET_KEY "$API_SECRET_KEY"
       kv AIRFLOW__API__HOST 127.0.0.1
@@ -205,6 +213,7 @@ write_env() {
       kv AIRFLOW__WEBSERVER__WORKERS 2
       kv AIRFLOW__DATABASE__LOAD_DEFAULT_CONNECTIONS False
     fi
+    [[ -n ${UI_LOGIN:-} ]] && kv COMPOSER_KPO_AIRFLOW_USER "$UI_LOGIN"
     if [[ -n ${EXTRA_ENV_FILE:-} ]]; then
       local line
       while IFS= read -r line || [[ -n $line ]]; do
@@ -218,17 +227,31 @@ write_env() {
   [[ -L $AIRFLOW_HOME_DIR/logs ]] || rm -rf "$AIRFLOW_HOME_DIR/logs"
   ln -sfn ../logs/tasks "$AIRFLOW_HOME_DIR/logs"
   if [[ $major == 2 ]]; then
-    # FAB's UI: anonymous users are admins, like SimpleAuthManager's all-admins mode on Airflow 3.
-    cat >"$AIRFLOW_HOME_DIR/webserver_config.py" <<'EOF'
-"""Written by dev/airflow/airflow-up.sh: local test deployment, the UI needs no login."""
+    # FAB's UI: anonymous users are admins, like SimpleAuthManager's all-admins mode on Airflow 3;
+    # with UI_LOGIN, only the user create_ui_user makes.
+    local public='AUTH_ROLE_PUBLIC = "Admin"'
+    [[ -n ${UI_LOGIN:-} ]] && public="# AUTH_ROLE_PUBLIC unset: UI_LOGIN asks for a login"
+    cat >"$AIRFLOW_HOME_DIR/webserver_config.py" <<EOF
+"""Written by dev/airflow/airflow-up.sh for the local test deployment."""
 
 from flask_appbuilder.const import AUTH_DB
 
 AUTH_TYPE = AUTH_DB
-AUTH_ROLE_PUBLIC = "Admin"
+$public
 WTF_CSRF_ENABLED = True
 EOF
+  elif [[ -n ${UI_LOGIN:-} ]]; then
+    python3 -c 'import json, sys; print(json.dumps({sys.argv[1]: sys.argv[2]}))' \
+      "${UI_LOGIN%%:*}" "${UI_LOGIN#*:}" >"$AIRFLOW_HOME_DIR/passwords.json"
   fi
+}
+
+# create_ui_user: UI_LOGIN's admin in FAB's user table (Airflow 2; Airflow 3 reads passwords.json).
+create_ui_user() {
+  [[ -n ${UI_LOGIN:-} && $(airflow_major "$PAIR") == 2 ]] || return 0
+  "${AF[@]}" airflow users create --role Admin --username "${UI_LOGIN%%:*}" --password "${UI_LOGIN#*:}" \
+    --email "${UI_LOGIN%%:*}@example.invalid" --firstname Composer --lastname User \
+    >>"$LOG_DIR/db-migrate.log" 2>&1 || fail db-migrate "creating the UI user failed"
 }
 
 # The DAGs folder: symlinks to example_dags/*.py, tests/faults/dags/*.py (when present) and
@@ -421,6 +444,7 @@ main() {
   build_dags_folder
   log "starting redis (127.0.0.1:$REDIS_PORT)"; start_redis
   migrate_db
+  create_ui_user
   log "starting $(components "$PAIR" | cut -d' ' -f3-)"
   start_airflow
   trap - ERR

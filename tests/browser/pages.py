@@ -43,6 +43,27 @@ class AirflowUI:
 
         self.wait.until(find, message=f"no button {text!r} on {self.driver.current_url}").click()
 
+    def log_in(self, user: str, password: str) -> None:
+        """Open the UI, which asks for a login, and sign in as ``user`` (both UIs: one form)."""
+        self.driver.get(self.root + "/")
+        secret = self.wait.until(
+            ec.visibility_of_element_located((By.CSS_SELECTOR, "input[type=password]")),
+            message=f"no login form at {self.driver.current_url}",
+        )
+        name = next(
+            box
+            for box in self.driver.find_elements(By.CSS_SELECTOR, "input[type=text], input:not([type])")
+            if box.is_displayed()
+        )
+        name.send_keys(user)
+        secret.send_keys(password)
+        self.browser.shot("login")
+        secret.send_keys(Keys.ENTER)
+        self.wait.until(
+            lambda d: not any(box.is_displayed() for box in d.find_elements(By.CSS_SELECTOR, "input[type=password]")),
+            message="the login was refused",
+        )
+
     def click_link(self, text: str) -> None:
         """Click the link whose text is ``text``, inside a shadow root too (as a user's click)."""
         clicked = self.driver.execute_script(

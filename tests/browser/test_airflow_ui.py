@@ -1,12 +1,13 @@
 """Airflow's UI as a Composer user meets this package, in a real browser, step by step.
 
-Create the connection through the form (its type, fields, descriptions, hidden standard fields),
-press Test with a broken and a working kubeconfig, save it and run a task on it, trigger the
-minimal example DAG, read its task log (the header block, the outcome line) and open its extra
+Log in, create the connection through the form (its type, fields, descriptions, hidden standard
+fields), press Test with a broken and a working kubeconfig, save it and run a task on it, trigger
+the minimal example DAG, read its task log (the header block, the outcome line) and open its extra
 links. Each step leaves a screenshot (conftest.py says where).
 
-The deployment runs with Composer's worker variables (tests/browser/composer<N>.env), as make test
-starts it; the tests run in file order and share one browser.
+The deployment runs with a login (UI_LOGIN) and Composer's worker variables
+(tests/browser/composer<N>.env), as make test starts it; the tests run in file order and share one
+browser.
 """
 
 from __future__ import annotations
@@ -54,6 +55,17 @@ def _wait_for_task(airflow_api, dag: str, run_id: str, task: str, timeout: float
         if state in ("success", "failed", "upstream_failed") or time.monotonic() > deadline:
             return str(state)
         time.sleep(2)
+
+
+def test_the_ui_asks_for_a_login_and_lets_the_admin_in(ui):
+    login = os.environ.get("COMPOSER_KPO_AIRFLOW_USER")
+    if not login:
+        pytest.skip("the deployment has no login (make airflow-up without UI_LOGIN)")
+    user, password = login.split(":", 1)
+    ui.log_in(user, password)
+    text = ui.browser.wait_for_text("DAGs" if ui.major == 2 else "Dags")
+    ui.browser.shot("logged in")
+    assert "Log In" not in text and "/login" not in ui.driver.current_url
 
 
 def test_the_form_offers_the_type_with_its_fields(ui):

@@ -70,7 +70,9 @@ class Airflow:
             return {"Authorization": "Basic " + base64.b64encode(user.encode()).decode()}
         if self._token is None:
             root = self.base_url.rsplit("/api/", 1)[0]
-            req = urllib.request.Request(root + "/auth/token", data=b"{}", method="POST")
+            login = os.environ.get("COMPOSER_KPO_AIRFLOW_USER")  # the deployment's UI_LOGIN, when it has one
+            body = {"username": login.split(":", 1)[0], "password": login.split(":", 1)[1]} if login else {}
+            req = urllib.request.Request(root + "/auth/token", data=json.dumps(body).encode(), method="POST")
             req.add_header("Content-Type", "application/json")
             try:
                 with urllib.request.urlopen(req, timeout=30) as response:

@@ -95,3 +95,46 @@ def test_ready_false_while_containers_ready_is_the_node_controllers_mark():
         k8s.V1PodCondition(type="ContainersReady", status="False", reason="ContainersNotReady"),
     ]
     assert verdict(pod(conditions=kubelet_says)) is None
+
+
+class TestDisruptionJudge:
+    """A node loss counts once it lasted; what the control plane's own outage shows for seconds does not."""
+
+    @staticmethod
+    def node_not_ready() -> k8s.V1Pod:
+        return pod(
+            conditions=[
+                k8s.V1PodCondition(type="Ready", status="False"),
+                k8s.V1PodCondition(type="ContainersReady", status="True"),
+            ]
+        )
+
+    def judge(self):
+        from airflow_provider_composer_kpo.lifecycle.interruption import DisruptionJudge
+
+        clock = {"now": 100.0}
+        return DisruptionJudge(name=NAME, namespace=NAMESPACE, confirm_seconds=30, clock=lambda: clock["now"]), clock
+
+    def test_a_node_loss_is_named_once_it_lasted(self):
+        judge, clock = self.judge()
+        assert judge.judge(self.node_not_ready()) is None
+        clock["now"] += 29
+        assert judge.judge(self.node_not_ready()) is None
+        clock["now"] += 1
+        assert "lost contact with its node node-a" in judge.judge(self.node_not_ready())
+
+    def test_a_node_that_reports_again_starts_the_wait_over(self):
+        judge, clock = self.judge()
+        judge.judge(self.node_not_ready())
+        clock["now"] += 25
+        assert judge.judge(pod()) is None  # the kubelet re-synced the pod: Ready again
+        clock["now"] += 10
+        assert judge.judge(self.node_not_ready()) is None  # a new loss: 30 s from now
+        clock["now"] += 30
+        assert judge.judge(self.node_not_ready()) is not None
+
+    def test_a_deletion_or_an_eviction_needs_no_wait(self):
+        judge, _ = self.judge()
+        assert "deleted from outside" in judge.judge(None)
+        evicted = pod("Failed", reason="Evicted", message="usage exceeds 20Mi.")
+        assert "evicted by the kubelet" in judge.judge(evicted)

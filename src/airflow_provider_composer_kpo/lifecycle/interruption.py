@@ -18,13 +18,24 @@ phase ``Unknown``; or, while running, ``Ready``       its node stopped answering
 (or a node-loss reason)                             misses heartbeats for its grace period (40-50 s)
 anything else                                       no verdict: the caller keeps the error it has
 ==================================================  ==================================================
+
+A node loss read once may be the control plane's own outage: after the API server was away longer
+than the node controller's grace, the controller marks every node NotReady until each kubelet
+reports again, seconds later. :class:`DisruptionJudge` follows successive reads of a running pod
+and names a node loss only once it lasted :data:`NODE_LOSS_CONFIRM_SECONDS`.
 """
 
 from __future__ import annotations
 
+import time
+from typing import Callable
+
 from kubernetes.client import models as k8s
 
 _NODE_LOST_REASONS = frozenset({"NodeLost", "NodeNotReady", "NodeStatusUnknown"})
+#: Seconds a node loss must last before it is a verdict: a kubelet that is alive reports its node
+#: and re-syncs its pods' status within about 10 s of the API server's return (GKE: 10 s heartbeat).
+NODE_LOSS_CONFIRM_SECONDS = 30.0
 
 
 def pod_disruption(pod: k8s.V1Pod | None, *, name: str, namespace: str) -> str | None:
@@ -43,6 +54,13 @@ def pod_disruption(pod: k8s.V1Pod | None, *, name: str, namespace: str) -> str |
             f"{where} was deleted from outside the task while it ran (kubectl delete, preemption or a node "
             f"drain; deletion requested at {pod.metadata.deletion_timestamp.isoformat()})"
         )
+    return node_loss(pod, name=name, namespace=namespace)
+
+
+def node_loss(pod: k8s.V1Pod, *, name: str, namespace: str) -> str | None:
+    """Return one sentence if the pod's node stopped answering (the table's fourth row), else None."""
+    where = f"Pod {namespace}/{name}"
+    status = pod.status
     node = (pod.spec.node_name if pod.spec else None) or "(unknown)"
     if status is not None and status.phase == "Unknown":
         detail = (status.message or "").strip() or "no message"
@@ -57,6 +75,36 @@ def pod_disruption(pod: k8s.V1Pod | None, *, name: str, namespace: str) -> str |
     if status.phase == "Running" and containers_ready is not None and containers_ready.status == "True":
         return f"{where} lost contact with its node {node}: the node stopped reporting and is NotReady"
     return None
+
+
+class DisruptionJudge:
+    """:func:`pod_disruption` over successive reads of one running pod, a node loss confirmed over time.
+
+    :param clock: Seconds from a monotonic clock (tests pass their own).
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        namespace: str,
+        confirm_seconds: float = NODE_LOSS_CONFIRM_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name, self.namespace = name, namespace
+        self._confirm, self._clock = confirm_seconds, clock
+        self._lost_since: float | None = None
+
+    def judge(self, pod: k8s.V1Pod | None) -> str | None:
+        """Return the verdict on the pod as read now, or None (also while a node loss is unconfirmed)."""
+        verdict = pod_disruption(pod, name=self.name, namespace=self.namespace)
+        if verdict is None or pod is None or node_loss(pod, name=self.name, namespace=self.namespace) != verdict:
+            self._lost_since = None
+            return verdict
+        now = self._clock()
+        if self._lost_since is None:
+            self._lost_since = now
+        return verdict if now - self._lost_since >= self._confirm else None
 
 
 def execution_timeout_message(

@@ -5,7 +5,7 @@ so a pod deleted from outside keeps the task waiting out its grace period, a los
 waiting for a stream that never ends (apache/airflow#65202), and on Airflow 3 a task whose
 ``on_kill`` ran waits for the pod to die. :class:`RunningWatch` runs upstream's follower in a
 helper thread, unchanged (Google's Composer 3 patches of it included), while the task's own thread
-reads the pod every few seconds and judges it with :func:`~.interruption.pod_disruption`.
+reads the pod every few seconds and judges it with :class:`~.interruption.DisruptionJudge`.
 
 The task's thread stays the one that waits, so Airflow's SIGTERM handler and ``execution_timeout``
 (both signals) still interrupt it at once.
@@ -21,7 +21,7 @@ from kubernetes.client import models as k8s
 
 from ..exceptions import PodFailedError
 from ..kube.pod_stream import PodStream
-from .interruption import pod_disruption
+from .interruption import DisruptionJudge, pod_disruption
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class RunningWatch:
         self._stopped = stopped
         self._on_stopped = on_stopped
         self._interval = check_interval_seconds
+        self._judge_reads = DisruptionJudge(name=pod_name, namespace=namespace)
 
     def run(self, follow: Callable[[], T]) -> T:
         """Return what ``follow`` returns, or raise what it raised, or why the pod went away."""
@@ -98,7 +99,7 @@ class RunningWatch:
         except Exception as error:  # the follower meets the same API server; let it decide
             log.debug("Could not read pod %s/%s while it runs: %s", self.namespace, self.pod_name, error)
             return None
-        return pod_disruption(pod, name=self.pod_name, namespace=self.namespace)
+        return self._judge_reads.judge(pod)
 
 
 def streamed_pod(stream: PodStream) -> k8s.V1Pod | None:

@@ -5,7 +5,7 @@ while the pod ...      the trigger
 =====================  ======================================================================
 waits to start         feeds each read to :class:`~..lifecycle.startup.StartupJudge` (diagnosis.py):
                        the same fatal reasons, events and timeouts as the synchronous wait
-runs                   judges each read with :func:`~..lifecycle.interruption.pod_disruption`
+runs                   judges each read with :class:`~..lifecycle.interruption.DisruptionJudge`
 ended                  sends ``ended``; the resumed task ends it as the synchronous path does.
                        On Composer 3 that is when the peer VM reports the main container
                        TERMINATED, read every 5 s as Google's patches read it: the VM still
@@ -43,7 +43,7 @@ from ..exceptions import PodStartupError, PodStartupTimeout
 from ..kube.retry import call_with_retry_async
 from ..lifecycle.deferral import API_ERROR, CANNOT_START, DISRUPTED, ENDED, TIMED_OUT, Event, pod_event
 from ..lifecycle.diagnosis import container_failure, workload_ended
-from ..lifecycle.interruption import pod_disruption
+from ..lifecycle.interruption import DisruptionJudge
 from ..lifecycle.startup import StartupJudge
 from ..platform.peer_vm import is_placeholder, parse_container_states, vm_container_ended, vm_start_blocker
 from ..platform.peer_vm_client import exec_in_placeholder
@@ -125,6 +125,7 @@ class ComposerPodTrigger(BaseTrigger):
         self.startup_timeout_seconds = int(startup_timeout_seconds)
         self.startup_check_interval_seconds = float(startup_check_interval_seconds)
         self.poll_interval = float(poll_interval)
+        self._disruption = DisruptionJudge(name=pod_name, namespace=pod_namespace)
         self.execution_deadline = float(execution_deadline) if execution_deadline is not None else None
         self._client: CoreV1Api | None = None
 
@@ -209,7 +210,7 @@ class ComposerPodTrigger(BaseTrigger):
         # an evicted one was, whatever its phase says.
         if pod is not None and workload_ended(pod, self.base_container_name) and pod.status.reason != "Evicted":
             return self._ended(pod)
-        verdict = pod_disruption(pod, name=self.pod_name, namespace=self.pod_namespace)
+        verdict = self._disruption.judge(pod)
         if verdict is not None:
             return self._event(DISRUPTED, f"{verdict}; its work did not finish.")
         if self.execution_deadline is not None and time.time() >= self.execution_deadline:
