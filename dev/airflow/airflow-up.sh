@@ -203,8 +203,13 @@ write_env() {
       kv AIRFLOW__LOGGING__DAG_PROCESSOR_MANAGER_LOG_LOCATION "$LOG_DIR/dag-processing/manager.log"
       kv AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL 5
       kv AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL 10
-      # REST API without credentials; the UI needs no login either (webserver_config.py).
-      kv AIRFLOW__API__AUTH_BACKENDS airflow.api.auth.backend.default
+      # REST API without credentials; the UI needs no login either (webserver_config.py). With
+      # UI_LOGIN both want the user (FAB checks an anonymous REST caller against the UI's roles).
+      if [[ -n ${UI_LOGIN:-} ]]; then
+        kv AIRFLOW__API__AUTH_BACKENDS airflow.providers.fab.auth_manager.api.auth.backend.basic_auth
+      else
+        kv AIRFLOW__API__AUTH_BACKENDS airflow.api.auth.backend.default
+      fi
       kv AIRFLOW__WEBSERVER__SECRET_KEY "$API_SECRET_KEY"
       kv AIRFLOW__SCHEDULER__SCHEDULER_ZOMBIE_TASK_THRESHOLD "$heartbeat_timeout"
       kv AIRFLOW__WEBSERVER__WEB_SERVER_HOST 127.0.0.1
@@ -400,8 +405,13 @@ restart_component() {
 # What `make airflow-up` prints last: status, URLs, then only `export` lines.
 print_summary() {
   bash "$AF_DIR/airflow-status.sh" || true
-  echo "# Web UI: http://127.0.0.1:$API_PORT/ (no login)"
-  echo "# REST API: $(api_base "$PAIR") (no credentials)"
+  if grep -q '^export COMPOSER_KPO_AIRFLOW_USER=' "$ENV_FILE"; then
+    echo "# Web UI: http://127.0.0.1:$API_PORT/ (login: \$COMPOSER_KPO_AIRFLOW_USER, user:password)"
+    echo "# REST API: $(api_base "$PAIR") (the same user)"
+  else
+    echo "# Web UI: http://127.0.0.1:$API_PORT/ (no login)"
+    echo "# REST API: $(api_base "$PAIR") (no credentials)"
+  fi
   echo "# task logs: $LOG_DIR/tasks; component logs: $LOG_DIR"
   grep '^export ' "$ENV_FILE"
 }

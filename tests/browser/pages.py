@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlparse
 
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
@@ -29,7 +30,9 @@ class AirflowUI:
 
     def __init__(self, browser: Browser, root: str) -> None:
         self.browser, self.driver, self.root = browser, browser.driver, root.rstrip("/")
-        self.wait = WebDriverWait(self.driver, 30, poll_frequency=0.3)
+        # A React page re-renders under the test's feet: an element found a moment ago may be gone.
+        gone = (NoSuchElementException, StaleElementReferenceException)
+        self.wait = WebDriverWait(self.driver, 30, poll_frequency=0.3, ignored_exceptions=gone)
 
     def click_button(self, text: str, within: str = "") -> None:
         """Click the visible button whose text (or aria-label) is ``text``."""
