@@ -1,8 +1,8 @@
 """The Airflow UI's pages as a user goes through them: Airflow 2.10's web server and Airflow 3.3's React UI.
 
 Both classes offer the same steps, found by what a person sees (labels, button texts), not by
-generated ids: open the connection form, pick the type, fill fields, press Test, save, trigger a
-DAG, open a task's log and details.
+generated ids: log in, open the connection form, pick the type, fill fields, press Test, save,
+trigger a DAG, open a task's log and details.
 """
 
 from __future__ import annotations
