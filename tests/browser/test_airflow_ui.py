@@ -47,14 +47,8 @@ def no_connection_yet(airflow_api):
             raise
 
 
-def _wait_for_task(airflow_api, dag: str, run_id: str, task: str, timeout: float = 240) -> str:
-    path = f"/dags/{dag}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task}"
-    deadline = time.monotonic() + timeout
-    while True:
-        state = airflow_api.request("GET", path).get("state")
-        if state in ("success", "failed", "upstream_failed") or time.monotonic() > deadline:
-            return str(state)
-        time.sleep(2)
+def _wait_for_task(airflow_api, dag: str, run_id: str, task: str) -> str:
+    return str(airflow_api.wait_final(dag, run_id, time.monotonic() + 240, task).get("state"))
 
 
 def test_the_ui_asks_for_a_login_and_lets_the_admin_in(ui):

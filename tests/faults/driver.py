@@ -101,8 +101,8 @@ class Airflow:
     def dag_run_state(self, dag: str, run_id: str) -> str:
         return str(self.request("GET", f"/dags/{dag}/dagRuns/{_quote(run_id)}").get("state"))
 
-    def task_instance(self, dag: str, run_id: str) -> dict[str, Any]:
-        return self.request("GET", f"/dags/{dag}/dagRuns/{_quote(run_id)}/taskInstances/{TASK_ID}")
+    def task_instance(self, dag: str, run_id: str, task: str = TASK_ID) -> dict[str, Any]:
+        return self.request("GET", f"/dags/{dag}/dagRuns/{_quote(run_id)}/taskInstances/{task}")
 
     def set_state(self, dag: str, run_id: str, state: str) -> None:
         body: dict[str, Any] = {"new_state": state}
@@ -122,9 +122,9 @@ class Airflow:
         }
         self.request("POST", f"/dags/{dag}/clearTaskInstances", body)
 
-    def wait_final(self, dag: str, run_id: str, deadline: float) -> dict[str, Any]:
+    def wait_final(self, dag: str, run_id: str, deadline: float, task: str = TASK_ID) -> dict[str, Any]:
         while True:
-            ti = self.task_instance(dag, run_id)
+            ti = self.task_instance(dag, run_id, task)
             if ti.get("state") in FINAL_STATES or time.monotonic() > deadline:
                 return ti
             time.sleep(1)
