@@ -20,8 +20,9 @@ venvs:
 lint:
 	@bash dev/test.sh lint
 
+# ENV=af210-k1010 (or several, space-separated): only those environments' unit suites.
 unit:
-	@bash dev/test.sh unit
+	@bash dev/test.sh unit $(if $(ENV),--env $(ENV))
 
 integration:
 	@bash dev/test.sh integration

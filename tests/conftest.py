@@ -22,6 +22,29 @@ def _missing_deployment() -> str | None:
     return None
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Tests that disturb the whole cluster last in their session: they wait for every other
+    suite's tests to leave the cluster (tests/cluster_lock.py), which holds no other test up."""
+    items.sort(key=lambda item: item.get_closest_marker("disrupts_cluster") is not None)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    from tests import cluster_lock
+
+    waited = cluster_lock.waited_summary()
+    if waited:
+        terminalreporter.write_line(waited)
+
+
+@pytest.fixture
+def cluster_shared():
+    """Hold the shared cluster's lock shared for the test (tests/cluster_lock.py)."""
+    from tests import cluster_lock
+
+    with cluster_lock.cluster():
+        yield
+
+
 @pytest.fixture(scope="session")
 def airflow_api():
     """The local Airflow deployment's REST API (tests/faults/driver.py), for the fault and browser suites.

@@ -9,6 +9,9 @@
 # tests: the variables Composer sets on its workers); read at start, so airflow-down first.
 # UI_LOGIN=user:password makes the UI ask for that admin's login (default: no login, every visitor
 # an admin); the REST API's callers get it as $COMPOSER_KPO_AIRFLOW_USER. Read at start too.
+# Side by side: COMPOSER_KPO_AIRFLOW_DIR (run dir) and COMPOSER_KPO_AIRFLOW_PORT_OFFSET (lib.sh)
+# make a second deployment that shares nothing with the first.
+# `--deps` only installs the Debian packages; `--restart NAME` starts one stopped component again.
 # Idempotent: when everything already runs with the same pair it only refreshes the DAGs folder's
 # symlinks and prints status and exports.
 # A failed start prints the failing component's log tail and exits non-zero, leaving what started
@@ -176,6 +179,9 @@ write_env() {
     # connection and, when polled, can hang the scheduler's loop on that shared socket (seen here).
     # The scheduler's job heartbeat in the API's /health says the same.
     kv COMPOSER_KPO_AIRFLOW_API "$(api_base "$PAIR")"  # the REST API base URL (tests/faults)
+    # Which deployment this is: the fault suite stops and starts its components (airflow-up --restart).
+    kv COMPOSER_KPO_AIRFLOW_DIR "$RUN_DIR"
+    kv COMPOSER_KPO_AIRFLOW_PORT_OFFSET "$PORT_OFFSET"
     # A task whose worker died is found by its missing heartbeat: after 60 s here (Composer: 300 s),
     # so the fault suite's killed-worker case waits one minute, not five.
     local heartbeat_timeout=60
@@ -438,7 +444,11 @@ main() {
 
   install_deps
   check_ports
-  bash "$REPO/dev/venvs.sh" "$PAIR" >&2 || die "creating the virtualenv for $PAIR failed"
+  # COMPOSER_KPO_VENVS_READY=1: the caller made the venv (dev/test.sh, whose other suites use it
+  # meanwhile: reinstalling the wheel under them would break their imports).
+  if [[ ${COMPOSER_KPO_VENVS_READY:-} != 1 ]]; then
+    bash "$REPO/dev/venvs.sh" "$PAIR" >&2 || die "creating the virtualenv for $PAIR failed"
+  fi
   mkdir -p "$LOG_DIR" "$PID_DIR" "$AIRFLOW_HOME_DIR"
   rm -f "$PID_DIR"/*.pid
   log "starting $PAIR (Airflow $(airflow_version_of "$PAIR")) in $RUN_DIR"
@@ -463,5 +473,9 @@ main() {
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
-  if [[ ${1:-} == --restart ]]; then restart_component "${2:?usage: airflow-up.sh --restart COMPONENT}"; else main "$@"; fi
+  case ${1:-} in
+    --restart) restart_component "${2:?usage: airflow-up.sh --restart COMPONENT}" ;;
+    --deps) install_deps ;;  # only the Debian packages (dev/test.sh installs every package first)
+    *) main "$@" ;;
+  esac
 fi

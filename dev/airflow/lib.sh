@@ -20,12 +20,15 @@ PG_SOCKET_DIR="$PG_DIR/socket"
 REDIS_DIR="$RUN_DIR/redis"
 
 # Ports: non-default, so nothing clashes with a system postgres/redis or another Airflow.
-PG_PORT=15432
-REDIS_PORT=16379
+# COMPOSER_KPO_AIRFLOW_PORT_OFFSET (default 0) shifts them all, so that two deployments, each with
+# its own COMPOSER_KPO_AIRFLOW_DIR, run side by side (dev/test.sh runs one per Airflow major).
+PORT_OFFSET=${COMPOSER_KPO_AIRFLOW_PORT_OFFSET:-0}
+PG_PORT=$((15432 + PORT_OFFSET))
+REDIS_PORT=$((16379 + PORT_OFFSET))
 WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-20}  # task slots: the fault benchmark runs 18 tasks at once
-API_PORT=18080                    # api-server (Airflow 3) / webserver (Airflow 2)
-WORKER_LOG_PORT=18793             # celery worker's log server
-TRIGGERER_LOG_PORT=18794          # triggerer's log server
+API_PORT=$((18080 + PORT_OFFSET))           # api-server (Airflow 3) / webserver (Airflow 2)
+WORKER_LOG_PORT=$((18793 + PORT_OFFSET))    # celery worker's log server
+TRIGGERER_LOG_PORT=$((18794 + PORT_OFFSET)) # triggerer's log server
 DB_USER=airflow DB_PASSWORD=airflow DB_NAME=airflow
 
 # The cluster the tasks' pods run on (dev/localcluster).

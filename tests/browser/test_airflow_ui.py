@@ -21,7 +21,7 @@ import pytest
 
 from airflow_provider_composer_kpo.hooks.connection_form import FIELDS
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("cluster_shared")]
 
 CONN_ID = "kubernetes_composer_ui"
 EXAMPLE_DAG, EXAMPLE_TASK = "composer_kpo_minimal", "pod-ex-minimum"

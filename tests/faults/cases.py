@@ -186,6 +186,9 @@ def no_fault(run: CaseRun) -> float | None:
 
 #: Cases whose fault hits every task (the node, the API server, the worker): run alone, after the others.
 RUN_ALONE = frozenset({"node_lost", "log_apiserver_restart", "worker_killed", "deferred_node_lost"})
+#: Of those, the ones whose fault hits every pod on the cluster, whichever suite or deployment
+#: runs it: they hold the shared cluster's lock exclusive (tests/cluster_lock.py).
+CLUSTER_WIDE = frozenset({"node_lost", "log_apiserver_restart", "deferred_node_lost"})
 #: Cases benchmarks/faults.py measures but `make test` does not run: the deferred node loss (the
 #: trigger's verdict is interruption.py's, tested with the synchronous case; a run alone costs
 #: minutes per major) and the deferred log rotation (a documented limit: the log is read once, at

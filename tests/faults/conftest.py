@@ -5,8 +5,10 @@ Run it with the deployment's exports in the environment (``eval "$(make -s airfl
 ``COMPOSER_KPO_REQUIRE_AIRFLOW=1`` (CI), then they fail.
 
 All ComposerPodOperator cases run at once, in one session fixture, on the real scheduler and
-Celery worker (the silent case alone takes five minutes, on one major), then the cluster-wide ones (node lost)
-alone; each test then asserts on its case.
+Celery worker (the silent case alone takes five minutes, on one major), then the ones whose fault
+hits every task alone; each test then asserts on its case. The cluster is shared with other suites
+(tests/cluster_lock.py): the cases hold its lock shared, those that stop the kubelet or the API
+server hold it exclusive.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.faults.cases import FAULTS, MEASURED_ONLY, ONE_MAJOR_ONLY, RUN_ALONE
+from tests import cluster_lock
+from tests.faults.cases import CLUSTER_WIDE, FAULTS, MEASURED_ONLY, ONE_MAJOR_ONLY, RUN_ALONE
 
 
 @pytest.fixture(scope="session")
@@ -33,13 +36,15 @@ def outcomes(airflow_api):
     for case in cases:
         airflow.wait_for_dag(dag_id(case, "composer"))
     together = [case for case in cases if case not in RUN_ALONE]
-    with ThreadPoolExecutor(max_workers=len(together)) as pool:
+    with cluster_lock.cluster(), ThreadPoolExecutor(max_workers=len(together)) as pool:
         futures = {
             case: pool.submit(run_case, airflow, cluster, case, "composer", FAULTS[case][0]) for case in together
         }
         results = {case: future.result() for case, future in futures.items()}
-    for case in sorted(RUN_ALONE & set(cases)):  # alone: their fault would disturb the others
-        results[case] = run_case(airflow, cluster, case, "composer", FAULTS[case][0])
+    # Alone: their fault would disturb the others (this deployment's, or every suite's on the cluster).
+    for case in sorted(RUN_ALONE & set(cases), key=lambda case: case in CLUSTER_WIDE):
+        with cluster_lock.cluster(exclusive=case in CLUSTER_WIDE):
+            results[case] = run_case(airflow, cluster, case, "composer", FAULTS[case][0])
     for outcome in results.values():  # a readable record in the pytest output
         print(
             f"{outcome.case}: {outcome.state}, try {outcome.try_number}, pods {outcome.pods_text()}, "

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.faults.dags.composer_kpo_faults import NAMESPACE
+
 pytestmark = pytest.mark.faults
 
 #: A final state later than this after the fault is a hang.
@@ -22,7 +24,7 @@ def test_sigterm_fails_naming_the_termination_and_deletes_the_pod(outcomes):
     outcome = outcomes["sigterm"]
     assert outcome.state == "failed", outcome
     assert outcome.try_number == 1
-    assert "stopped while pod composer-kpo-faults/" in (outcome.error or ""), outcome.error
+    assert f"stopped while pod {NAMESPACE}/" in (outcome.error or ""), outcome.error
     assert len(outcome.pods) == 1 and not outcome.left_behind, outcome.pods_text()
     assert outcome.seconds_to_final is not None and outcome.seconds_to_final < HANG_SECONDS
 

@@ -18,7 +18,7 @@ import pytest
 
 from airflow_provider_composer_kpo.hooks.connection_form import FIELDS, HIDDEN_FIELDS
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.usefixtures("cluster_shared")]
 
 
 def _root(airflow_api) -> str:

@@ -9,15 +9,20 @@ they fail (CI sets it: a cluster that should be there and is not is a failure, n
 Reusable by any module under tests/integration:
 
 * ``kubeconfig_path``, ``api_client``, ``core_v1``, ``namespace`` -- session fixtures;
-* ``no_leaked_pods`` -- after the test, no pod that appeared in the namespace during the test
-  may remain (deleting ones are waited for); use it with
-  ``pytestmark = pytest.mark.usefixtures("no_leaked_pods")``;
+* ``no_leaked_pods`` -- after the test, no pod of this test that appeared in the namespace
+  during it may remain (deleting ones are waited for); use it with
+  ``pytestmark = pytest.mark.usefixtures("no_leaked_pods")``. Other suites' processes share the
+  cluster (dev/test.sh), so "of this test" means created through this process's kubernetes
+  client (``POD_LEDGER``) or claimed by the test for a process it started (``pod_ledger.claim``);
+* every test holds the shared cluster's lock (tests/cluster_lock.py): shared, or exclusive when
+  marked ``disrupts_cluster``; ``guide_secrets`` adds the named lock of the guide's Secrets;
 * ``pods`` -- a small helper that creates pods, waits on them, reads logs, execs, and deletes
   everything it created at teardown (before ``no_leaked_pods`` checks).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 import uuid
@@ -25,6 +30,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
+from tests import cluster_lock
 
 NAMESPACE = "composer-user-workloads"
 DEFAULT_RUN_DIR = "/var/tmp/composer-kpo-cluster"
@@ -112,23 +119,104 @@ def namespace(core_v1: Any) -> str:
     return NAMESPACE
 
 
+@pytest.fixture(autouse=True)
+def _cluster_turn(request: Any) -> Iterator[None]:
+    """The test's turn on the shared cluster: its lock, then the named locks its markers ask for."""
+    exclusive = request.node.get_closest_marker("disrupts_cluster") is not None
+    with cluster_lock.cluster(exclusive=exclusive):
+        if request.node.get_closest_marker("guide_secrets"):
+            with cluster_lock.named(cluster_lock.GUIDE_SECRETS):
+                yield
+        else:
+            yield
+
+
+class PodLedger:
+    """The pods this process made: every pod created through its kubernetes client, and those a
+    test claims (``claim(predicate)``) for a process it started (``airflow dags test``, a task
+    process). Claims last for one test."""
+
+    def __init__(self) -> None:
+        self.created: set[tuple[str, str]] = set()
+        self.claims: list[Callable[[Any], bool]] = []
+
+    def claim(self, predicate: Callable[[Any], bool]) -> None:
+        self.claims.append(predicate)
+
+    def claim_labels(self, **labels: str | set[str]) -> None:
+        """Claim the pods whose labels have these values (a set: any of them)."""
+
+        def matches(pod: Any) -> bool:
+            have = pod.metadata.labels or {}
+            return all(have.get(k) in (v if isinstance(v, set) else {v}) for k, v in labels.items())
+
+        self.claim(matches)
+
+    def owns(self, pod: Any) -> bool:
+        key = (pod.metadata.namespace, pod.metadata.name)
+        return key in self.created or any(claim(pod) for claim in self.claims)
+
+    def record_creations(self) -> None:
+        """Wrap the client's pod creation (KPO's, the trigger's, the tests' own) to note each name."""
+        from kubernetes.client import CoreV1Api
+
+        create = CoreV1Api.create_namespaced_pod
+        if getattr(create, "_ledger", None) is self:
+            return
+
+        @functools.wraps(create)
+        def recorded(api: Any, namespace: str, body: Any, **kwargs: Any) -> Any:
+            name = _name_of(body)
+            if name:  # before the call: a create that timed out may still have made the pod
+                self.created.add((namespace, name))
+            created = create(api, namespace, body, **kwargs)
+            name = _name_of(created)
+            if name:
+                self.created.add((namespace, name))
+            return created
+
+        recorded._ledger = self  # type: ignore[attr-defined]
+        CoreV1Api.create_namespaced_pod = recorded
+
+
+def _name_of(obj: Any) -> str | None:
+    meta = obj.get("metadata") if isinstance(obj, dict) else getattr(obj, "metadata", None)
+    if isinstance(meta, dict):
+        return meta.get("name")
+    return getattr(meta, "name", None)
+
+
+POD_LEDGER = PodLedger()
+
+
+@pytest.fixture
+def pod_ledger(kubeconfig_path: str) -> Iterator[PodLedger]:
+    POD_LEDGER.record_creations()
+    yield POD_LEDGER
+    POD_LEDGER.claims.clear()
+
+
 def _pod_names(core_v1: Any, namespace: str) -> set[str]:
     return {p.metadata.name for p in core_v1.list_namespaced_pod(namespace).items}
 
 
 @pytest.fixture
-def no_leaked_pods(core_v1: Any, namespace: str) -> Iterator[None]:
+def no_leaked_pods(core_v1: Any, namespace: str, pod_ledger: PodLedger) -> Iterator[None]:
     """Fail the test if a pod it caused to exist in the namespace is still there afterwards.
 
-    Pods that existed before the test are ignored. Pods already being deleted get
-    LEAK_GRACE_SECONDS to go (the kubelet must stop their containers first). Leftovers are
-    deleted so the next test starts clean, and then reported.
+    Pods that existed before the test, and other processes' pods, are ignored. Pods already
+    being deleted get LEAK_GRACE_SECONDS to go (the kubelet must stop their containers first).
+    Leftovers are deleted so the next test starts clean, and then reported.
     """
     before = _pod_names(core_v1, namespace)
     yield
     deadline = time.monotonic() + LEAK_GRACE_SECONDS
     while True:
-        pods = [p for p in core_v1.list_namespaced_pod(namespace).items if p.metadata.name not in before]
+        pods = [
+            p
+            for p in core_v1.list_namespaced_pod(namespace).items
+            if p.metadata.name not in before and pod_ledger.owns(p)
+        ]
         deleting = [p for p in pods if p.metadata.deletion_timestamp]
         if not deleting or time.monotonic() > deadline:
             break

@@ -184,6 +184,7 @@ def test_execution_timeout_while_deferred_deletes_the_pod_and_says_so(core_v1, n
 
 
 @trigger_only
+@pytest.mark.disrupts_cluster
 def test_trigger_survives_api_server_down_for_15_seconds(core_v1, namespace, api_client, capfd, caplog):
     """Transient API failures in the trigger are retried by the synchronous path's policy: one pod, success."""
     from .cluster_control import restart_apiserver_when_running

@@ -56,7 +56,8 @@ def test_exit_code_fails_the_task_and_is_named():
         run(op)
     message = str(err.value)
     assert "exited with code 3" in message
-    assert "about to fail" in message  # the last log lines are quoted
+    # The last log lines are quoted, one a line, as text (not the repr of the log's bytes).
+    assert "Last 1 log lines of 'base':\n  about to fail" in message, message
 
 
 def test_stock_kpo_reports_success_for_a_failed_middle_step(kubeconfig_path):
@@ -112,6 +113,7 @@ CHECK_SECRETS = (
 )
 
 
+@pytest.mark.guide_secrets
 def test_secret_as_env_and_volume_reaches_the_container(secrets, capfd, caplog):
     secrets("airflow-secrets", {"sql_alchemy_conn": "postgresql://canary"})
     secrets("service-account", {"service-account.json": '{"type": "x"}'})
@@ -120,6 +122,7 @@ def test_secret_as_env_and_volume_reaches_the_container(secrets, capfd, caplog):
     assert "env:19" in log and "file:13" in log
 
 
+@pytest.mark.guide_secrets
 def test_missing_secret_fails_before_any_pod_exists(core_v1, namespace):
     op = composer_pod(cmds=["sh", "-c", CHECK_SECRETS], secrets=GUIDE_SECRETS)
     with pytest.raises(PodPreflightError) as err:
@@ -130,6 +133,7 @@ def test_missing_secret_fails_before_any_pod_exists(core_v1, namespace):
     assert core_v1.list_namespaced_pod(namespace, label_selector=f"task_id={op.task_id}").items == []
 
 
+@pytest.mark.guide_secrets
 def test_missing_env_secret_without_preflight_fails_fast_with_the_reason():
     op = composer_pod(cmds=["sh", "-c", "true"], secrets=GUIDE_SECRETS[:1], preflight="off")
     with pytest.raises(PodStartupError) as err:
@@ -139,6 +143,7 @@ def test_missing_env_secret_without_preflight_fails_fast_with_the_reason():
     assert 'secret "airflow-secrets" not found' in str(err.value)
 
 
+@pytest.mark.guide_secrets
 def test_missing_volume_secret_without_preflight_fails_fast_with_the_reason():
     """The kubelet cannot mount the volume: the pod would stay ContainerCreating forever."""
     op = composer_pod(cmds=["sh", "-c", "true"], secrets=GUIDE_SECRETS[1:], preflight="off")
@@ -149,6 +154,7 @@ def test_missing_volume_secret_without_preflight_fails_fast_with_the_reason():
     assert 'secret "service-account" not found' in str(err.value)
 
 
+@pytest.mark.guide_secrets
 def test_missing_secret_key_fails_naming_the_key(secrets):
     secrets("airflow-secrets", {"other_key": "x"})
     secrets("service-account", {"service-account.json": "{}"})
@@ -240,11 +246,13 @@ def test_finish_action_after_failure(core_v1, namespace, action, kept):
         core_v1.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
 
 
+@pytest.mark.disrupts_cluster
 def test_task_survives_api_server_down_for_15_seconds(core_v1, namespace, api_client):
     """A GKE control-plane upgrade looks like this: the task must finish, with exactly one pod."""
     assert_survives_api_server_restarts(core_v1, namespace, api_client, restarts=1, down_seconds=15, run_seconds=40)
 
 
+@pytest.mark.disrupts_cluster
 def test_task_survives_two_api_server_restarts(core_v1, namespace, api_client):
     assert_survives_api_server_restarts(core_v1, namespace, api_client, restarts=2, down_seconds=5, run_seconds=60)
 
@@ -271,7 +279,7 @@ def assert_survives_api_server_restarts(core_v1, namespace, api_client, *, resta
         core_v1.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
 
 
-def test_retry_after_worker_sigkill_reattaches_to_the_same_pod(core_v1, namespace, kubeconfig_path):
+def test_retry_after_worker_sigkill_reattaches_to_the_same_pod(core_v1, namespace, kubeconfig_path, pod_ledger):
     """The worker dies mid-task; the retry finds the running pod instead of starting the work again."""
     import json
     import signal
@@ -289,6 +297,7 @@ def test_retry_after_worker_sigkill_reattaches_to_the_same_pod(core_v1, namespac
         "script": "echo work-started; sleep 20; echo work-done",
     }
     selector = f"task_id={spec['task_id']}"
+    pod_ledger.claim_labels(task_id=spec["task_id"])  # made by the task processes started below
     repo = Path(__file__).resolve().parents[2]
 
     def start(try_number: int) -> subprocess.Popen:
@@ -319,6 +328,7 @@ def test_retry_after_worker_sigkill_reattaches_to_the_same_pod(core_v1, namespac
             core_v1.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
 
 
+@pytest.mark.guide_secrets
 def test_secret_canary_never_reaches_logs_errors_or_rendered_fields(secrets, capfd, caplog):
     """A Secret's value used as env and as a file appears in no log line, error or rendered field."""
     canary = f"canary-{uuid.uuid4().hex}"

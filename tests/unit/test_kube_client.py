@@ -48,3 +48,24 @@ def test_exec_is_not_wrapped():
     # kubernetes.stream needs the bound method of a CoreV1Api to patch its api_client
     api = RetryingCoreV1Api(api_client=ApiClient())
     assert api.connect_get_namespaced_pod_exec.__func__ is CoreV1Api.connect_get_namespaced_pod_exec
+
+
+class RawLog:
+    """The raw response `_preload_content=False` gives: bytes, and a connection to release."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.released = data, False
+
+    def release_conn(self) -> None:
+        self.released = True
+
+
+def test_pod_log_text_decodes_the_raw_bytes_whatever_the_client_would_make_of_them(mocker):
+    from airflow_provider_composer_kpo.kube.client import pod_log_text
+
+    raw = RawLog("step 1 ok\nls: /no/such/input: No such file or directory\n✓\n".encode())
+    read = mocker.patch.object(CoreV1Api, "read_namespaced_pod_log", return_value=raw)
+    text = pod_log_text(RetryingCoreV1Api(api_client=ApiClient()), "p", "ns", container="base", tail_lines=20)
+    assert text.splitlines() == ["step 1 ok", "ls: /no/such/input: No such file or directory", "✓"]
+    read.assert_called_once_with("p", "ns", _preload_content=False, container="base", tail_lines=20)
+    assert raw.released

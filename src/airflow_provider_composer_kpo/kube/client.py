@@ -73,6 +73,16 @@ class RetryingCoreV1Api(CoreV1Api):
         return call_with_retry(create, description=f"create pod in {namespace}")
 
 
+def pod_log_text(client: CoreV1Api, name: str, namespace: str, **kwargs: Any) -> str:
+    """A container's log as text, decoded here from the raw response: the client's own decoding
+    differs by version (kubernetes 36 hands back the repr of the bytes, ``"b'...\\n'"``)."""
+    response = client.read_namespaced_pod_log(name, namespace, _preload_content=False, **kwargs)
+    try:
+        return response.data.decode("utf-8", errors="replace")
+    finally:
+        response.release_conn()
+
+
 def _pod_name(body: Any) -> str | None:
     metadata = body.get("metadata", {}) if isinstance(body, dict) else getattr(body, "metadata", None)
     if isinstance(metadata, dict):

@@ -39,6 +39,7 @@ from ..exceptions import (
     PodStartupError,
 )
 from ..hooks.composer_kubernetes import ComposerKubernetesHook
+from ..kube.client import pod_log_text
 from ..kube.kubeconfig import Origin
 from ..kube.pod_stream import PodStream
 from ..kube.retry import error_gist
@@ -684,9 +685,7 @@ class ComposerPodOperator(KubernetesPodOperator):
         name, namespace = remote_pod.metadata.name, remote_pod.metadata.namespace
         message = f"Pod {namespace}/{name} failed: {summary}."
         try:  # read before upstream's cleanup deletes the pod
-            tail = self.client.read_namespaced_pod_log(
-                name, namespace, container=container, tail_lines=FAILURE_LOG_TAIL_LINES
-            )
+            tail = pod_log_text(self.client, name, namespace, container=container, tail_lines=FAILURE_LOG_TAIL_LINES)
         except Exception as error:
             self.log.warning("Could not read the failed container's log: %s", error)
             return message

@@ -4,7 +4,8 @@ Each DAG has one task, ``pod``, run by the local Airflow deployment's Celery wor
 (tests/faults/driver.py) triggers it, delivers the case's fault and records what happened. The
 same case runs with ComposerPodOperator (``__composer``) and with stock KubernetesPodOperator
 (``__stock``), with the same arguments. Pods run in their own namespace so each case counts only
-its own pods (label ``dag_id``).
+its own pods (label ``dag_id``); one namespace per Airflow major, since dev/test.sh runs both
+majors' deployments at once on the one cluster.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from airflow import DAG
 from kubernetes.client import models as k8s
 
 from airflow_provider_composer_kpo import ComposerPodOperator
-from airflow_provider_composer_kpo.compat import KubernetesPodOperator
+from airflow_provider_composer_kpo.compat import AIRFLOW_V_3_PLUS, KubernetesPodOperator
 
-NAMESPACE = "composer-kpo-faults"
+NAMESPACE = f"composer-kpo-faults-af{3 if AIRFLOW_V_3_PLUS else 2}"
 IMAGE = "busybox:1.36"  # already on the local cluster's node: no registry needed
 OPERATORS = {"composer": ComposerPodOperator, "stock": KubernetesPodOperator}
 
