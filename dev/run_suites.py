@@ -29,6 +29,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime
+import fcntl
 import json
 import os
 import re
@@ -107,6 +108,7 @@ class Run:
 
     def __init__(self) -> None:
         self.started = time.monotonic()
+        self.busy_at_start = cpu_busy_seconds()
         self.stages: list[Stage] = []
         self.processes: dict[int, subprocess.Popen] = {}
         self.lock = threading.Lock()
@@ -182,6 +184,13 @@ def _signal_group(pid: int, signum: int) -> None:
         os.killpg(pid, signum)
 
 
+def cpu_busy_seconds() -> float:
+    """Seconds every core of this machine spent busy since boot (/proc/stat), to tell wait from work."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def in_background(target: Callable[[], None]) -> threading.Thread:
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
@@ -212,7 +221,7 @@ def on_deployment(pair: str, suite: str) -> OnDeployment:
     """PAIR's deployment for SUITE (faults or browser), in PAIR's own run dir and ports."""
     run_dir, offset = DEPLOYMENTS[pair]
     place = f"COMPOSER_KPO_AIRFLOW_DIR={run_dir} COMPOSER_KPO_AIRFLOW_PORT_OFFSET={offset}"
-    knobs = f"PAIR={pair} {place} COMPOSER_KPO_VENVS_READY=1"
+    knobs = f"PAIR={pair} {place} COMPOSER_KPO_VENVS_READY=1 COMPOSER_KPO_AIRFLOW_REPARSE_SECONDS=120"
     if suite == "browser":
         composer_env = "tests/browser/composer2.env" if pair == AF2 else "tests/browser/composer3.env"
         knobs += (
@@ -233,25 +242,36 @@ def on_deployment(pair: str, suite: str) -> OnDeployment:
 def lanes(wanted: set[str]) -> list[list[Stage | OnDeployment]]:
     """The suites on the cluster, as rows of steps: each row runs in order, rows side by side.
 
-    Per Airflow major: the integration suite; the example DAGs (`airflow dags test`, one set per
-    major); the Composer 3 simulation (our double of Google's code loaded as airflow_local_settings
-    at import, hence a pytest process of its own); the browser suite on a deployment, then the
-    fault matrix on another (the browser's is up for a minute or two, the fault matrix's last cases
-    wait for the whole cluster: they stop the kubelet and the API server).
+    Light on the CPU, a row each: the integration suite and the Composer 3 simulation (our double
+    of Google's code loaded as airflow_local_settings at import, hence a pytest process of its own)
+    of each Airflow major. Heavy, spread over rows so that few run at once: the example DAGs (an
+    Airflow start-up per `airflow dags test`), and each major's deployment for the browser suite,
+    then the fault matrix (a start-up per task, and tasks fifteen at a time). Each fault matrix
+    ends a row: its last cases wait for the whole cluster (they stop the kubelet and the API server).
     """
     rows: list[list[Stage | OnDeployment]] = []
     base = "tests/integration -m integration --ignore=tests/integration/composer3"
-    examples = "tests/integration/test_example_dags_on_cluster.py"
+    examples_file = "tests/integration/test_example_dags_on_cluster.py"
     composer3 = f"tests/integration/composer3 -m integration {DURATIONS}"
-    for pair in INTEGRATION_PAIRS:
-        if "integration" in wanted:
-            rows.append([Stage("integration", pair, pytest_script(pair, f"{base} --ignore={examples} {DURATIONS}"))])
-            rows.append([Stage("examples", pair, pytest_script(pair, f"{examples} -m integration {DURATIONS}"))])
+    examples: dict[str, list[Stage | OnDeployment]] = {pair: [] for pair in INTEGRATION_PAIRS}
+    if "integration" in wanted:
+        for pair in INTEGRATION_PAIRS:
+            rows.append(
+                [Stage("integration", pair, pytest_script(pair, f"{base} --ignore={examples_file} {DURATIONS}"))]
+            )
             rows.append([Stage("composer3-simulation", pair, pytest_script(pair, composer3, prefix=COMPOSER3_ENV))])
-        on_airflow = [on_deployment(pair, suite) for suite in ("browser", "faults") if suite in wanted]
-        if on_airflow:
-            rows.append(on_airflow)
-    return rows
+            examples[pair].append(
+                Stage("examples", pair, pytest_script(pair, f"{examples_file} -m integration {DURATIONS}"))
+            )
+    on_airflow = {
+        pair: [on_deployment(pair, s) for s in ("browser", "faults") if s in wanted] for pair in INTEGRATION_PAIRS
+    }
+    # Airflow 3's examples take longest (the Composer 3 set): first, beside Airflow 3's browser
+    # suite and fault matrix (whose five silent minutes are light); Airflow 2's examples beside them.
+    rows.append(examples[AF3] + on_airflow[AF2])
+    rows.append(on_airflow[AF3])
+    rows.append(examples[AF2])
+    return [row for row in rows if row]
 
 
 def run_row(run: Run, row: list[Stage | OnDeployment]) -> None:
@@ -374,8 +394,18 @@ def main() -> int:
             script = "failed=0; " + " ".join(f"{{ {c}; }} || {{ echo 'FAILED: {c}'; failed=1; }};" for c in checks)
             run.run(Stage("package", "", script + " exit $failed", pytest=False))
         if "unit" in wanted:
-            # Two at a time, below the lanes' priority: they are CPU-bound, the lanes mostly wait
-            # and must not miss their timers.
+            # CPU-bound, so they wait for the cluster's tail: once the suites that share the
+            # cluster are done, its last tests have it alone one after another (they stop the
+            # API server or the kubelet) and mostly wait. Two at a time, below their priority.
+            if on_cluster:
+
+                def lanes_done() -> bool:
+                    if cluster_ready.is_set() and not cluster_ok[0]:
+                        return True  # no cluster: no lanes
+                    started = lanes_starter is not None and not lanes_starter.is_alive()
+                    return started and not any(thread.is_alive() for thread in lane_threads)
+
+                wait_for_cluster_tail(lanes_done)
             pending = list(unit_envs)
 
             def unit_worker() -> None:
@@ -424,6 +454,21 @@ def main() -> int:
     return report(run, status)
 
 
+def wait_for_cluster_tail(lanes_done: Callable[[], bool]) -> None:
+    """Return once a test holds the shared cluster alone (tests/cluster_lock.py), or the lanes ended."""
+    sys.path.insert(0, str(REPO))
+    from tests import cluster_lock
+
+    while not lanes_done():
+        with open(cluster_lock.lock_dir() / "cluster.lock", "a+") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return  # held exclusive
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        time.sleep(2)
+
+
 def _join(thread: threading.Thread) -> None:
     """Join in short waits, so that a signal reaches the main thread meanwhile."""
     while thread.is_alive():
@@ -447,13 +492,17 @@ def report(run: Run, status: int) -> int:
     passed = sum(s.passed for s in run.stages)
     failed = sum(s.failed for s in run.stages)
     skipped = sum(s.skipped for s in run.stages)
-    print(f"wall time: {wall / 60:.1f} min")
+    busy = cpu_busy_seconds() - run.busy_at_start
+    cores = os.cpu_count() or 1
+    print(f"wall time: {wall / 60:.1f} min; the machine's {cores} cores busy {100 * busy / (wall * cores):.0f}% of it")
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "test-times.json").write_text(
         json.dumps(
             {
                 "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 "wall_seconds": round(wall, 1),
+                "cpu_busy_seconds": round(busy, 1),
+                "cores": cores,
                 "passed": passed,
                 "failed": failed,
                 "skipped": skipped,

@@ -9,6 +9,9 @@
 # tests: the variables Composer sets on its workers); read at start, so airflow-down first.
 # UI_LOGIN=user:password makes the UI ask for that admin's login (default: no login, every visitor
 # an admin); the REST API's callers get it as $COMPOSER_KPO_AIRFLOW_USER. Read at start too.
+# COMPOSER_KPO_AIRFLOW_REPARSE_SECONDS (default 5): how often an unchanged DAG file is parsed again
+# (new files are found within seconds either way); dev/test.sh's deployments, whose files do not
+# change, parse less often and leave the CPU to the suites.
 # Side by side: COMPOSER_KPO_AIRFLOW_DIR (run dir) and COMPOSER_KPO_AIRFLOW_PORT_OFFSET (lib.sh)
 # make a second deployment that shares nothing with the first.
 # `--deps` only installs the Debian packages; `--restart NAME` starts one stopped component again.
@@ -188,7 +191,7 @@ write_env() {
     if [[ $major == 3 ]]; then
       kv AIRFLOW__LOGGING__DAG_PROCESSOR_CHILD_PROCESS_LOG_DIRECTORY "$LOG_DIR/dag-processing"
       # DAG parsing is the dag-processor's job on Airflow 3.
-      kv AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL 5
+      kv AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL "$REPARSE_SECONDS"
       kv AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL 5
       if [[ -n ${UI_LOGIN:-} ]]; then
         # SimpleAuthManager with one admin, whose password is in a file of ours.
@@ -207,7 +210,7 @@ write_env() {
     else
       kv AIRFLOW__SCHEDULER__CHILD_PROCESS_LOG_DIRECTORY "$LOG_DIR/dag-processing"
       kv AIRFLOW__LOGGING__DAG_PROCESSOR_MANAGER_LOG_LOCATION "$LOG_DIR/dag-processing/manager.log"
-      kv AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL 5
+      kv AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL "$REPARSE_SECONDS"
       kv AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL 10
       # REST API without credentials; the UI needs no login either (webserver_config.py). With
       # UI_LOGIN both want the user (FAB checks an anonymous REST caller against the UI's roles).
@@ -258,8 +261,11 @@ EOF
 }
 
 # create_ui_user: UI_LOGIN's admin in FAB's user table (Airflow 2; Airflow 3 reads passwords.json).
+# A database kept from an earlier start may have that user with another password: `users create`
+# then leaves it as it was (and exits 0), so the user is deleted first.
 create_ui_user() {
   [[ -n ${UI_LOGIN:-} && $(airflow_major "$PAIR") == 2 ]] || return 0
+  "${AF[@]}" airflow users delete --username "${UI_LOGIN%%:*}" >>"$LOG_DIR/db-migrate.log" 2>&1 || true
   "${AF[@]}" airflow users create --role Admin --username "${UI_LOGIN%%:*}" --password "${UI_LOGIN#*:}" \
     --email "${UI_LOGIN%%:*}@example.invalid" --firstname Composer --lastname User \
     >>"$LOG_DIR/db-migrate.log" 2>&1 || fail db-migrate "creating the UI user failed"

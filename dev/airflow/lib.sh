@@ -30,6 +30,7 @@ API_PORT=$((18080 + PORT_OFFSET))           # api-server (Airflow 3) / webserver
 WORKER_LOG_PORT=$((18793 + PORT_OFFSET))    # celery worker's log server
 TRIGGERER_LOG_PORT=$((18794 + PORT_OFFSET)) # triggerer's log server
 DB_USER=airflow DB_PASSWORD=airflow DB_NAME=airflow
+REPARSE_SECONDS=${COMPOSER_KPO_AIRFLOW_REPARSE_SECONDS:-5}  # airflow-up.sh: how often a DAG file is parsed again
 
 # The cluster the tasks' pods run on (dev/localcluster).
 CLUSTER_KUBECONFIG="${KUBECONFIG:-/var/tmp/composer-kpo-cluster/admin.kubeconfig}"

@@ -13,12 +13,17 @@ server hold it exclusive.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests import cluster_lock
 from tests.faults.cases import CLUSTER_WIDE, FAULTS, MEASURED_ONLY, ONE_MAJOR_ONLY, RUN_ALONE
+
+#: Between two cases' triggers: fifteen task processes starting in the same second (each an
+#: Airflow start-up) would hold the CPU for everything else on the machine.
+STAGGER_SECONDS = 2
 
 
 @pytest.fixture(scope="session")
@@ -37,9 +42,10 @@ def outcomes(airflow_api):
         airflow.wait_for_dag(dag_id(case, "composer"))
     together = [case for case in cases if case not in RUN_ALONE]
     with cluster_lock.cluster(), ThreadPoolExecutor(max_workers=len(together)) as pool:
-        futures = {
-            case: pool.submit(run_case, airflow, cluster, case, "composer", FAULTS[case][0]) for case in together
-        }
+        futures = {}
+        for case in together:
+            futures[case] = pool.submit(run_case, airflow, cluster, case, "composer", FAULTS[case][0])
+            time.sleep(STAGGER_SECONDS)
         results = {case: future.result() for case, future in futures.items()}
     # Alone: their fault would disturb the others (this deployment's, or every suite's on the cluster).
     for case in sorted(RUN_ALONE & set(cases), key=lambda case: case in CLUSTER_WIDE):
