@@ -162,6 +162,18 @@ def test_missing_secret_key_fails_naming_the_key(secrets):
         run(composer_pod(cmds=["sh", "-c", "true"], secrets=GUIDE_SECRETS))
 
 
+def test_a_pod_kubernetes_refuses_fails_naming_the_api_servers_reason(core_v1, namespace):
+    """No image: the API server answers 422; the task says so, not that the pod was deleted."""
+    op = composer_pod(image=None, cmds=["sh", "-c", "true"])
+    with pytest.raises(PodStartupError) as err:
+        run(op)
+    message = str(err.value)
+    assert message.startswith(f"Kubernetes refused to create pod {namespace}/"), message
+    assert "(422 Invalid)" in message and "spec.containers[0].image: Required value" in message
+    assert "deleted from outside" not in message
+    assert core_v1.list_namespaced_pod(namespace, label_selector=f"task_id={op.task_id}").items == []
+
+
 def test_missing_configmap_without_preflight_fails_fast():
     env_from = [k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name="no-such-configmap"))]
     op = composer_pod(cmds=["sh", "-c", "true"], env_from=env_from, preflight="off")

@@ -423,6 +423,47 @@ class TestStoppedTask:
         assert "was evicted by the kubelet: usage exceeds 16Mi." in str(escaped)
         assert op.pod_manager.delete_pod.called or op.client.delete_namespaced_pod.called
 
+    def test_a_pod_kubernetes_refuses_fails_naming_the_refusal_not_a_deletion(self, mocker):
+        """422 on create: no pod exists, so a read in cleanup would answer 404 and look like a deletion."""
+        import json
+
+        from airflow.providers.cncf.kubernetes.utils.pod_manager import PodManager
+        from kubernetes.client.exceptions import ApiException
+
+        from airflow_provider_composer_kpo import PodStartupError
+
+        refused = ApiException(status=422, reason="Unprocessable Entity")
+        refused.body = json.dumps(
+            {"kind": "Status", "reason": "Invalid", "code": 422,
+             "message": 'Pod "p-1" is invalid: spec.containers[0].image: Required value'}
+        )  # fmt: skip
+        mocker.patch.object(PodManager, "create_pod", side_effect=refused)
+        op = make()
+        op.__dict__["client"] = client = mocker.MagicMock()
+        client.read_namespaced_pod.side_effect = ApiException(status=404, reason="Not Found")
+        pod = self.running_pod()
+        with pytest.raises(PodStartupError) as raised:
+            op.pod_manager.create_pod(pod=pod)
+        assert self.cleanup_while(op, pod, raised.value) is raised.value
+        assert str(raised.value) == (
+            "Kubernetes refused to create pod composer-user-workloads/p-1 (422 Invalid): "
+            'Pod "p-1" is invalid: spec.containers[0].image: Required value. No pod was created.'
+        )
+        assert raised.value.reason == "Invalid"
+        client.read_namespaced_pod.assert_not_called()
+        client.delete_namespaced_pod.assert_not_called()
+
+    def test_a_create_that_may_have_reached_the_server_is_not_called_refused(self, mocker):
+        from airflow.providers.cncf.kubernetes.utils.pod_manager import PodManager
+        from kubernetes.client.exceptions import ApiException
+
+        mocker.patch.object(PodManager, "create_pod", side_effect=ApiException(status=504, reason="Gateway Timeout"))
+        op = make()
+        op.__dict__["client"] = mocker.MagicMock()
+        with pytest.raises(ApiException):
+            op.pod_manager.create_pod(pod=self.running_pod())
+        assert op._creation_refused is None
+
     def test_without_a_verdict_the_error_that_stopped_the_task_goes_on(self, mocker):
         op = self.stopped_op(mocker)
         op.client.read_namespaced_pod.return_value = self.running_pod()

@@ -259,3 +259,41 @@ class TestVolumes:
         pod = waiting_pod("ContainerCreating")
         events = [event("FailedMount", "Unable to attach or mount volumes: timed out waiting for the condition")]
         assert startup_blocker(pod, events, pending_seconds=5) is None
+
+
+STATUS_422 = (
+    '{"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Invalid", "code": 422,'
+    ' "message": "Pod \\"t-1\\" is invalid: spec.containers[0].image: Required value"}'
+)
+STATUS_403_QUOTA = (
+    '{"kind": "Status", "status": "Failure", "reason": "Forbidden", "code": 403, "message": "pods \\"t-1\\" is'
+    ' forbidden: exceeded quota: pods, requested: pods=1, used: pods=10, limited: pods=10"}'
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (422, STATUS_422,
+         ("Invalid", '(422 Invalid): Pod "t-1" is invalid: spec.containers[0].image: Required value.')),
+        (403, STATUS_403_QUOTA, ("Forbidden", "(403 Forbidden): pods \"t-1\" is forbidden: exceeded quota: pods,")),
+        (404, b'{"kind": "Status", "reason": "NotFound", "message": "namespaces \\"nope\\" not found"}',
+         ("NotFound", '(404 NotFound): namespaces "nope" not found.')),
+        (400, "not json at all", ("BadRequest", "(400 BadRequest): not json at all.")),
+        (422, None, ("Invalid", "(422 Invalid): no reason given.")),
+    ],
+)  # fmt: skip
+def test_a_refused_creation_names_the_answer_and_says_no_pod_exists(status, body, expected):
+    from airflow_provider_composer_kpo.lifecycle.diagnosis import creation_refusal
+
+    reason, message = creation_refusal(status, body, namespace="ns", name="t-1")
+    assert reason == expected[0]
+    assert message.startswith(f"Kubernetes refused to create pod ns/t-1 {expected[1]}")
+    assert message.endswith("No pod was created.")
+
+
+@pytest.mark.parametrize("status", [None, 0, 409, 429, 500, 503, 504])
+def test_an_answer_that_may_still_have_made_the_pod_is_no_refusal(status):
+    from airflow_provider_composer_kpo.lifecycle.diagnosis import creation_refusal
+
+    assert creation_refusal(status, STATUS_422, namespace="ns", name="t-1") is None

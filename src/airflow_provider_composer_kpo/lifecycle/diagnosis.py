@@ -32,6 +32,7 @@ each container has been failing to pull (the graces run from the first failure s
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -230,6 +231,41 @@ def container_failure(pod: k8s.V1Pod | None, container: str) -> str | None:
         )
     detail = f"; {terminated.message.strip()}" if terminated.message else ""
     return f"container {container!r} exited with code {terminated.exit_code} ({terminated.reason or 'Error'}){detail}"
+
+
+#: Answers to a pod creation that mean the API server made no pod, and would not if asked again:
+#: a malformed or invalid spec (400, 422), no permission or an exhausted quota (403), no such
+#: namespace (404). Retries (429, 5xx) and 409 (the pod exists) are not refusals.
+REFUSED_CREATION_STATUSES = frozenset({400, 403, 404, 422})
+
+
+def creation_refusal(status: int | None, body: Any, *, namespace: str, name: str) -> tuple[str, str] | None:
+    """Return (reason, message) for a pod the API server refused to create, or None for another answer.
+
+    ``body`` is the answer's text, a Kubernetes ``Status`` as JSON: its ``message`` is the server's
+    own account (``spec.containers[0].image: Required value``), its ``reason`` one word (``Invalid``).
+    """
+    if status not in REFUSED_CREATION_STATUSES:
+        return None
+    reason, detail = _status_of(body)
+    reason = reason or {400: "BadRequest", 403: "Forbidden", 404: "NotFound", 422: "Invalid"}[status]
+    return reason, (
+        f"Kubernetes refused to create pod {namespace}/{name} ({status} {reason}): {detail or 'no reason given'}. "
+        "No pod was created."
+    )
+
+
+def _status_of(body: Any) -> tuple[str, str]:
+    """(reason, message) of a Kubernetes Status answer; the text itself when it is not one."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
+    try:
+        status = json.loads(body) if isinstance(body, str) else None
+    except ValueError:
+        status = None
+    if isinstance(status, dict):
+        return str(status.get("reason") or ""), str(status.get("message") or "").strip().rstrip(".")
+    return "", str(body or "").strip()[:500]
 
 
 def stopped_while_running(pod: k8s.V1Pod | None, *, pod_kept: bool) -> str:

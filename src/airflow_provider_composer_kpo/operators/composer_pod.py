@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from airflow.exceptions import AirflowException
 from kubernetes.client import AuthorizationV1Api
 from kubernetes.client import models as k8s
+from kubernetes.client.exceptions import ApiException
 
 from ..compat import (
     AIRFLOW_V_3_PLUS,
@@ -44,7 +45,13 @@ from ..kube.kubeconfig import Origin
 from ..kube.pod_stream import PodStream
 from ..kube.retry import error_gist
 from ..lifecycle.deferral import Event, deferred_failure
-from ..lifecycle.diagnosis import container_failure, pod_outcome, stopped_while_running, workload_ended
+from ..lifecycle.diagnosis import (
+    container_failure,
+    creation_refusal,
+    pod_outcome,
+    stopped_while_running,
+    workload_ended,
+)
 from ..lifecycle.interruption import execution_timeout_message, pod_disruption
 from ..lifecycle.log_replay import LogReplay, widen_resumed_read
 from ..lifecycle.running import (
@@ -217,6 +224,7 @@ class ComposerPodOperator(KubernetesPodOperator):
             self.on_finish_action = finish_action
         self._preflight_error: PodPreflightError | None = None
         self._startup_error: PodStartupError | None = None
+        self._creation_refused: PodStartupError | None = None
         self._vm_snapshot: VmSnapshot | None = None
         self._stopped_by_on_kill = False
         self._watching = False
@@ -258,8 +266,14 @@ class ComposerPodOperator(KubernetesPodOperator):
         create_pod = manager.create_pod
 
         def create_and_keep(*args: Any, **kwargs: Any) -> Any:
+            try:
+                created = create_pod(*args, **kwargs)
+            except ApiException as error:
+                self._creation_refused = self._refusal(error, kwargs.get("pod", args[0] if args else None))
+                if self._creation_refused is None:
+                    raise
+                raise self._creation_refused from error
             # Upstream returns its request object; the answer carries the resourceVersion to watch from.
-            created = create_pod(*args, **kwargs)
             self._created_pod = created if isinstance(created, k8s.V1Pod) else None
             return created
 
@@ -575,6 +589,8 @@ class ComposerPodOperator(KubernetesPodOperator):
         self._stop_pod_stream()
         if self._preflight_error is not None:
             raise self._preflight_error  # no pod was created; nothing to clean up
+        if self._creation_refused is not None:
+            raise self._creation_refused from None  # likewise: read now, the pod would look deleted
         # Called from upstream's `finally`: an error here means the task stopped before the pod ended.
         interrupted = sys.exc_info()[1]
         if self._startup_error is not None or self._stopped_by_on_kill or isinstance(interrupted, TaskDeferred):
@@ -618,6 +634,13 @@ class ComposerPodOperator(KubernetesPodOperator):
             raise self._killed_error(pod)
         if interrupted is not None:
             self._raise_interruption(interrupted, pod, disruption)
+
+    @staticmethod
+    def _refusal(error: ApiException, pod: k8s.V1Pod | None) -> PodStartupError | None:
+        """The error for a pod the API server refused to create (invalid spec, RBAC, quota), if it was that."""
+        meta = pod.metadata if isinstance(pod, k8s.V1Pod) and pod.metadata else k8s.V1ObjectMeta()
+        refusal = creation_refusal(error.status, error.body, namespace=meta.namespace or "?", name=meta.name or "?")
+        return PodStartupError(refusal[1], reason=refusal[0]) if refusal else None
 
     def _disruption_of(self, error: BaseException, pod: k8s.V1Pod | None) -> str | None:
         """Return what took the pod away while the task followed it, from the pod as it is now."""
