@@ -242,12 +242,12 @@ def on_deployment(pair: str, suite: str) -> OnDeployment:
 def lanes(wanted: set[str]) -> list[list[Stage | OnDeployment]]:
     """The suites on the cluster, as rows of steps: each row runs in order, rows side by side.
 
-    Light on the CPU, a row each: the integration suite and the Composer 3 simulation (our double
-    of Google's code loaded as airflow_local_settings at import, hence a pytest process of its own)
-    of each Airflow major. Heavy, spread over rows so that few run at once: the example DAGs (an
-    Airflow start-up per `airflow dags test`), and each major's deployment for the browser suite,
-    then the fault matrix (a start-up per task, and tasks fifteen at a time). Each fault matrix
-    ends a row: its last cases wait for the whole cluster (they stop the kubelet and the API server).
+    A row each, per Airflow major: the integration suite; the Composer 3 simulation (our double of
+    Google's code loaded as airflow_local_settings at import, hence a pytest process of its own);
+    the example DAGs (an Airflow start-up per `airflow dags test`); a deployment for the browser
+    suite, then one for the fault matrix (a start-up per task, fifteen tasks staggered). Each
+    fault matrix ends its row: its last cases wait for the whole cluster (they stop the kubelet
+    and the API server).
     """
     rows: list[list[Stage | OnDeployment]] = []
     base = "tests/integration -m integration --ignore=tests/integration/composer3"
@@ -266,11 +266,9 @@ def lanes(wanted: set[str]) -> list[list[Stage | OnDeployment]]:
     on_airflow = {
         pair: [on_deployment(pair, s) for s in ("browser", "faults") if s in wanted] for pair in INTEGRATION_PAIRS
     }
-    # Airflow 3's examples take longest (the Composer 3 set): first, beside Airflow 3's browser
-    # suite and fault matrix (whose five silent minutes are light); Airflow 2's examples beside them.
-    rows.append(examples[AF3] + on_airflow[AF2])
-    rows.append(on_airflow[AF3])
-    rows.append(examples[AF2])
+    # Each fault matrix starts at once (its cases take longest, and its last ones wait for the
+    # cluster's tail); the examples of each major beside them.
+    rows += [on_airflow[AF2], on_airflow[AF3], examples[AF3], examples[AF2]]
     return [row for row in rows if row]
 
 
@@ -477,16 +475,16 @@ def _join(thread: threading.Thread) -> None:
 
 def report(run: Run, status: int) -> int:
     wall = time.monotonic() - run.started
-    rows = [("stage", "environment", "seconds", "passed", "failed", "skipped", "result")]
+    rows = [("stage", "environment", "seconds", "cpu s", "passed", "failed", "skipped", "result")]
     for s in run.stages:
         result = "ok" if s.ok else (s.note or f"exit {s.rc}")
-        rows.append((s.name, s.env or "-", f"{s.seconds:.0f}", str(s.passed), str(s.failed), str(s.skipped), result))
+        numbers = (f"{s.seconds:.0f}", f"{s.cpu_seconds:.0f}", str(s.passed), str(s.failed), str(s.skipped))
+        rows.append((s.name, s.env or "-", *numbers, result))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     print()
     for i, row in enumerate(rows):
-        print(
-            "  ".join(cell.rjust(w) if 2 <= j <= 5 else cell.ljust(w) for j, (cell, w) in enumerate(zip(row, widths)))
-        )
+        cells = (cell.rjust(w) if 2 <= j <= 6 else cell.ljust(w) for j, (cell, w) in enumerate(zip(row, widths)))
+        print("  ".join(cells).rstrip())
         if i == 0:
             print("  ".join("-" * w for w in widths))
     passed = sum(s.passed for s in run.stages)

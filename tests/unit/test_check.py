@@ -79,12 +79,25 @@ def test_names_are_resolved_through_aliases_constants_and_subclasses():
         (["python", "-c", "print(1)"], []),
         ([], ["{{ ds }}"]),
         (["env", "X=1", "sh", "-c", "a"], []),
+        (["sh", "-c", "a && b"], []),
+        (["bash", "-c"], ["a &&\n  b && c"]),
+        (["sh", "-c", "a && b; c"], []),
+        (["sh", "-c", "a || b"], []),
     ],
 )
 def test_the_errexit_finding_is_the_operators_own_rule(cmds, arguments):
     injected = apply_errexit_policy(cmds, arguments, ErrexitPolicy.INJECT, task_id="t").outcome is Outcome.INJECTED
     source = STOCK + f"KubernetesPodOperator(task_id='t', image='i', cmds={cmds!r}, arguments={arguments!r})\n"
     assert ("CK401" in codes(source)) == injected
+
+
+@pytest.mark.parametrize(
+    "script, flagged",
+    [("a && b", False), ("a && b && c", False), ("a; b", True), ("a\nb", True), ("a && b; c", True)],
+)
+def test_an_and_list_needs_no_errexit(script, flagged):
+    source = STOCK + f"KubernetesPodOperator(task_id='t', image='i', cmds=['sh', '-c', {script!r}])\n"
+    assert ("CK401" in codes(source)) == flagged
 
 
 @pytest.mark.parametrize("seconds", [5, 29, 30, 600, 10800, 10801])
@@ -179,6 +192,51 @@ def test_bad_usage_exits_2(tmp_path, capsys):
         assert exited.value.code == 2
     assert "PATH" in capsys.readouterr().err
     assert run("check", str(tmp_path), "--ignore", "CK999")[0] == 2
+
+
+@pytest.mark.parametrize(
+    "option, value, supported",
+    [
+        ("--airflow", "4.0", "Airflow 2.5 to 3.3"),
+        ("--airflow", "3.4", "Airflow 2.5 to 3.3"),
+        ("--airflow", "2.4", "Airflow 2.5 to 3.3"),
+        ("--cncf-kubernetes", "11.0", "cncf-kubernetes 5.0 to 10.x"),
+        ("--cncf-kubernetes", "4.4", "cncf-kubernetes 5.0 to 10.x"),
+    ],
+)
+@pytest.mark.parametrize("command", ["check", "migrate"])
+def test_a_version_outside_the_supported_range_exits_2(tmp_path, capsys, command, option, value, supported):
+    with pytest.raises(SystemExit) as exited:
+        main([command, str(tmp_path), option, value])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{option} {value} is not a supported" in err
+    assert f"supports {supported}" in err
+
+
+@pytest.mark.parametrize("airflow, cncf", [("2.5", "5.0"), ("3.3", "10.99"), ("2.10.5+composer", "10")])
+def test_the_supported_range_ends_are_accepted(tmp_path, airflow, cncf):
+    assert run("check", str(tmp_path), "--airflow", airflow, "--cncf-kubernetes", cncf)[0] == 0
+
+
+def test_the_supported_range_is_setup_cfgs():
+    import configparser
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    from airflow_provider_composer_kpo.tools.target import SUPPORTED
+
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).resolve().parents[2] / "setup.cfg")
+    for line in config["options"]["install_requires"].strip().splitlines():
+        requirement = Requirement(line)
+        if requirement.name not in SUPPORTED:
+            continue
+        (oldest, (major, minor)) = SUPPORTED[requirement.name]
+        bounds = {spec.operator: spec.version for spec in requirement.specifier}
+        assert tuple(int(part) for part in bounds[">="].split(".")[:2]) == oldest
+        assert bounds["<"] == (str(major + 1) if minor is None else f"{major}.{minor + 1}")
 
 
 def test_a_broken_file_is_reported_and_the_rest_still_checked(tmp_path):

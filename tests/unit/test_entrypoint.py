@@ -10,6 +10,7 @@ from airflow_provider_composer_kpo.pod.entrypoint import (
     find_shell_entrypoint,
     inject_errexit,
     script_enables_errexit,
+    script_is_and_list,
 )
 
 INJECT, REQUIRE, OFF = ErrexitPolicy.INJECT, ErrexitPolicy.REQUIRE, ErrexitPolicy.OFF
@@ -106,7 +107,56 @@ class TestInjectErrexit:
         assert result == "set -e\n" + script
 
 
+class TestScriptIsAndList:
+    @pytest.mark.parametrize(
+        "script",
+        [
+            "a && b",
+            "a && b && c",
+            "a &&\n  b",
+            "a && \\\n  b",
+            "#!/bin/sh\n# note\na && b  # why\n",
+            "mkdir -p /x && echo '{\"rows\": 42}' > /x/r.json",
+            "a 2>&1 && b &>/dev/null",
+            'echo "x; y | z" && b',
+            "a && b;",
+        ],
+    )
+    def test_one_and_list(self, script):
+        assert script_is_and_list(script)
+
+    @pytest.mark.parametrize(
+        "script",
+        [
+            "a",
+            "a; b",
+            "a\nb",
+            "a && b; c",
+            "a && b\nc",
+            "a || b",
+            "a | b && c",
+            "a && b &",
+            "(a; b) && c",
+            "x=$(a; b) && c",
+            'echo "$(a)" && c',
+            "echo `a` && c",
+            "if a; then b; fi",
+            "cat <<EOF && b\nbody\nEOF",
+            "a 'unbalanced && b",
+            "a &&",
+        ],
+    )
+    def test_anything_else(self, script):
+        assert not script_is_and_list(script)
+
+
 class TestApplyErrexitPolicy:
+    def test_and_list_left_alone(self):
+        result = apply(["sh", "-c", "false && echo ok"], policy=REQUIRE)
+        assert result.cmds == ["sh", "-c", "false && echo ok"]
+        assert result.outcome is Outcome.AND_LIST
+        assert apply(["sh", "-c", "false && true; echo ok"]).outcome is Outcome.INJECTED
+
     def test_inline_script_in_cmds(self):
         result = apply(["sh", "-c", "false; echo ok"])
         assert result.cmds == ["sh", "-c", "set -e\nfalse; echo ok"]

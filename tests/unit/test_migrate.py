@@ -38,15 +38,31 @@ def test_imports_move_to_what_the_target_has():
         BashOperator(task_id="b", bash_command="true") >> DummyOperator(task_id="d")
     """
     newest = migrate(source).migrated
-    assert "from airflow.providers.cncf.kubernetes.secret import Secret\n" in newest
+    assert "from airflow_provider_composer_kpo import Secret\n" in newest
+    assert "airflow.providers.cncf.kubernetes.secret" not in newest
     assert "from airflow.providers.standard.operators.bash import BashOperator\n" in newest
     assert "from airflow.providers.standard.operators.empty import EmptyOperator\n" in newest
     assert 'EmptyOperator(task_id="d")' in newest and "Dummy" not in newest
     airflow2 = migrate(source, AIRFLOW_2).migrated
     assert "from airflow.operators.bash import BashOperator\n" in airflow2
     assert "from airflow.operators.empty import EmptyOperator\n" in airflow2
-    # cncf-kubernetes 6.0 has no Secret of its own: Airflow 2's stays.
-    assert "from airflow.kubernetes.secret import Secret\n" in migrate(source, PROVIDER_6).migrated
+    # Ours imports whichever Secret the installed versions have, so it is written on every target.
+    for target in (AIRFLOW_2, PROVIDER_6):
+        assert "from airflow_provider_composer_kpo import Secret\n" in migrate(source, target).migrated
+
+
+@pytest.mark.parametrize(
+    "old",
+    [
+        "from airflow.contrib.kubernetes.secret import Secret",
+        "from airflow.kubernetes.secret import Secret",
+        "from airflow.providers.cncf.kubernetes.secret import Secret",  # not there before cncf-kubernetes 7.4
+    ],
+)
+def test_secret_moves_to_ours_which_works_on_every_supported_version(old):
+    source = old + '\nSecret("env", "X", "name", "key")\n'
+    migrated = migrate(source, PROVIDER_6).migrated
+    assert migrated == 'from airflow_provider_composer_kpo import Secret\nSecret("env", "X", "name", "key")\n'
 
 
 def test_comments_formatting_and_other_code_are_kept():

@@ -14,6 +14,9 @@ entrypoint (``cmds`` + ``arguments``)  what is checked             what ``inject
 anything else (no shell, no cmds)    nothing                      nothing: the image decides
 ==================================  =========================  ==========================================
 
+A ``-c`` script that is one ``&&`` list (``a && b && c``) is left as is: a failed step already stops it
+and becomes its exit status.
+
 The script text is never re-quoted: injection prepends one line and sends the rest byte for byte.
 """
 
@@ -53,6 +56,7 @@ class Outcome(str, enum.Enum):
 
     NOT_A_SHELL = "entrypoint is not a shell script; left as is"
     ALREADY_SET = "script already enables errexit"
+    AND_LIST = "script is one && list: a failed step already fails it; left as is"
     INJECTED = "errexit injected"
     TEMPLATED = "script is templated; checked when rendered"
     OFF = "errexit policy is off"
@@ -117,6 +121,82 @@ def script_enables_errexit(script: str) -> bool:
         if _set_enables_errexit(statement):
             return True
     return False
+
+
+def script_is_and_list(script: str) -> bool:
+    """Return True if the script is one list of commands joined by ``&&``, such as ``a && b && c``.
+
+    A failed step stops such a list and becomes its exit status, so it needs no errexit. Anything
+    else counts as more than one list and needs errexit: ``;``, ``&``, ``|``, ``||``, a newline
+    between commands (one right after ``&&`` continues the list), subshells, command
+    substitutions. A single command is not an and-list here; comments and blank lines are ignored.
+    """
+    i, n = 0, len(script)
+    steps, in_word, awaiting, ended = 0, False, True, False  # awaiting: at the start or after `&&`
+
+    def word() -> bool:
+        nonlocal steps, in_word, awaiting
+        if ended:
+            return False
+        if awaiting:
+            steps, awaiting = steps + 1, False
+        in_word = True
+        return True
+
+    while i < n:
+        char = script[i]
+        if char in " \t\r":
+            in_word = False
+        elif char == "\n":
+            in_word = False
+            ended = ended or not awaiting
+        elif char == "#" and not in_word:
+            while i < n and script[i] != "\n":
+                i += 1
+            continue
+        elif char == "\\":
+            if script[i + 1 : i + 2] != "\n" and not word():  # backslash-newline continues the line
+                return False
+            i += 2
+            continue
+        elif char == "'":
+            end = script.find("'", i + 1)
+            if end < 0 or not word():
+                return False
+            i = end + 1
+            continue
+        elif char == '"':
+            i += 1
+            while i < n and script[i] != '"':
+                if script[i] == "`" or script.startswith("$(", i):  # a command substitution
+                    return False
+                i += 2 if script[i] == "\\" else 1
+            if i >= n or not word():
+                return False
+            i += 1
+            continue
+        elif script.startswith("&&", i):
+            if awaiting or ended:
+                return False
+            awaiting, in_word = True, False
+            i += 2
+            continue
+        elif (char == "&" and script[i + 1 : i + 2] == ">") or char in "<>":
+            if not word():  # a redirection such as 2>&1, &>file or <in
+                return False
+            i += 1
+            while i < n and script[i] in "<>&|":
+                i += 1
+            in_word = False
+            continue
+        elif char == ";":
+            if awaiting:
+                return False
+            ended, in_word = True, False
+        elif char in "&|()`" or script.startswith("$(", i) or not word():
+            return False
+        i += 1
+    return steps >= 2 and not awaiting
 
 
 def inject_errexit(script: str, shell: str) -> str:
@@ -201,6 +281,8 @@ def errexit_gap(
             return None, Outcome.TEMPLATED
         if script_enables_errexit(script):
             return None, Outcome.ALREADY_SET
+        if script_is_and_list(script):
+            return None, Outcome.AND_LIST
     return entry, Outcome.INJECTED
 
 

@@ -5,7 +5,8 @@
 
 Exit status: 0 clean (check: no error or warning; migrate: nothing to change or changes written),
 1 findings (check) or changes to make (migrate without --write) or a file migrate could not parse,
-2 bad usage (unknown option, missing path, a version that is not one, migrate without its extra).
+2 bad usage (unknown option, missing path, a version that is not one or that composer-kpo does not
+support, migrate without its extra).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Iterator, Sequence, TextIO
 from .. import __version__
 from .check import FileReport, Reference, check_source
 from .codes import CODES, ERROR, INFO, SEVERITIES, WARNING
-from .target import Target, resolve_target
+from .target import AIRFLOW, CNCF_KUBERNETES, Target, resolve_target, supported_range
 
 _SKIPPED_DIRECTORIES = {"__pycache__", "node_modules"}
 
@@ -49,8 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     for command in (check, migrate):
         command.add_argument("paths", nargs="+", metavar="PATH", help="DAG files or folders (searched for *.py)")
         target = command.add_argument_group("target (default: the installed versions, COMPOSER_VERSION)")
-        target.add_argument("--airflow", metavar="X.Y", help="Airflow version the DAGs will run on")
-        target.add_argument("--cncf-kubernetes", metavar="X.Y", help="cncf-kubernetes provider version")
+        target.add_argument(
+            "--airflow", metavar="X.Y", help=f"Airflow version the DAGs will run on ({supported_range(AIRFLOW)})"
+        )
+        target.add_argument(
+            "--cncf-kubernetes",
+            metavar="X.Y",
+            help=f"cncf-kubernetes provider version ({supported_range(CNCF_KUBERNETES)})",
+        )
         target.add_argument("--composer", metavar="N", help="Composer major version (2 or 3)")
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.add_argument(

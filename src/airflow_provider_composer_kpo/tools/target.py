@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from typing import Mapping, Tuple
 
@@ -14,6 +15,12 @@ AIRFLOW = "apache-airflow"
 CNCF_KUBERNETES = "apache-airflow-providers-cncf-kubernetes"
 #: The short names used on the command line and in messages.
 LABELS = {AIRFLOW: "Airflow", CNCF_KUBERNETES: "cncf-kubernetes"}
+#: The oldest and newest MAJOR.MINOR this package supports (setup.cfg's install_requires); a newest minor
+#: of None means every minor of that major.
+SUPPORTED: dict[str, tuple[Version, tuple[int, int | None]]] = {
+    AIRFLOW: ((2, 5), (3, 3)),
+    CNCF_KUBERNETES: ((5, 0), (10, None)),
+}
 
 
 def parse_version(text: str, *, option: str) -> Version:
@@ -26,6 +33,24 @@ def parse_version(text: str, *, option: str) -> Version:
 
 def show_version(version: Version) -> str:
     return f"{version[0]}.{version[1]}"
+
+
+def supported_range(package: str) -> str:
+    """Return the supported versions of ``package`` for messages, e.g. "2.5 to 3.3" or "5.0 to 10.x"."""
+    oldest, (major, minor) = SUPPORTED[package]
+    return f"{show_version(oldest)} to {major}.{'x' if minor is None else minor}"
+
+
+def parse_supported_version(text: str, *, package: str, option: str) -> Version:
+    """Return (major, minor) like :func:`parse_version`; raise ValueError when it is outside :data:`SUPPORTED`."""
+    version = parse_version(text, option=option)
+    oldest, (major, minor) = SUPPORTED[package]
+    if not oldest <= version <= (major, sys.maxsize if minor is None else minor):
+        raise ValueError(
+            f"{option} {text} is not a supported {LABELS[package]} version: composer-kpo supports "
+            f"{LABELS[package]} {supported_range(package)}"
+        )
+    return version
 
 
 @dataclass(frozen=True)
@@ -53,9 +78,13 @@ def resolve_target(
 ) -> Target:
     """Return the target: each version as given, else the installed package's, else Composer's own variable."""
     return Target(
-        airflow=parse_version(airflow, option="--airflow") if airflow else _installed(AIRFLOW, "--airflow"),
+        airflow=(
+            parse_supported_version(airflow, package=AIRFLOW, option="--airflow")
+            if airflow
+            else _installed(AIRFLOW, "--airflow")
+        ),
         cncf_kubernetes=(
-            parse_version(cncf_kubernetes, option="--cncf-kubernetes")
+            parse_supported_version(cncf_kubernetes, package=CNCF_KUBERNETES, option="--cncf-kubernetes")
             if cncf_kubernetes
             else _installed(CNCF_KUBERNETES, "--cncf-kubernetes")
         ),

@@ -81,8 +81,8 @@ class Symbol:
 
 
 _ALWAYS = Span(AIRFLOW)
-_PROVIDER_SECRET = ("airflow.providers.cncf.kubernetes.secret", "Secret", Span(CNCF_KUBERNETES, added=(7, 4)))
-_CORE_SECRET = ("airflow.kubernetes.secret", "Secret", Span(AIRFLOW, removed=(3, 0)))
+# Ours picks the provider's or Airflow 2's Secret, whichever the installed versions have (compat.py).
+_OUR_SECRET = (COMPOSER_MODULE, "Secret", _ALWAYS)
 _STANDARD = Span(AIRFLOW, added=(3, 0))  # the standard provider ships with Airflow 3
 _CORE_OPERATORS = Span(AIRFLOW, removed=(3, 0))  # still there on Airflow 3, deprecated, via the standard provider
 
@@ -100,10 +100,9 @@ SYMBOLS: tuple[Symbol, ...] = (
     Symbol("airflow.providers.cncf.kubernetes.operators.kubernetes_pod", KPO_NAME,
            Span(CNCF_KUBERNETES, removed=(10, 0))),
     Symbol("airflow.providers.cncf.kubernetes.operators.pod", KPO_NAME, Span(CNCF_KUBERNETES, added=(5, 3))),
-    Symbol("airflow.contrib.kubernetes.secret", "Secret", Span(AIRFLOW, removed=(2, 0)),
-           (_PROVIDER_SECRET, _CORE_SECRET)),
-    Symbol("airflow.kubernetes.secret", "Secret", Span(AIRFLOW, removed=(3, 0)), (_PROVIDER_SECRET,)),
-    Symbol("airflow.providers.cncf.kubernetes.secret", "Secret", _PROVIDER_SECRET[2]),
+    Symbol("airflow.contrib.kubernetes.secret", "Secret", Span(AIRFLOW, removed=(2, 0)), (_OUR_SECRET,)),
+    Symbol("airflow.kubernetes.secret", "Secret", Span(AIRFLOW, removed=(3, 0)), (_OUR_SECRET,)),
+    Symbol("airflow.providers.cncf.kubernetes.secret", "Secret", Span(CNCF_KUBERNETES, added=(7, 4)), (_OUR_SECRET,)),
     Symbol("airflow.contrib.kubernetes.volume", "Volume", Span(AIRFLOW, removed=(2, 0)),
            (("kubernetes.client.models", "V1Volume", _ALWAYS),)),
     Symbol("airflow.kubernetes.volume", "Volume", Span(AIRFLOW, removed=(2, 0)),

@@ -4,8 +4,7 @@ import datetime
 
 from airflow import models
 from kubernetes.client import models as k8s
-from airflow.providers.cncf.kubernetes.secret import Secret
-from airflow_provider_composer_kpo import ComposerPodOperator
+from airflow_provider_composer_kpo import ComposerPodOperator, Secret
 
 secret_env = Secret(
     # Expose the secret as environment variable.

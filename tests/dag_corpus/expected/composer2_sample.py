@@ -3,9 +3,8 @@
 import datetime
 
 from airflow import models
-from airflow.providers.cncf.kubernetes.secret import Secret
+from airflow_provider_composer_kpo import ComposerPodOperator, Secret
 from kubernetes.client import models as k8s_models
-from airflow_provider_composer_kpo import ComposerPodOperator
 
 secret_env = Secret(
     deploy_type="env",
