@@ -116,7 +116,7 @@ class ComposerPodOperator(KubernetesPodOperator):
     :param errexit_policy: What to do when ``cmds``/``arguments`` run a shell script without
         errexit: ``"inject"`` adds ``set -e`` (``set -eo pipefail`` for bash), ``"require"`` fails
         the task (at DAG parse time when the script is not templated), ``"off"`` sends it unchanged.
-        Entrypoints that are not a shell are never touched.
+        Entrypoints that are not a shell, and scripts that are one ``&&`` list, are never touched.
     :param preflight: Checks before the pod is created (namespace, Secrets and their keys,
         ConfigMaps, service account, node labels, permissions): ``"fail"`` stops the task on a
         problem that would keep the pod from starting, ``"warn"`` only logs it, ``"off"`` skips.

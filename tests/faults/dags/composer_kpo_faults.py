@@ -50,7 +50,9 @@ def numbered(total: int, per_second: int = 1000) -> str:
 #: is in tests/faults/cases.py.
 CASES: dict[str, dict[str, Any]] = {
     "sigterm": {"script": ticks(90)},
-    "sigkill_retry": {"script": ticks(40, before="echo work started; ", after="echo work finished; "), "retries": 1},
+    # 90 s: the retry must find the pod still running even when a busy worker takes its time to
+    # start it (after a finished pod, upstream's retry deletes it and runs the work again).
+    "sigkill_retry": {"script": ticks(90, before="echo work started; ", after="echo work finished; "), "retries": 1},
     # Long enough to outlive the heartbeat timeout (60 s) and the retry's start on a new worker.
     "worker_killed": {"script": ticks(150, before="echo work started; ", after="echo work finished; "), "retries": 1},
     "execution_timeout": {"script": ticks(120), "execution_timeout": datetime.timedelta(seconds=25)},
