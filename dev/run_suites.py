@@ -49,8 +49,13 @@ ALL_STAGES = ("lint", "package", "unit", "integration", "faults", "browser")
 CLUSTER_STAGES = {"integration", "faults", "browser"}
 AF2, AF3 = "af210-k1010", "af33-k1025"
 INTEGRATION_PAIRS = (AF2, AF3)
-#: The deployment of each pair (run dir, port offset): both run at once, sharing nothing.
-DEPLOYMENTS = {AF2: ("/var/tmp/composer-kpo-test-airflow-2", 200), AF3: ("/var/tmp/composer-kpo-test-airflow-3", 300)}
+#: The deployment of each (pair, suite): run dir and port offset; all may run at once, sharing nothing.
+DEPLOYMENTS = {
+    (AF2, "faults"): ("/var/tmp/composer-kpo-test-airflow-2-faults", 200),
+    (AF3, "faults"): ("/var/tmp/composer-kpo-test-airflow-3-faults", 300),
+    (AF2, "browser"): ("/var/tmp/composer-kpo-test-airflow-2-browser", 400),
+    (AF3, "browser"): ("/var/tmp/composer-kpo-test-airflow-3-browser", 500),
+}
 COMPOSER3_ENV = f"env PYTHONPATH={REPO}/tests/composer3 COMPOSER_VERSION=3.0.1"
 DURATIONS = "--durations=15"
 
@@ -212,14 +217,15 @@ def pytest_script(pair: str, args: str, env_file: str | None = None, prefix: str
 class OnDeployment:
     """A suite on a local Airflow deployment: started for it, stopped after it, whatever happened."""
 
+    key: tuple[str, str]  # (pair, suite) in DEPLOYMENTS
     up: Stage
     suite: Stage
     down: Stage
 
 
 def on_deployment(pair: str, suite: str) -> OnDeployment:
-    """PAIR's deployment for SUITE (faults or browser), in PAIR's own run dir and ports."""
-    run_dir, offset = DEPLOYMENTS[pair]
+    """PAIR's deployment for SUITE (faults or browser), in its own run dir and ports."""
+    run_dir, offset = DEPLOYMENTS[pair, suite]
     place = f"COMPOSER_KPO_AIRFLOW_DIR={run_dir} COMPOSER_KPO_AIRFLOW_PORT_OFFSET={offset}"
     knobs = f"PAIR={pair} {place} COMPOSER_KPO_VENVS_READY=1 COMPOSER_KPO_AIRFLOW_REPARSE_SECONDS=120"
     if suite == "browser":
@@ -233,6 +239,7 @@ def on_deployment(pair: str, suite: str) -> OnDeployment:
         tests = f"tests/faults -m faults -s {DURATIONS}"
     env_file = f"{run_dir}/airflow.env"
     return OnDeployment(
+        key=(pair, suite),
         up=Stage(f"{suite}-airflow-up", pair, f"{knobs} bash dev/airflow/airflow-up.sh", pytest=False),
         suite=Stage(suite, pair, pytest_script(pair, tests, env_file, "env COMPOSER_KPO_REQUIRE_AIRFLOW=1")),
         down=Stage(f"{suite}-airflow-down", pair, f"{place} bash dev/airflow/airflow-down.sh", pytest=False),
@@ -244,10 +251,10 @@ def lanes(wanted: set[str]) -> list[list[Stage | OnDeployment]]:
 
     A row each, per Airflow major: the integration suite; the Composer 3 simulation (our double of
     Google's code loaded as airflow_local_settings at import, hence a pytest process of its own);
-    the example DAGs (an Airflow start-up per `airflow dags test`); a deployment for the browser
-    suite, then one for the fault matrix (a start-up per task, fifteen tasks staggered). Each
-    fault matrix ends its row: its last cases wait for the whole cluster (they stop the kubelet
-    and the API server).
+    the fault matrix on a deployment of its own (a start-up per task, fifteen tasks staggered; its
+    last cases wait for the cluster's tail: they stop the kubelet and the API server). Airflow 3's
+    example DAGs (an Airflow start-up per `airflow dags test`) in a row of their own; one row for
+    the rest: each major's browser suite, on a deployment of its own, then Airflow 2's examples.
     """
     rows: list[list[Stage | OnDeployment]] = []
     base = "tests/integration -m integration --ignore=tests/integration/composer3"
@@ -266,9 +273,10 @@ def lanes(wanted: set[str]) -> list[list[Stage | OnDeployment]]:
     on_airflow = {
         pair: [on_deployment(pair, s) for s in ("browser", "faults") if s in wanted] for pair in INTEGRATION_PAIRS
     }
-    # Each fault matrix starts at once (its cases take longest, and its last ones wait for the
-    # cluster's tail); the examples of each major beside them.
-    rows += [on_airflow[AF2], on_airflow[AF3], examples[AF3], examples[AF2]]
+    # The fault matrices at once (their cases take longest, the last ones wait for the cluster's
+    # tail); Airflow 3's examples (the Composer 3 set is the longest) at once; the rest in a row.
+    rows += [on_airflow[AF2][-1:], on_airflow[AF3][-1:], examples[AF3]]
+    rows.append(on_airflow[AF3][:-1] + on_airflow[AF2][:-1] + examples[AF2])
     return [row for row in rows if row]
 
 
@@ -301,7 +309,7 @@ def main() -> int:
     run = Run()
     run.env["COMPOSER_KPO_ARTIFACTS"] = str(ARTIFACTS)
     started_cluster = False
-    deployments_used: list[str] = []
+    deployments_used: list[tuple[str, str]] = []
     cluster_ready = threading.Event()
     cluster_ok = [False]
 
@@ -372,7 +380,7 @@ def main() -> int:
             if not cluster_ok[0]:
                 return
             for row in lanes(wanted):
-                deployments_used.extend(step.up.env for step in row if isinstance(step, OnDeployment))
+                deployments_used.extend(step.key for step in row if isinstance(step, OnDeployment))
                 lane_threads.append(in_background(lambda row=row: run_row(run, row)))
 
         lanes_starter = in_background(start_lanes) if on_cluster else None
@@ -435,8 +443,8 @@ def main() -> int:
         status = 1
     finally:
         run.stop()
-        for pair in dict.fromkeys(deployments_used):
-            run_dir, offset = DEPLOYMENTS[pair]
+        for key in dict.fromkeys(deployments_used):
+            run_dir, offset = DEPLOYMENTS[key]
             subprocess.run(
                 ["bash", "dev/airflow/airflow-down.sh", "--quiet"],
                 cwd=REPO,

@@ -168,6 +168,9 @@ write_env() {
     kv AIRFLOW__CORE__DAGS_FOLDER "$DAGS_DIR"
     kv AIRFLOW__CORE__LOAD_EXAMPLES False
     kv AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION False
+    # The fault matrix's DAG file makes some 40 DAGs: on a busy 2-core machine (two deployments and
+    # the other suites at once) a task's parse of it took over Airflow's default 30 s.
+    kv AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT 120
     kv AIRFLOW__CORE__FERNET_KEY "$FERNET_KEY"
     # The connection form's Test button (off by default; Composer users turn it on in the overrides).
     kv AIRFLOW__CORE__TEST_CONNECTION Enabled
