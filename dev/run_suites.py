@@ -251,10 +251,9 @@ def lanes(wanted: set[str]) -> list[list[Stage | OnDeployment]]:
 
     A row each, per Airflow major: the integration suite; the Composer 3 simulation (our double of
     Google's code loaded as airflow_local_settings at import, hence a pytest process of its own);
-    the fault matrix on a deployment of its own (a start-up per task, fifteen tasks staggered; its
-    last cases wait for the cluster's tail: they stop the kubelet and the API server). Airflow 3's
-    example DAGs (an Airflow start-up per `airflow dags test`) in a row of their own; one row for
-    the rest: each major's browser suite, on a deployment of its own, then Airflow 2's examples.
+    the example DAGs (an Airflow start-up per `airflow dags test`); the browser suite, then the
+    fault matrix, each on a deployment of its own (a start-up per task, fifteen tasks staggered; its
+    last cases wait for the cluster's tail: they stop the kubelet and the API server).
     """
     rows: list[list[Stage | OnDeployment]] = []
     base = "tests/integration -m integration --ignore=tests/integration/composer3"
@@ -273,10 +272,11 @@ def lanes(wanted: set[str]) -> list[list[Stage | OnDeployment]]:
     on_airflow = {
         pair: [on_deployment(pair, s) for s in ("browser", "faults") if s in wanted] for pair in INTEGRATION_PAIRS
     }
-    # The fault matrices at once (their cases take longest, the last ones wait for the cluster's
-    # tail); Airflow 3's examples (the Composer 3 set is the longest) at once; the rest in a row.
-    rows += [on_airflow[AF2][-1:], on_airflow[AF3][-1:], examples[AF3]]
-    rows.append(on_airflow[AF3][:-1] + on_airflow[AF2][:-1] + examples[AF2])
+    # Each major's browser suite, then its fault matrix (whose last cases wait for the cluster's
+    # tail); each major's examples beside them. All four from the start: heavier start-ups at once
+    # (fault matrices and browser suites each beginning with a deployment) loaded the two cores
+    # past 15 and made the Composer 3 simulation's exec time out.
+    rows += [on_airflow[AF2], on_airflow[AF3], examples[AF3], examples[AF2]]
     return [row for row in rows if row]
 
 
