@@ -265,18 +265,21 @@ def lanes(wanted: set[str]) -> list[list[Stage | OnDeployment]]:
             rows.append(
                 [Stage("integration", pair, pytest_script(pair, f"{base} --ignore={examples_file} {DURATIONS}"))]
             )
-            rows.append([Stage("composer3-simulation", pair, pytest_script(pair, composer3, prefix=COMPOSER3_ENV))])
-            examples[pair].append(
-                Stage("examples", pair, pytest_script(pair, f"{examples_file} -m integration {DURATIONS}"))
-            )
+            simulation = Stage("composer3-simulation", pair, pytest_script(pair, composer3, prefix=COMPOSER3_ENV))
+            example_dags = Stage("examples", pair, pytest_script(pair, f"{examples_file} -m integration {DURATIONS}"))
+            if pair == AF2:  # light, then heavy: one start-up burst fewer at the start, done long before the faults
+                rows.append([simulation, example_dags])
+            else:
+                rows.append([simulation])
+                examples[pair].append(example_dags)
     on_airflow = {
         pair: [on_deployment(pair, s) for s in ("browser", "faults") if s in wanted] for pair in INTEGRATION_PAIRS
     }
     # Each major's browser suite, then its fault matrix (whose last cases wait for the cluster's
-    # tail); each major's examples beside them. All four from the start: heavier start-ups at once
-    # (fault matrices and browser suites each beginning with a deployment) loaded the two cores
-    # past 15 and made the Composer 3 simulation's exec time out.
-    rows += [on_airflow[AF2], on_airflow[AF3], examples[AF3], examples[AF2]]
+    # tail); Airflow 3's examples beside them (Airflow 2's follow its Composer 3 simulation). More
+    # start-ups at once (fault matrices and browser suites each on a deployment from the start)
+    # loaded the two cores past 15 and made a Composer 3 simulation exec time out.
+    rows += [on_airflow[AF2], on_airflow[AF3], examples[AF3]]
     return [row for row in rows if row]
 
 

@@ -119,6 +119,9 @@ class Airflow2UI(AirflowUI):
         search.send_keys(CONN_TYPE_LABEL)
         search.send_keys(Keys.ENTER)
         self.wait.until(ec.visibility_of_element_located((By.ID, self._field_id("kube_config_path"))))
+        # The form's script shows the chosen type's fields, then hides the others': on a busy machine
+        # stock Kubernetes' fields (the same labels) were still shown when the labels were read.
+        self.wait.until(ec.invisibility_of_element_located((By.ID, "extra__kubernetes__kube_config_path")))
 
     @staticmethod
     def _field_id(name: str) -> str:
