@@ -53,6 +53,10 @@ class Airflow:
         self._token: str | None = None
 
     # --- REST -----------------------------------------------------------------------------------
+    #: How long one REST call may take: make test runs up to four deployments and the other suites
+    #: on two cores, and Airflow 3's API server once took over 30 s to answer (a timing of no case).
+    REQUEST_TIMEOUT = 120
+
     def request(self, method: str, path: str, body: dict | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base_url + path, data=data, method=method)
@@ -60,7 +64,7 @@ class Airflow:
             req.add_header("Content-Type", "application/json")
         for name, value in self._auth_headers().items():
             req.add_header(name, value)
-        with urllib.request.urlopen(req, timeout=30) as response:
+        with urllib.request.urlopen(req, timeout=self.REQUEST_TIMEOUT) as response:
             text = response.read().decode()
         return json.loads(text) if text else None
 
@@ -75,7 +79,7 @@ class Airflow:
             req = urllib.request.Request(root + "/auth/token", data=json.dumps(body).encode(), method="POST")
             req.add_header("Content-Type", "application/json")
             try:
-                with urllib.request.urlopen(req, timeout=30) as response:
+                with urllib.request.urlopen(req, timeout=self.REQUEST_TIMEOUT) as response:
                     self._token = json.loads(response.read())["access_token"]
             except urllib.error.HTTPError:
                 self._token = ""  # all-admins mode without tokens
