@@ -17,6 +17,7 @@ _EXPORTS = {
     "COMPOSER_USER_WORKLOADS_NAMESPACE": ".platform.composer",
     "ComposerKubernetesHook": ".hooks.composer_kubernetes",
     "ComposerPlatformWarning": ".exceptions",
+    "ComposerPodArgumentWarning": ".exceptions",
     "ComposerPodConfigError": ".exceptions",
     "ComposerPodOperator": ".operators.composer_pod",
     "ErrexitPolicy": ".pod.entrypoint",
@@ -37,6 +38,7 @@ __all__ = [
     "COMPOSER_USER_WORKLOADS_NAMESPACE",
     "ComposerKubernetesHook",
     "ComposerPlatformWarning",
+    "ComposerPodArgumentWarning",
     "ComposerPodConfigError",
     "ComposerPodOperator",
     "ErrexitPolicy",
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
     from .compat import Secret
     from .exceptions import (
         ComposerPlatformWarning,
+        ComposerPodArgumentWarning,
         ComposerPodConfigError,
         ErrexitRequiredError,
         KubeconfigResolutionError,

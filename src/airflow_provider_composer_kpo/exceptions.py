@@ -67,3 +67,7 @@ class ComposerPlatformWarning(UserWarning):
 
     Warned at DAG parse time for static values; the task log repeats it for the rendered pod.
     """
+
+
+class ComposerPodArgumentWarning(UserWarning):
+    """An argument is accepted but has no effect in the task's mode (deferrable or not); warned at parse."""

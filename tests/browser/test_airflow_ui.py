@@ -128,7 +128,7 @@ def test_a_triggered_example_runs_and_its_log_opens_with_the_header(ui, airflow_
     version = os.environ["COMPOSER_VERSION"]
     assert f"ComposerPodOperator task '{EXAMPLE_TASK}':" in text
     assert f"Composer {version.split('.')[0]} ($COMPOSER_VERSION={version})" in text
-    assert "preflight:  no problems found" in text
+    assert "Preflight: no problems found" in text
     assert re.search(rf"Task {EXAMPLE_TASK}: pod \S+ ended in phase Succeeded", text), text[-3000:]
 
 

@@ -151,3 +151,38 @@ def test_the_connection_airflow_tests_is_the_one_the_hook_reads(monkeypatch, kub
     assert choice.describe(hook.conn_id).startswith("connection 'from_the_form' extra 'kube_config_path'")
     assert choice.describe(None) == "the connection's extra 'kube_config_path'"  # its Test button
     assert hook.api_client.configuration.host == "https://from-the-form.invalid:6443"  # not $COMPOSER_KPO_KUBECONFIG
+
+
+class TestUnusableKubeconfig:
+    """upstream's client says only "Invalid kube-config file. No configuration found." for these."""
+
+    def test_a_typo_in_config_file_names_the_path_and_the_fix(self, tmp_path):
+        path = str(tmp_path / "kube_confg")
+        with pytest.raises(KubeconfigResolutionError) as err:
+            ComposerKubernetesHook(config_file=path).get_conn()
+        assert f"Kubeconfig {path} does not exist; chosen by: explicit config_file argument" in str(err.value)
+        assert "correct config_file" in str(err.value)
+
+    def test_an_empty_file_from_the_connection_names_the_connection(self, tmp_path, set_connection):
+        path = tmp_path / "empty"
+        path.write_text("")
+        set_connection("gke", {"kube_config_path": str(path)})
+        with pytest.raises(KubeconfigResolutionError) as err:
+            ComposerKubernetesHook(conn_id="gke").get_conn()
+        assert f"Kubeconfig {path} is empty" in str(err.value)
+        assert "extra 'kube_config_path' of connection 'gke'" in str(err.value)
+
+    def test_a_good_file_from_the_connection_still_loads(self, set_connection, kubeconfig_factory):
+        set_connection("gke", {"kube_config_path": str(kubeconfig_factory("https://conn.invalid:6443"))})
+        assert server_of(ComposerKubernetesHook(conn_id="gke")) == "https://conn.invalid:6443"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [({"config_file": "/nope/kube_confg"}, False), ({"in_cluster": True}, True)],
+    ids=["file", "in-cluster"],
+)
+def test_is_in_cluster_is_answered_by_the_rule_without_building_a_client(kwargs, expected, mocker):
+    get_conn = mocker.patch.object(KubernetesHook, "get_conn")
+    assert ComposerKubernetesHook(**kwargs).is_in_cluster is expected
+    get_conn.assert_not_called()

@@ -3,7 +3,13 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_composer_kpo.exceptions import KubeconfigResolutionError
-from airflow_provider_composer_kpo.kube.kubeconfig import Origin, choose_client_config
+from airflow_provider_composer_kpo.kube.kubeconfig import (
+    ClientConfigChoice,
+    Origin,
+    choose_client_config,
+    config_file_problem,
+    unusable_config_file,
+)
 from airflow_provider_composer_kpo.platform.composer import COMPOSER_KUBECONFIG_PATH
 
 NO_FIELDS: dict = {}
@@ -107,3 +113,70 @@ def test_opting_out_of_composer_fallbacks():
 )
 def test_describe_says_what_and_why(kwargs, expected):
     assert choose(**kwargs).describe("kubernetes_default").startswith(expected)
+
+
+# A chosen kubeconfig file is read before any client is built; a bad one names the path, the rule and the fix.
+
+KUBECONFIG_TEXT = "apiVersion: v1\nclusters:\n- name: c\n  cluster: {server: 'https://x.invalid'}\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "does not exist"),
+        ("", "is empty: it has no 'clusters', 'contexts', 'users'"),
+        ("just a string", "is not a kubeconfig"),
+        ("clusters: [\n  token: abc", "is not valid YAML (line"),
+        (KUBECONFIG_TEXT, None),
+    ],
+    ids=["missing", "empty", "scalar", "broken-yaml", "good"],
+)
+def test_config_file_problem_reads_the_file(tmp_path, content, expected):
+    path = tmp_path / "kube_confg"
+    if content is not None:
+        path.write_text(content)
+    problem = config_file_problem(str(path))
+    if expected is None:
+        assert problem is None
+    else:
+        assert problem is not None and problem.startswith(expected)
+        assert "abc" not in problem  # nothing of the file's content
+
+
+def test_config_file_problem_on_a_directory_and_an_unreadable_file(tmp_path):
+    assert config_file_problem(str(tmp_path)) == "is a directory, not a file"
+
+    def forbidden(path):
+        raise PermissionError(13, "Permission denied", path)
+
+    assert config_file_problem("/secret/kubeconfig", read=forbidden) == "cannot be read: permission denied"
+
+
+def test_config_file_problem_leaves_a_path_list_to_the_client():
+    assert config_file_problem("/nope/a:/nope/b") is None
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [
+        (
+            ClientConfigChoice(Origin.ARGUMENT_FILE, config_file="/home/airflow/gcs/data/kube_confg"),
+            "Kubeconfig /home/airflow/gcs/data/kube_confg does not exist; chosen by: explicit config_file argument. "
+            "Fix: correct config_file, or leave it out: on Composer the operator then uses "
+            "/home/airflow/composer_kube_config.",
+        ),
+        (
+            ClientConfigChoice(Origin.ENV_OVERRIDE, config_file="/home/airflow/gcs/data/kube_confg"),
+            "chosen by: $COMPOSER_KPO_KUBECONFIG is set. Fix: point $COMPOSER_KPO_KUBECONFIG at a kubeconfig",
+        ),
+        (
+            ClientConfigChoice(Origin.CONNECTION, connection_field="kube_config_path"),
+            "chosen by: connection 'gke' extra 'kube_config_path' (no operator argument given). "
+            "Fix: correct the extra 'kube_config_path' of connection 'gke'",
+        ),
+    ],
+    ids=["argument", "env", "connection"],
+)
+def test_unusable_config_file_names_path_rule_and_fix(choice, expected):
+    message = unusable_config_file(choice, "/home/airflow/gcs/data/kube_confg", "does not exist", "gke")
+    assert expected in message

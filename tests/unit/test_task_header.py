@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from airflow_provider_composer_kpo.lifecycle.task_header import describe_platform, describe_preflight, start_block
+import pytest
+
+from airflow_provider_composer_kpo.exceptions import KubeconfigResolutionError
+from airflow_provider_composer_kpo.lifecycle.task_header import (
+    describe_platform,
+    describe_preflight,
+    describe_preflight_mode,
+    start_block,
+)
 
 
 def test_the_block_says_where_how_and_what_was_found():
@@ -15,7 +23,7 @@ def test_the_block_says_where_how_and_what_was_found():
         environ={"COMPOSER_VERSION": "3.1.0"},
         timeouts=(("startup", 600), ("schedule", None)),
         errexit="errexit injected (errexit_policy=inject)",
-        preflight=describe_preflight("fail", 0, 0),
+        preflight=describe_preflight_mode("fail"),
     )
     assert block.splitlines() == [
         "ComposerPodOperator task 'hello':",
@@ -24,7 +32,7 @@ def test_the_block_says_where_how_and_what_was_found():
         "  platform:   Composer 3 ($COMPOSER_VERSION=3.1.0): pods run on peer VMs behind placeholder pods",
         "  timeouts:   startup 600 s",
         "  set -e:     errexit injected (errexit_policy=inject)",
-        "  preflight:  no problems found",
+        "  preflight:  fail (checks run next; an error stops the pod before it is created)",
     ]
 
 
@@ -52,6 +60,24 @@ def test_the_operator_logs_the_block_once_before_creating_the_pod(mocker, local_
     assert f"  pod:        composer-user-workloads/{pod.metadata.name} (image busybox:1.36)" in block
     assert f"  kubeconfig: {local_kubeconfig} ($COMPOSER_KPO_KUBECONFIG is set)" in block
     assert "  set -e:     errexit injected (errexit_policy=inject)" in block
-    assert "  preflight:  no problems found" in block
+    assert "  preflight:  fail (checks run next; an error stops the pod before it is created)" in block
+    assert lines.index(block) < lines.index("Preflight: no problems found")
     assert not [line for line in lines if "client configuration" in line]  # said once, in the block
     create.assert_called_once()
+
+
+def test_the_block_is_logged_before_an_unusable_kubeconfig_fails_the_task(mocker, tmp_path):
+    from airflow_provider_composer_kpo import ComposerPodOperator
+    from airflow_provider_composer_kpo.compat import KubernetesPodOperator
+
+    typo = str(tmp_path / "kube_confg")
+    op = ComposerPodOperator(task_id="hello", image="busybox:1.36", config_file=typo)
+    log = mocker.patch.object(type(op), "log", new_callable=mocker.PropertyMock).return_value
+    create = mocker.patch.object(KubernetesPodOperator, "get_or_create_pod")
+    pod = op.build_pod_request_obj({})
+    with pytest.raises(KubeconfigResolutionError, match=f"Kubeconfig {typo} does not exist"):
+        op.get_or_create_pod(pod, {})
+    lines = [call.args[0] % call.args[1:] for call in log.info.call_args_list]
+    (block,) = [line for line in lines if line.startswith("ComposerPodOperator task 'hello':")]
+    assert f"  kubeconfig: {typo} (explicit config_file argument)" in block
+    create.assert_not_called()

@@ -10,8 +10,16 @@ from functools import cached_property
 from typing import Any
 
 from ..compat import AirflowNotFoundException, Connection, KubernetesHook
+from ..exceptions import KubeconfigResolutionError
 from ..kube.client import RetryingCoreV1Api
-from ..kube.kubeconfig import CONNECTION_SOURCE_FIELDS, ClientConfigChoice, Origin, choose_client_config
+from ..kube.kubeconfig import (
+    CONNECTION_SOURCE_FIELDS,
+    ClientConfigChoice,
+    Origin,
+    choose_client_config,
+    config_file_problem,
+    unusable_config_file,
+)
 from ..platform.composer import COMPOSER_USER_WORKLOADS_NAMESPACE
 from . import connection_form
 
@@ -101,10 +109,33 @@ class ComposerKubernetesHook(KubernetesHook):
         choice = self.client_config_choice
         log = self.log.info if self.announce_config else self.log.debug
         log("Kubernetes client configuration: %s", choice.describe(self.conn_id))
+        path = self._chosen_file()
+        problem = config_file_problem(path) if path else None
+        if problem:
+            raise KubeconfigResolutionError(unusable_config_file(choice, path, problem, self.conn_id))
         if choice.origin is not Origin.CONNECTION:
             self.config_file = choice.config_file
             self.in_cluster = choice.in_cluster
         return super().get_conn()
+
+    @property
+    def is_in_cluster(self) -> bool:
+        """Return whether the client uses the in-cluster service account, without building it if the rule says.
+
+        Upstream builds the client to answer, and its pod builder asks before the task log's header
+        is written; a kubeconfig that cannot be used would then fail with no header above it.
+        """
+        known = self.client_config_choice.is_in_cluster
+        return super().is_in_cluster if known is None else known
+
+    def _chosen_file(self) -> str | None:
+        """Return the kubeconfig file the chosen source names, if it names one."""
+        choice = self.client_config_choice
+        if choice.origin is Origin.CONNECTION:
+            if choice.connection_field != "kube_config_path":
+                return None
+            return str(KubernetesHook._get_field(self, "kube_config_path"))
+        return choice.config_file
 
     @cached_property
     def core_v1_client(self) -> RetryingCoreV1Api:

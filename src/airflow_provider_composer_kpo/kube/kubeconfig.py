@@ -17,6 +17,10 @@ rank  source                                            when
 ====  ================================================  ==============================================
 
 Rows 4 and 5 are skipped when the operator is given ``config_file=None`` explicitly.
+
+A chosen file is read before a client is built (:func:`config_file_problem`): upstream's client
+would fail on a missing or empty file with "Invalid kube-config file. No configuration found.",
+which names neither the file nor the rule that chose it.
 """
 
 from __future__ import annotations
@@ -27,8 +31,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Callable
 
+import yaml
+
 from ..exceptions import KubeconfigResolutionError
 from ..platform.composer import COMPOSER_KUBECONFIG_PATH, KUBECONFIG_ENV_OVERRIDE
+
+#: The sections without which a kubeconfig configures nothing.
+KUBECONFIG_SECTIONS = ("clusters", "contexts", "users")
 
 #: Connection extras that each select a client configuration on their own.
 CONNECTION_SOURCE_FIELDS = ("in_cluster", "kube_config_path", "kube_config")
@@ -56,6 +65,15 @@ class ClientConfigChoice:
     def uses_connection_source(self) -> bool:
         return self.origin is Origin.CONNECTION
 
+    @property
+    def is_in_cluster(self) -> bool | None:
+        """Return whether the client will use the in-cluster service account; None when only trying tells."""
+        if self.origin is Origin.DEFAULT_CHAIN:
+            return None
+        if self.origin is Origin.CONNECTION:
+            return self.connection_field == "in_cluster"
+        return self.origin is Origin.ARGUMENT_IN_CLUSTER
+
     def describe(self, conn_id: str | None) -> str:
         """Return one log line: what was used and why.
 
@@ -69,12 +87,15 @@ class ClientConfigChoice:
             return "in-cluster service account (in_cluster=True argument)"
         if self.origin is Origin.DEFAULT_CHAIN:
             return f"{self.origin.value}: no argument, no connection source, no Composer kubeconfig"
-        reason = {
+        return f"{self.config_file} ({self.reason()})"
+
+    def reason(self) -> str:
+        """Return why a file was chosen (rows 2, 4 and 5), in a few words."""
+        return {
             Origin.ARGUMENT_FILE: "explicit config_file argument",
             Origin.ENV_OVERRIDE: f"${KUBECONFIG_ENV_OVERRIDE} is set",
             Origin.COMPOSER_FILE: "Composer's kubeconfig exists; no argument or connection source",
-        }[self.origin]
-        return f"{self.config_file} ({reason})"
+        }.get(self.origin, self.origin.value)
 
 
 def choose_client_config(
@@ -126,3 +147,59 @@ def choose_client_config(
         if file_exists(COMPOSER_KUBECONFIG_PATH):
             return ClientConfigChoice(Origin.COMPOSER_FILE, config_file=COMPOSER_KUBECONFIG_PATH)
     return ClientConfigChoice(Origin.DEFAULT_CHAIN)
+
+
+def _read_text(path: str) -> str:
+    with open(os.path.expanduser(path), encoding="utf-8") as file:  # the client expands "~" too
+        return file.read()
+
+
+def config_file_problem(path: str, read: Callable[[str], str] = _read_text) -> str | None:
+    """Return why the kubeconfig at ``path`` cannot configure a client, or None when it can.
+
+    The file's content never enters the answer: a kubeconfig holds tokens and private keys. A
+    ``:``-separated list is left to the client, which merges the files that exist.
+    """
+    if os.pathsep in path:
+        return None
+    try:
+        text = read(path)
+    except FileNotFoundError:
+        return "does not exist"
+    except IsADirectoryError:
+        return "is a directory, not a file"
+    except PermissionError:
+        return "cannot be read: permission denied"
+    except UnicodeDecodeError:
+        return "is not a text file"
+    except OSError as error:
+        return f"cannot be read: {error.strerror or type(error).__name__}"
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        return "is not valid YAML" + (f" (line {mark.line + 1})" if mark is not None else "")
+    if not isinstance(data, dict) or not any(data.get(section) for section in KUBECONFIG_SECTIONS):
+        state = "is empty" if not data else "is not a kubeconfig"
+        return f"{state}: it has no {', '.join(repr(s) for s in KUBECONFIG_SECTIONS)}"
+    return None
+
+
+def unusable_config_file(choice: ClientConfigChoice, path: str, problem: str, conn_id: str | None) -> str:
+    """Return the error for a chosen kubeconfig that cannot be used: the path, the rule and the fix."""
+    fix = {
+        Origin.ARGUMENT_FILE: (
+            f"correct config_file, or leave it out: on Composer the operator then uses {COMPOSER_KUBECONFIG_PATH}"
+        ),
+        Origin.ENV_OVERRIDE: f"point ${KUBECONFIG_ENV_OVERRIDE} at a kubeconfig, or unset it",
+        Origin.COMPOSER_FILE: (
+            "Composer writes this file on every worker; pass config_file= or set the connection's "
+            "kube_config_path to use another kubeconfig"
+        ),
+        Origin.CONNECTION: (
+            f"correct the extra {choice.connection_field!r} of connection {conn_id!r}, or remove it to use "
+            f"Composer's kubeconfig"
+        ),
+    }.get(choice.origin, "pass config_file= naming a kubeconfig")
+    chosen_by = choice.describe(conn_id) if choice.origin is Origin.CONNECTION else choice.reason()
+    return f"Kubeconfig {path} {problem}; chosen by: {chosen_by}. Fix: {fix}."

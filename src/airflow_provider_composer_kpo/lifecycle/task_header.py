@@ -1,8 +1,9 @@
 """The block at the start of every ComposerPodOperator task log: what this run will do, in one place.
 
 A person opening a task's log in the UI reads this first: where the pod runs, which kubeconfig and
-why, which Composer, the timers, what the ``set -e`` policy did and what preflight found. The
-outcome line at the end is :func:`~.diagnosis.pod_outcome`.
+why, which Composer, the timers, what the ``set -e`` policy did and how the preflight runs. It needs no
+API client, so it is logged before one is built: a kubeconfig that cannot be used fails after it.
+The preflight's result follows it; the outcome line at the end is :func:`~.diagnosis.pod_outcome`.
 """
 
 from __future__ import annotations
@@ -23,8 +24,16 @@ def describe_platform(environ: Mapping[str, str]) -> str:
     return f"Composer {major} (${COMPOSER_VERSION_ENV}={environ[COMPOSER_VERSION_ENV]}): {where}"
 
 
+def describe_preflight_mode(mode: str) -> str:
+    """Return what the preflight will do; its result is logged after its checks, below the block."""
+    return {
+        "fail": "fail (checks run next; an error stops the pod before it is created)",
+        "warn": "warn (checks run next; problems are logged, the pod is created)",
+    }.get(mode, mode)
+
+
 def describe_preflight(mode: str, fatal: int, warnings: int) -> str:
-    """Return the preflight's result in a few words; the problems themselves follow the block."""
+    """Return the preflight's result in a few words; the problems themselves follow this line."""
     if mode == "off":
         return "off"
     if not fatal and not warnings:

@@ -33,6 +33,7 @@ from ..compat import (
 )
 from ..exceptions import (
     ComposerPlatformWarning,
+    ComposerPodArgumentWarning,
     ComposerPodConfigError,
     PodFailedError,
     PodKilledError,
@@ -62,7 +63,7 @@ from ..lifecycle.running import (
     streamed_pod,
 )
 from ..lifecycle.startup import StartupWatch
-from ..lifecycle.task_header import describe_preflight, start_block
+from ..lifecycle.task_header import describe_preflight, describe_preflight_mode, start_block
 from ..platform.composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE, composer_major_version
 from ..platform.console_links import pod_place
 from ..platform.peer_vm import (
@@ -78,6 +79,7 @@ from ..platform.peer_vm_client import exec_in_placeholder, snapshot_vm
 from ..platform.rules import describe_peer_vm, platform_findings, pod_findings
 from ..pod.entrypoint import ErrexitPolicy, apply_errexit_policy
 from ..pod.finish_action import resolve_on_finish_action, should_delete_pod
+from ..pod.mode_arguments import unhonoured_arguments
 from ..pod.resources import resolve_container_resources
 from ..pod.timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS, resolve_timeouts
 from ..pod.validation import validate_static_arguments
@@ -220,6 +222,11 @@ class ComposerPodOperator(KubernetesPodOperator):
             **kwargs,
         )
         self.schedule_timeout_seconds = schedule_timeout_seconds
+        # After upstream's __init__: deferrable may come from [operators] default_deferrable.
+        for message in unhonoured_arguments(
+            kwargs, deferrable=bool(getattr(self, "deferrable", False)), task_id=task_id
+        ):
+            warnings.warn(message, ComposerPodArgumentWarning, stacklevel=2)
         if not HAS_ON_FINISH_ACTION:
             self.on_finish_action = finish_action
         self._preflight_error: PodPreflightError | None = None
@@ -432,11 +439,13 @@ class ComposerPodOperator(KubernetesPodOperator):
         for finding in pod_findings(pod, composer_major=major, container_resources=self.container_resources):
             self.log.warning("Composer %s: %s", major, finding)
 
-    def _log_start(self, pod: k8s.V1Pod, problems: list) -> None:
-        """Log the header block (lifecycle/task_header.py), then what Composer will do with the pod."""
+    def _log_start(self, pod: k8s.V1Pod) -> None:
+        """Log the header block (lifecycle/task_header.py), then what Composer will do with the pod.
+
+        Nothing here builds an API client, so the block is in the log even when the kubeconfig fails.
+        """
         containers = pod.spec.containers or []
         base = next((c for c in containers if c.name == base_container_name(self)), None)
-        fatal = sum(1 for p in problems if p.fatal)
         block = start_block(
             task_id=self.task_id,
             namespace=pod.metadata.namespace,
@@ -446,14 +455,14 @@ class ComposerPodOperator(KubernetesPodOperator):
             environ=os.environ,
             timeouts=(("startup", self.startup_timeout_seconds), ("schedule", self.schedule_timeout_seconds)),
             errexit=getattr(self, "_errexit_outcome", "not applied"),
-            preflight=describe_preflight(self.preflight.value, fatal, len(problems) - fatal),
+            preflight=describe_preflight_mode(self.preflight.value),
         )
         self.log.info("%s", block)
         self._log_platform_rules(pod)
 
     def _run_preflight(self, pod: k8s.V1Pod) -> None:
+        self._log_start(pod)
         if self.preflight is PreflightMode.OFF:
-            self._log_start(pod, [])
             return
         # Secret("volume", path, name, key): the key is not in the pod spec, but the fix can name it.
         file_hints = {
@@ -468,7 +477,8 @@ class ComposerPodOperator(KubernetesPodOperator):
             need_exec=bool(self.do_xcom_push),
             file_hints=file_hints,
         )
-        self._log_start(pod, problems)
+        fatal = sum(1 for p in problems if p.fatal)
+        self.log.info("Preflight: %s", describe_preflight(self.preflight.value, fatal, len(problems) - fatal))
         if not problems:
             return
         report = format_problems(problems, task_id=self.task_id, namespace=pod.metadata.namespace)
