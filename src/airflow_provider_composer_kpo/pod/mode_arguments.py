@@ -38,8 +38,7 @@ def unhonoured_arguments(arguments: Mapping[str, Any], *, deferrable: bool, task
     """Return one message per argument given (not None) that has no effect in the task's mode."""
     mode = DEFERRABLE if deferrable else SYNCHRONOUS
     return [
-        f"Task {task_id!r}: {name}={arguments[name]!r} has no effect with deferrable={deferrable}: {why}. "
-        f"Remove it."
+        f"Task {task_id!r}: {name}={arguments[name]!r} has no effect with deferrable={deferrable}: {why}. Remove it."
         for (name, in_mode), why in UNHONOURED.items()
         if in_mode == mode and arguments.get(name) is not None
     ]
