@@ -349,15 +349,24 @@ class TestForbiddenMeansCannotTell:
         cluster.forbidden.add("Secret/creds")
         with caplog.at_level(logging.INFO, logger="airflow_provider_composer_kpo.preflight.checks"):
             assert cluster.run(make_pod(container(env=[secret_env("A", "creds", "a")]))) == []
-        assert "Preflight: cannot read Secret creds (403 Forbidden); not checked" in caplog.text
+        assert (
+            "Preflight: cannot read Secret creds (403 Forbidden); not checked. "
+            "To check it, grant get on secrets in namespace team-ns"
+        ) in caplog.text
+        assert [r.levelname for r in caplog.records if "Secret creds" in r.getMessage()] == ["WARNING"]
 
     def test_service_account_403_is_skipped(self, cluster):
         cluster.forbidden.add("ServiceAccount/runner")
         assert cluster.run(make_pod(service_account_name="runner")) == []
 
-    def test_node_list_403_is_skipped(self, cluster):
+    def test_node_list_403_is_skipped_with_a_warning_naming_the_permission(self, cluster, caplog):
         cluster.forbidden.add("nodes")
-        assert cluster.run(make_pod(node_selector={NODE_POOL: "gpu-pool"})) == []
+        with caplog.at_level(logging.INFO, logger="airflow_provider_composer_kpo.preflight.checks"):
+            assert cluster.run(make_pod(node_selector={NODE_POOL: "gpu-pool"})) == []
+        assert (
+            "Preflight: cannot list nodes (403 Forbidden); the node selector is not checked. "
+            "To check it, grant list on nodes (cluster-wide)"
+        ) in caplog.text
 
     def test_rules_review_403_skips_the_permission_check(self, cluster):
         cluster.forbidden.add("rules")

@@ -20,7 +20,8 @@ permissions             one ``SelfSubjectRulesReview``             error (see *P
 Secrets and ConfigMaps are found in ``env`` (``valueFrom``), ``envFrom``, ``volumes`` and projected
 volumes, of containers and init containers. A reference marked ``optional: true`` is not checked
 and its object not read. A 403 (or any API error but 404) means "cannot tell": that check is
-skipped and the reason logged at INFO.
+skipped, never failed; a 403 is logged as a warning naming the permission that would enable it,
+other errors at INFO.
 
 **Nodes.** No node matching ``nodeSelector`` and the required node affinity is a warning, never
 an error: a GKE node pool can scale from zero, and its nodes do not exist until the cluster
@@ -257,19 +258,28 @@ def _item_keys(items: list[k8s.V1KeyToPath] | None) -> tuple[str, ...]:
 # --- namespace, Secrets, ConfigMaps, service account --------------------------------------------
 
 
-def _read(what: str, call: Callable[[], Any]) -> Any:
+def _read(what: str, call: Callable[[], Any], grant: str) -> Any:
     """Return the object, ``_MISSING`` on 404, or None when the API will not tell (403, other errors)."""
     try:
         return call()
     except ApiException as e:
         if e.status == 404:
             return _MISSING
-        log.info("Preflight: cannot read %s (%s); not checked", what, error_gist(e))
+        _not_checked(f"cannot read {what}", e, grant)
         return None
 
 
+def _not_checked(what: str, error: ApiException, grant: str, skipped: str = "not checked") -> None:
+    """Log a check the API would not answer: a 403 as a warning naming the permission, never a failure."""
+    if error.status == 403:
+        log.warning("Preflight: %s (%s); %s. To check it, grant %s", what, error_gist(error), skipped, grant)
+    else:
+        log.info("Preflight: %s (%s); %s", what, error_gist(error), skipped)
+
+
 def _check_namespace(core_v1: CoreV1Api, namespace: str, environ: Mapping[str, str] | None) -> Problem | None:
-    if _read(f"Namespace {namespace}", lambda: core_v1.read_namespace(namespace)) is not _MISSING:
+    found = _read(f"Namespace {namespace}", lambda: core_v1.read_namespace(namespace), "get on namespaces")
+    if found is not _MISSING:
         return None
     fix = namespace_fix_command(namespace, environ)
     return Problem("Namespace", namespace, "", "not found", "metadata.namespace", fix, fatal=True)
@@ -279,7 +289,11 @@ def _check_objects(core_v1: CoreV1Api, refs: PodReferences, environ: Mapping[str
     """Read each required Secret and ConfigMap once and yield what is missing from it."""
     readers = {SECRET: core_v1.read_namespaced_secret, CONFIG_MAP: core_v1.read_namespaced_config_map}
     for (kind, name), uses in _required_uses_by_object(refs.objects).items():
-        found = _read(f"{kind} {name}", lambda kind=kind, name=name: readers[kind](name, refs.namespace))
+        found = _read(
+            f"{kind} {name}",
+            lambda kind=kind, name=name: readers[kind](name, refs.namespace),
+            f"get on {kind.lower()}s in namespace {refs.namespace}",
+        )
         if found is None:
             continue
         keys = None if found is _MISSING else _key_names(found)
@@ -335,7 +349,12 @@ def _check_service_account(
     core_v1: CoreV1Api, refs: PodReferences, environ: Mapping[str, str] | None
 ) -> Iterator[Problem]:
     name, namespace = refs.service_account, refs.namespace
-    if _read(f"ServiceAccount {name}", lambda: core_v1.read_namespaced_service_account(name, namespace)) is _MISSING:
+    found = _read(
+        f"ServiceAccount {name}",
+        lambda: core_v1.read_namespaced_service_account(name, namespace),
+        f"get on serviceaccounts in namespace {namespace}",
+    )
+    if found is _MISSING:
         fix = service_account_fix_command(name, namespace, environ)
         yield Problem("ServiceAccount", name, namespace, "not found", "serviceAccountName", fix, fatal=True)
 
@@ -349,7 +368,7 @@ def _check_nodes(core_v1: CoreV1Api, refs: PodReferences, environ: Mapping[str, 
     try:
         nodes = core_v1.list_node().items or []
     except ApiException as e:
-        log.info("Preflight: cannot list nodes (%s); the node selector is not checked", error_gist(e))
+        _not_checked("cannot list nodes", e, "list on nodes (cluster-wide)", "the node selector is not checked")
         return
     labelled = [(node.metadata.labels or {}, node.metadata.name) for node in nodes]
     if any(
