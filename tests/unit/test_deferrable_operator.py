@@ -113,6 +113,23 @@ class TestResume:
         assert op.resume_from_trigger({}, self.event(ENDED)) == "result"
         assert seen["pod"] is pod
 
+    def test_ended_placeholder_vm_is_read_before_the_synchronous_ending(self, mocker):
+        """A peer VM serves its state for a short while after its containers end: read it on resume,
+        before Google's log fetch (slow on a busy worker), and not again at the pod's end."""
+        pod = the_pod("Failed")
+        op = self.op_with(mocker, lambda *a, **k: pod)
+        snapshot = mocker.sentinel.snapshot
+        read_vm = mocker.patch.object(type(op), "_read_peer_vm", return_value=snapshot)
+        seen = {}
+
+        def execute_sync(context):
+            seen["read before the ending"] = read_vm.call_count
+            return "result"
+
+        mocker.patch.object(op, "execute_sync", side_effect=execute_sync)
+        assert op.resume_from_trigger({}, self.event(ENDED)) == "result"
+        assert seen["read before the ending"] == 1 and op._vm_snapshot is snapshot
+
     def test_failed_pod_deleted_before_the_resume_still_names_its_failure(self, mocker):
         op = self.op_with(mocker, ApiException(status=404))
         with pytest.raises(PodFailedError, match=r"p-1 failed: container 'base' exited with code 3 .* its log is gone"):

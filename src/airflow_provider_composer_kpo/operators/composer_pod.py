@@ -293,7 +293,8 @@ class ComposerPodOperator(KubernetesPodOperator):
         await_completion = manager.await_pod_completion
 
         def await_pod_completion(pod: k8s.V1Pod, *args: Any, **kwargs: Any) -> Any:
-            self._vm_snapshot = self._read_peer_vm(pod)
+            if self._vm_snapshot is None:  # a resumed task read it first thing (resume_from_trigger)
+                self._vm_snapshot = self._read_peer_vm(pod)
             stream = self._stream_of(pod)
             if stream is None:
                 return await_completion(pod, *args, **kwargs)
@@ -568,6 +569,9 @@ class ComposerPodOperator(KubernetesPodOperator):
             if hasattr(self, "_set_name"):  # 10.x names the pod in execute(), which a resume skips
                 self.name = self._set_name(self.name)
             self._resumed_pod = remote_pod
+            # A peer VM serves its state for a short while after its containers end; Google's log
+            # fetch on resume can take longer than that, so read the VM before it.
+            self._vm_snapshot = self._read_peer_vm(remote_pod)
             return self.execute_sync(context)
         if isinstance(failure, PodStartupError):
             self._startup_error = failure
