@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The README's main job (`make demo`): every example DAG end to end on the local cluster.
 #
-#   bash dev/demo.sh                     # Airflow 2.10 and Airflow 3.3
+#   bash dev/demo.sh                     # Composer's Airflow 2.10.5 and 3.1.7 sets (dev/lib/pairs.sh)
 #   DEMO_PAIRS=af33-k1025 bash dev/demo.sh
-#   DEMO_COMPOSER3_PAIRS="" bash dev/demo.sh   # skip the Composer 3 set (default: Airflow 2.10 and 3.3)
+#   DEMO_COMPOSER3_PAIRS="" bash dev/demo.sh   # skip the Composer 3 set (default: both)
 #   KEEP_CLUSTER=1 bash dev/demo.sh      # leave the cluster running afterwards
 #
 # Installs what it needs (Debian packages, the Kubernetes build, images, venvs), starts the
@@ -12,8 +12,9 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-read -r -a pairs <<<"${DEMO_PAIRS:-af210-k1010 af33-k1025}"
-read -r -a composer3_pairs <<<"${DEMO_COMPOSER3_PAIRS-af210-k1010 af33-k1025}"
+. dev/lib/pairs.sh
+read -r -a pairs <<<"${DEMO_PAIRS:-$AIRFLOW2_PAIR $AIRFLOW3_PAIR}"
+read -r -a composer3_pairs <<<"${DEMO_COMPOSER3_PAIRS-$AIRFLOW2_PAIR $AIRFLOW3_PAIR}"
 bash dev/venvs.sh "${pairs[@]}" "${composer3_pairs[@]}" || exit 1
 
 started_cluster=0

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make faults`: the fault matrix, ComposerPodOperator beside stock KPO (benchmarks/faults.py), on
-# the local Airflow deployment for Airflow 2.10 and 3.3 in turn, on the local cluster.
+# the local Airflow deployment of each Composer image's set (dev/lib/pairs.sh) in turn, on the local cluster.
 #
 #   bash dev/faults.sh [--markdown] [--only CASE ...]     # arguments go to benchmarks/faults.py
 #
@@ -8,7 +8,8 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-PAIRS=(af210-k1010 af33-k1025)
+. dev/lib/pairs.sh
+PAIRS=("$AIRFLOW2_PAIR" "$AIRFLOW3_PAIR")
 bash dev/venvs.sh "${PAIRS[@]}" || { echo "faults: creating the virtualenvs failed"; exit 1; }
 
 started_cluster=0

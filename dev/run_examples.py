@@ -61,25 +61,26 @@ class Scenario:
     env: dict[str, str] = field(default_factory=dict)
     setup: Callable[[Any], None] | None = None
     teardown: Callable[[Any], None] | None = None
-    #: Creates, or expects missing, the guide's Secrets: another suite on the cluster may be
-    #: doing either at the same time (tests/cluster_lock.py).
+    #: Creates, or expects missing, the example's Secret: another run of this set (the other
+    #: Airflow) may be doing either at the same time (tests/cluster_lock.py).
     guide_secrets: bool = False
 
 
-def create_guide_secrets(core_v1: Any) -> None:
+#: The Secret example_secrets_pod.py reads (its token has 14 bytes).
+EXAMPLE_SECRETS = {"partner-api": {"token": "t0ken-for-demo", "client.pem": "-----BEGIN CERTIFICATE-----\n"}}
+
+
+def create_example_secrets(core_v1: Any) -> None:
     from kubernetes.client import models as k8s
 
-    for name, data in (
-        ("airflow-secrets", {"sql_alchemy_conn": "postgresql://demo"}),
-        ("service-account", {"service-account.json": '{"type": "service_account"}'}),
-    ):
+    for name, data in EXAMPLE_SECRETS.items():
         core_v1.create_namespaced_secret(
             NAMESPACE, k8s.V1Secret(metadata=k8s.V1ObjectMeta(name=name), string_data=data)
         )
 
 
-def delete_guide_secrets(core_v1: Any) -> None:
-    for name in ("airflow-secrets", "service-account"):
+def delete_example_secrets(core_v1: Any) -> None:
+    for name in EXAMPLE_SECRETS:
         core_v1.delete_namespaced_secret(name, NAMESPACE)
 
 
@@ -104,18 +105,19 @@ SCENARIOS = [
         "composer_kpo_secrets",
         "Secrets missing",
         "failed",
-        # Where the DAG mounts it (not the generated volume name), and the file key in the fix.
-        r"Secret 'airflow-secrets'(.|\n)*Secret 'service-account'[^\n]*volume mounted at /var/secrets/google; "
-        r"fix: [^\n]*--from-file=service-account\.json=PATH",
+        # Both uses of the one Secret, where the DAG mounts it (not the generated volume name), and
+        # the file key in the fix.
+        r"Secret 'partner-api': not found; used by env PARTNER_API_TOKEN, volume mounted at "
+        r"/var/secrets/partner-api; fix: [^\n]*--from-literal=token=VALUE --from-file=client\.pem=PATH",
         guide_secrets=True,
     ),
     Scenario(
         "composer_kpo_secrets",
         "Secrets created",
         "success",
-        "SQL_CONN has 17 bytes; credentials file present",
-        setup=create_guide_secrets,
-        teardown=delete_guide_secrets,
+        "PARTNER_API_TOKEN has 14 bytes; client certificate present",
+        setup=create_example_secrets,
+        teardown=delete_example_secrets,
         guide_secrets=True,
     ),
     Scenario("composer_kpo_node_affinity", "default-pool", "success", r"3\.14159265358979323846"),
@@ -132,7 +134,28 @@ SCENARIOS = [
         "cannot start: InvalidImageName",
         conf={"image": "Busybox:1.36"},
     ),
+    Scenario(
+        "composer_kpo_mapped",
+        "three mapped pods",
+        "success",
+        r"(?s)(?=.*exported orders for \d{4}-\d\d-\d\d)(?=.*exported customers for)(?=.*exported payments for)",
+    ),
+    Scenario("composer_kpo_sizing", "requests equal to limits", "success", "largest: 200000"),
+    # The success needs GKE's metadata server and Google's image; the preflight refusal needs neither.
+    Scenario(
+        "composer_kpo_workload_identity",
+        "Kubernetes service account missing",
+        "failed",
+        r"ServiceAccount 'etl-runner': not found; used by serviceAccountName; "
+        r"fix: kubectl create serviceaccount etl-runner -n composer-user-workloads",
+    ),
 ]
+
+#: Example DAGs with no scenario here, and why: they are checked by the unit tests only.
+NOT_RUN_HERE = {
+    "composer_kpo_artifact_registry": "its image is in a private Artifact Registry repository; no registry is "
+    "reachable from the local cluster, and the Composer 3 simulation runs every container in its own image",
+}
 
 
 def _scenario(dag_id: str, label: str, **changes: Any) -> Scenario:
@@ -153,6 +176,12 @@ COMPOSER3_SCENARIOS = [
         message=r"'base' was TERMINATED on the Composer 3 peer VM(.|\n)*step 2: check the input \(fail_step=2\)",
     ),
     _scenario("composer_kpo_xcom", "value passed downstream"),
+    _scenario(
+        "composer_kpo_sizing",
+        "requests equal to limits",
+        # The VM Google's hook sizes from the resources, named in the task log before the pod starts.
+        message=r"peer VM e2-custom-small-2048 \(0\.5 vCPU, 2 GB\) with a 31 GB disk(.|\n)*largest: 200000",
+    ),
 ]
 
 
@@ -196,7 +225,6 @@ def airflow_env(home: Path, kubeconfig: str) -> dict[str, str]:
             {"conn_type": "kubernetes", "extra": {"xcom_sidecar_container_image": SIDECAR_IMAGE}}
         ),
         AIRFLOW_VAR_MY_VALUE="hello",
-        AIRFLOW_VAR_COMPOSER_KUBE_CONFIG=kubeconfig,
     )
     return env
 

@@ -47,7 +47,16 @@ ARTIFACTS = REPO / "artifacts"
 LOGS = ARTIFACTS / "test-logs"
 ALL_STAGES = ("lint", "package", "unit", "integration", "faults", "browser")
 CLUSTER_STAGES = {"integration", "faults", "browser"}
-AF2, AF3 = "af210-k1010", "af33-k1025"
+
+
+def _pairs() -> tuple[str, str]:
+    """The environments of the cluster suites: dev/lib/pairs.sh's two lines (one place for both)."""
+    text = (REPO / "dev" / "lib" / "pairs.sh").read_text()
+    found = dict(re.findall(r"^(AIRFLOW[23]_PAIR)=(\S+)$", text, re.M))
+    return found["AIRFLOW2_PAIR"], found["AIRFLOW3_PAIR"]
+
+
+AF2, AF3 = _pairs()
 INTEGRATION_PAIRS = (AF2, AF3)
 #: The deployment of each (pair, suite): run dir and port offset; all may run at once, sharing nothing.
 DEPLOYMENTS = {

@@ -8,6 +8,9 @@ What it shows
     within seconds naming the reason (here, an image name Kubernetes refuses). The DAG run's
     ``image`` (a template) picks the image.
 
+Composer versions
+    Composer 2 and 3.
+
 Before you run it
     The environment needs a triggerer (Composer runs one; add one with
     ``gcloud composer environments update ... --triggerer-count 1`` if yours has none). Needs
@@ -25,8 +28,11 @@ from __future__ import annotations
 import datetime
 
 from airflow import DAG
+from kubernetes.client import models as k8s
 
 from airflow_provider_composer_kpo import ComposerPodOperator
+
+RESOURCES = k8s.V1ResourceRequirements(requests={"cpu": "250m", "memory": "512Mi", "ephemeral-storage": "1Gi"})
 
 with DAG(
     dag_id="composer_kpo_deferrable",
@@ -48,6 +54,7 @@ with DAG(
         ],
         do_xcom_push=True,
         deferrable=True,
+        container_resources=RESOURCES,
     )
     report = ComposerPodOperator(
         task_id="report",
@@ -56,5 +63,6 @@ with DAG(
         cmds=["sh", "-c"],
         arguments=["echo \"report: {{ ti.xcom_pull(task_ids='crunch')['batches'] }} batches\""],
         deferrable=True,
+        container_resources=RESOURCES,
     )
     crunch >> report

@@ -5,10 +5,13 @@ What it shows
     its mount, a startup timeout for big images, and an XCom: the container writes
     ``/airflow/xcom/return.json`` and the operator pushes its content as the task's XCom.
 
+Composer versions
+    Composer 2 and 3. The resources set limits equal to requests: Composer 3 sizes (and bills)
+    the pod's VM from the larger of the two, GKE Autopilot (Composer 2) bills the requests; see
+    ``example_sizing_pod.py``.
+
 Before you run it
-    Nothing to create. On Composer 3 the resources decide the size of the VM that runs the pod
-    (CPU rounded up to 0.25/0.5/1/2/... vCPU, memory to whole GB); on Composer 2 (Autopilot) too
-    small requests are raised to the minimum.
+    Nothing to create.
 
 What to expect
     2000 digits of pi in the task log; the XCom ``{"pi_prefix": "3.14159265"}``; the pod is
@@ -51,11 +54,11 @@ with DAG(
         annotations={"key1": "value1"},
         # Templated, like cmds and arguments.
         env_vars={"EXAMPLE_VAR": "/example/value"},
-        # Before cncf-kubernetes 5.0 this was resources={"limit_memory": "250M", "limit_cpu":
-        # "100m"}; that dict is still accepted (with a deprecation warning) and translated.
+        # Before cncf-kubernetes 5.0 this was resources={"request_cpu": "500m", "limit_cpu": "500m",
+        # ...}; that dict is still accepted (with a deprecation warning) and translated.
         container_resources=k8s.V1ResourceRequirements(
-            requests={"memory": "100M", "cpu": "100m"},
-            limits={"memory": "250M", "cpu": "500m"},
+            requests={"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "1Gi"},
+            limits={"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "1Gi"},
         ),
         # IfNotPresent reuses an image already on the node; "Always" pulls it on every run.
         image_pull_policy="IfNotPresent",

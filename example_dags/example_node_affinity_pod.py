@@ -5,10 +5,11 @@ What it shows
     ``cloud.google.com/gke-nodepool`` label names one of the pools. The pod computes 2000 digits
     of pi with Perl, as in Google's guide.
 
-Composer 2 and 3
-    The environment's cluster is managed for you (Autopilot on Composer 2, per-task VMs on
-    Composer 3): you cannot add node pools to it, and Composer 3 ignores placement rules. Use
-    this on Composer 1, or run the pod on your own GKE Standard cluster with
+Composer versions
+    Composer 1 only: its cluster is GKE Standard, with node pools you add. Google's guides say pod
+    affinity is not available on Composer 2 (GKE Autopilot) nor on Composer 3 (a VM per pod), and
+    the operator warns about it when the DAG is parsed there. On those, choose the hardware with
+    ``container_resources``, or run the pod on a GKE cluster of your own with
     ``GKEStartPodOperator``.
 
 Before you run it
@@ -28,6 +29,7 @@ from __future__ import annotations
 import datetime
 
 from airflow import DAG
+from kubernetes.client import models as k8s
 
 from airflow_provider_composer_kpo import ComposerPodOperator, gke_node_pool_affinity
 
@@ -45,4 +47,7 @@ with DAG(
         cmds=["perl"],
         arguments=["-Mbignum=bpi", "-wle", "print bpi(2000)"],
         affinity=gke_node_pool_affinity("default-pool"),
+        container_resources=k8s.V1ResourceRequirements(
+            requests={"cpu": "250m", "memory": "512Mi", "ephemeral-storage": "1Gi"},
+        ),
     )

@@ -2,35 +2,40 @@
 
 What it shows
     ``Secret`` from this package works on every supported version (Airflow 3 removed
-    ``airflow.kubernetes.secret``). One Secret key becomes ``$SQL_CONN``; another is mounted as
-    ``/var/secrets/google/service-account.json``. The script checks both without printing them.
+    ``airflow.kubernetes.secret``). Key ``token`` of Secret ``partner-api`` becomes
+    ``$PARTNER_API_TOKEN``; key ``client.pem`` of the same Secret is mounted as
+    ``/var/secrets/partner-api/client.pem``, e.g. a certificate for a partner's API. The script
+    checks both without printing them.
+
+    Not for Google credentials: Google's guide mounts a service-account JSON key this way and
+    points ``GOOGLE_APPLICATION_CREDENTIALS`` at it. A key does not expire and works for whoever
+    copies it. Give the pod a Google identity instead, with no key at all:
+    ``example_workload_identity_pod.py``.
+
+Composer versions
+    Composer 2 and 3.
 
 Before you run it
-    Create the two Secrets in the pods' namespace.
+    Create the Secret in the pods' namespace.
 
     Composer 3 (Secrets are created through Composer from a YAML file, not with kubectl)::
 
-        kubectl create secret generic airflow-secrets --from-literal=sql_alchemy_conn=VALUE \\
-          --dry-run=client -o yaml > airflow-secrets.yaml
+        kubectl create secret generic partner-api --from-literal=token=VALUE \\
+          --from-file=client.pem=./client.pem --dry-run=client -o yaml > partner-api.yaml
         gcloud beta composer environments user-workloads-secrets create \\
-          --environment ENVIRONMENT --location LOCATION --secret-file-path airflow-secrets.yaml
-        # likewise for service-account, with --from-file=service-account.json=./key.json
+          --environment ENVIRONMENT --location LOCATION --secret-file-path partner-api.yaml
 
     Composer 2 or any cluster you reach with kubectl::
 
-        kubectl create secret generic airflow-secrets -n composer-user-workloads \\
-          --from-literal=sql_alchemy_conn=VALUE
-        kubectl create secret generic service-account -n composer-user-workloads \\
-          --from-file=service-account.json=./key.json
+        kubectl create secret generic partner-api -n composer-user-workloads \\
+          --from-literal=token=VALUE --from-file=client.pem=./client.pem
 
 What to expect
-    With both Secrets: the task succeeds and logs only the value's length.
-    Without them: stock KubernetesPodOperator leaves the pod in ``CreateContainerConfigError``
+    With the Secret: the task succeeds and logs only the token's length.
+    Without it: stock KubernetesPodOperator leaves the pod in ``CreateContainerConfigError``
     (or ``ContainerCreating`` for the volume) until the startup timeout and then says "Pod took too
     long to start"; this operator's preflight check fails the task before any pod is created,
-    naming each missing Secret (or key), its namespace and the command above.
-    Note: Google's guide sets ``GOOGLE_APPLICATION_CREDENTIALS`` with a trailing space in the
-    path; the path below has none.
+    naming the missing Secret (or key), its namespace and the command above.
 """
 
 from __future__ import annotations
@@ -38,17 +43,18 @@ from __future__ import annotations
 import datetime
 
 from airflow import DAG
+from kubernetes.client import models as k8s
 
 from airflow_provider_composer_kpo import ComposerPodOperator, Secret
 
-# Key `sql_alchemy_conn` of Secret `airflow-secrets` -> environment variable SQL_CONN.
-secret_env = Secret(deploy_type="env", deploy_target="SQL_CONN", secret="airflow-secrets", key="sql_alchemy_conn")
-# Key `service-account.json` of Secret `service-account` -> file in /var/secrets/google.
-secret_volume = Secret(
+# Key `token` of Secret `partner-api` -> environment variable PARTNER_API_TOKEN.
+api_token = Secret(deploy_type="env", deploy_target="PARTNER_API_TOKEN", secret="partner-api", key="token")
+# Key `client.pem` of Secret `partner-api` -> file /var/secrets/partner-api/client.pem.
+api_certificate = Secret(
     deploy_type="volume",
-    deploy_target="/var/secrets/google",
-    secret="service-account",
-    key="service-account.json",
+    deploy_target="/var/secrets/partner-api",
+    secret="partner-api",
+    key="client.pem",
 )
 
 with DAG(
@@ -64,13 +70,12 @@ with DAG(
         image="busybox:1.36",
         cmds=["sh", "-c"],
         arguments=[
-            'test -n "$SQL_CONN"\n'
-            'test -s "$GOOGLE_APPLICATION_CREDENTIALS"\n'
-            'echo "SQL_CONN has $(printf %s "$SQL_CONN" | wc -c) bytes; credentials file present"'
+            'test -n "$PARTNER_API_TOKEN"\n'
+            "test -s /var/secrets/partner-api/client.pem\n"
+            'echo "PARTNER_API_TOKEN has $(printf %s "$PARTNER_API_TOKEN" | wc -c) bytes; client certificate present"'
         ],
-        secrets=[secret_env, secret_volume],
-        env_vars={
-            "EXAMPLE_VAR": "/example/value",
-            "GOOGLE_APPLICATION_CREDENTIALS": "/var/secrets/google/service-account.json",
-        },
+        secrets=[api_token, api_certificate],
+        container_resources=k8s.V1ResourceRequirements(
+            requests={"cpu": "250m", "memory": "512Mi", "ephemeral-storage": "1Gi"},
+        ),
     )

@@ -9,6 +9,9 @@ What it shows
     Entrypoints that are not a shell (``python``, ``perl``, an image's own entrypoint) are left
     alone: use your language's own error handling there.
 
+Composer versions
+    Composer 2 and 3.
+
 Before you run it
     Nothing to create.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 import datetime
 
 from airflow import DAG
+from kubernetes.client import models as k8s
 
 from airflow_provider_composer_kpo import ComposerPodOperator
 
@@ -51,4 +55,7 @@ with DAG(
         image="debian:bookworm-slim",
         cmds=["bash", "-c"],
         arguments=[SCRIPT],
+        container_resources=k8s.V1ResourceRequirements(
+            requests={"cpu": "250m", "memory": "512Mi", "ephemeral-storage": "1Gi"},
+        ),
     )

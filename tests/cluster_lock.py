@@ -7,7 +7,8 @@
   stall them.
 * **Named locks** guard state that two processes' tests would both change: the guide's Secrets
   ``airflow-secrets`` and ``service-account`` in composer-user-workloads (``GUIDE_SECRETS``), which
-  some tests and example scenarios create and others expect missing.
+  some tests create and others expect missing; the example scenarios hold the same lock for their
+  Secret ``partner-api`` (dev/run_examples.py).
 
 Order, so that no two processes wait on each other: the cluster lock first, then named locks; a
 holder of a named lock never asks for the cluster lock. The locks are flock(2) locks on files in

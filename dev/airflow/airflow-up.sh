@@ -3,7 +3,7 @@
 # metadata database, Redis broker, tasks running their pods on the local cluster.
 #   postgres -> redis -> `airflow db migrate` -> scheduler, [dag-processor], triggerer,
 #   celery worker, api-server (Airflow 3) / webserver (Airflow 2)
-# One pair at a time: AIRFLOW=3 (default: af33-k1025) or AIRFLOW=2 (af210-k1010), or PAIR=<pair>.
+# One pair at a time: AIRFLOW=3 (default) or AIRFLOW=2 (Composer's images, dev/lib/pairs.sh), or PAIR=<pair>.
 # EXTRA_DAGS=/dir adds that directory's *.py to the DAGs folder.
 # EXTRA_ENV_FILE=file adds its NAME=value lines to every component's environment (the browser
 # tests: the variables Composer sets on its workers); read at start, so airflow-down first.

@@ -38,19 +38,22 @@ CLUSTER_KUBECONFIG="${KUBECONFIG:-/var/tmp/composer-kpo-cluster/admin.kubeconfig
 # (tests/integration/operator_harness.py BUSYBOX).
 SIDECAR_IMAGE="busybox:1.36"
 
-SUPPORTED_PAIRS=(af33-k1025 af210-k1010)
+# shellcheck source=../lib/pairs.sh
+source "$AF_DIR/../lib/pairs.sh"
+# Composer's images first (the default of AIRFLOW=3|2), then the newest versions we support.
+SUPPORTED_PAIRS=("$AIRFLOW3_PAIR" "$AIRFLOW2_PAIR" af33-k1025 af210-k1010)
 
 LOG_TAG=airflow
 # shellcheck source=../lib/processes.sh
 source "$AF_DIR/../lib/processes.sh"
 
-# requested_pair: the pair asked for by PAIR=af33-k1025|af210-k1010 or AIRFLOW=3|2 (default 3).
+# requested_pair: the pair asked for by PAIR=<one of SUPPORTED_PAIRS> or AIRFLOW=3|2 (default 3).
 requested_pair() {
   local p="${PAIR:-}"
   if [[ -z $p ]]; then
     case "${AIRFLOW:-3}" in
-      3 | 3.* | af33*) p=af33-k1025 ;;
-      2 | 2.* | af210*) p=af210-k1010 ;;
+      3 | 3.*) p=$AIRFLOW3_PAIR ;;
+      2 | 2.*) p=$AIRFLOW2_PAIR ;;
       *) die "AIRFLOW=${AIRFLOW} is not supported (use AIRFLOW=3 or AIRFLOW=2, or PAIR=${SUPPORTED_PAIRS[*]// /|})" ;;
     esac
   fi
@@ -61,7 +64,7 @@ requested_pair() {
 
 recorded_pair() { [[ -s $PAIR_FILE ]] && cat "$PAIR_FILE"; }
 
-airflow_major() { [[ $1 == af33-* ]] && echo 3 || echo 2; }
+airflow_major() { airflow_version_of "$1" | cut -d. -f1; }
 
 airflow_version_of() {  # the Airflow version pinned in the pair's lock
   awk -F'==' '$1 == "apache-airflow" {sub(/[ \\].*/, "", $2); print $2; exit}' "$REPO/requirements/$1.txt"

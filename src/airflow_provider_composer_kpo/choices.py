@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import difflib
 import enum
+from collections.abc import Iterable
 from typing import TypeVar
 
 C = TypeVar("C", bound="ParameterChoice")
+
+
+def closest(name: object, candidates: Iterable[str]) -> str | None:
+    """Return the candidate closest to ``name`` (a typo of it, most likely), or None when none is close."""
+    if not isinstance(name, str):
+        return None
+    close = difflib.get_close_matches(name, sorted(candidates), n=1)
+    return close[0] if close else None
+
+
+def did_you_mean(name: object, candidates: Iterable[str]) -> str:
+    """Return " (did you mean 'x'?)" for the candidate closest to ``name``, or "" when none is close."""
+    close = closest(name, candidates)
+    return f" (did you mean {close!r}?)" if close else ""
 
 
 class ParameterChoice(str, enum.Enum):
@@ -16,14 +32,21 @@ class ParameterChoice(str, enum.Enum):
         raise NotImplementedError
 
     @classmethod
+    def problem(cls, value: object) -> str | None:
+        """Return what is wrong with ``value`` and the accepted values; None when it is one of them."""
+        try:
+            cls(value)
+        except ValueError:
+            accepted = ", ".join(repr(member.value) for member in cls)
+            return f"{cls.parameter()}={value!r} is not one of {accepted}."
+        return None
+
+    @classmethod
     def parse(cls: type[C], value: object, *, task_id: str) -> C:
         """Return the member for ``value``, or raise an error naming the task and the accepted values."""
-        try:
-            return cls(value)
-        except ValueError:
+        problem = cls.problem(value)
+        if problem is not None:
             from .exceptions import ComposerPodConfigError  # imports Airflow; `composer-kpo check` must not
 
-            accepted = ", ".join(repr(member.value) for member in cls)
-            raise ComposerPodConfigError(
-                f"Task {task_id!r}: {cls.parameter()}={value!r} is not one of {accepted}."
-            ) from None
+            raise ComposerPodConfigError(f"Task {task_id!r}: {problem}")
+        return cls(value)

@@ -24,12 +24,14 @@ from importlib.metadata import version as _dist_version
 
 from packaging.version import Version
 
+from .tools.target import CNCF_KUBERNETES_FOR_AIRFLOW_3
+
 AIRFLOW_VERSION = Version(Version(_dist_version("apache-airflow")).base_version)
 CNCF_KUBERNETES_VERSION = Version(Version(_dist_version("apache-airflow-providers-cncf-kubernetes")).base_version)
 AIRFLOW_V_3_PLUS = AIRFLOW_VERSION >= Version("3.0.0")
 
 #: cncf-kubernetes releases before this import Airflow 2-only modules and break on Airflow 3.
-MIN_CNCF_KUBERNETES_FOR_AIRFLOW_3 = Version("10.5.0")
+MIN_CNCF_KUBERNETES_FOR_AIRFLOW_3 = Version("{}.{}.0".format(*CNCF_KUBERNETES_FOR_AIRFLOW_3))
 if AIRFLOW_V_3_PLUS and CNCF_KUBERNETES_VERSION < MIN_CNCF_KUBERNETES_FOR_AIRFLOW_3:
     raise ImportError(
         f"airflow-provider-composer-kpo: apache-airflow-providers-cncf-kubernetes {CNCF_KUBERNETES_VERSION} "

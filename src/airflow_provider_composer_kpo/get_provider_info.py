@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import __version__
 from .hooks import connection_form
 
 PACKAGE_NAME = "airflow-provider-composer-kpo"
 HOOK_CLASS = "airflow_provider_composer_kpo.hooks.composer_kubernetes.ComposerKubernetesHook"
-VERSION = "0.1.0"  # keep equal to airflow_provider_composer_kpo.__version__ (a unit test checks)
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -22,7 +22,7 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Cloud Composer KubernetesPodOperator",
         "description": "KubernetesPodOperator for Cloud Composer, safe by default: Composer's kubeconfig "
         "and namespace, set -e in shell scripts, sane startup timeouts, fast failure with the reason.",
-        "versions": [VERSION],
+        "versions": [__version__],
         "hooks": [
             {
                 "integration-name": "Kubernetes (Cloud Composer)",
@@ -44,7 +44,7 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "hook-class-name": HOOK_CLASS,
                 "connection-type": "composer_kubernetes",
-                # Airflow 3 builds the form from these (Airflow 2 asks the hook; same source).
+                # Airflow 3 after 3.1 builds the form from these (Airflow 2 and 3.1 ask the hook; same source).
                 "hook-name": "Kubernetes (Cloud Composer)",
                 "conn-fields": connection_form.conn_fields(),
                 "ui-field-behaviour": connection_form.field_behaviour(kebab=True),

@@ -167,10 +167,18 @@ class Airflow3UI(AirflowUI):
         self.driver.get(self.root + "/connections")
         self.click_button("Add Connection")
         self.wait.until(ec.visibility_of_element_located((By.NAME, "connection_id"))).send_keys(conn_id)
-        kind = next(
-            box
-            for box in self.driver.find_elements(By.CSS_SELECTOR, "[role=dialog] input")
-            if box.is_displayed() and box.get_attribute("name") != "connection_id"
+        # The type selector is an input once the connection types have loaded (a spinner before;
+        # Airflow 3.1 builds them from every hook's form widgets, which takes seconds).
+        kind = self.wait.until(
+            lambda d: next(
+                (
+                    box
+                    for box in d.find_elements(By.CSS_SELECTOR, "[role=dialog] input")
+                    if box.is_displayed() and box.get_attribute("name") != "connection_id"
+                ),
+                False,
+            ),
+            message="the connection type selector never appeared",
         )
         kind.click()
         kind.send_keys(CONN_TYPE_LABEL)

@@ -1,4 +1,6 @@
-"""A corpus of bad operator inputs: each fails at DAG parse time, naming the parameter and a fix.
+"""Bad operator inputs (tests/unit/bad_inputs.py): the operator refuses each at DAG parse time, naming the
+parameter and a fix; ``composer-kpo check`` reports each from the source; and check reports an error
+exactly where Airflow cannot load the DAG file.
 
 Nothing here talks to a cluster: the errors are raised while the operator is constructed, so no
 pod can exist for any of them.
@@ -6,85 +8,70 @@ pod can exist for any of them.
 
 from __future__ import annotations
 
+import textwrap
+import warnings
+from pathlib import Path
+
 import pytest
-from kubernetes.client import models as k8s
+from airflow.exceptions import AirflowException
 
 from airflow_provider_composer_kpo import ComposerPodConfigError, ComposerPodOperator
+from airflow_provider_composer_kpo.tools.check import check_source
+from airflow_provider_composer_kpo.tools.codes import ERROR
+from airflow_provider_composer_kpo.tools.target import resolve_target
+from tests.unit.bad_inputs import AIRFLOW, BAD_INPUTS, GOOD_INPUTS, VERSIONED_INPUTS, Row, dag_source
 
-BAD_INPUTS = [
-    # (id, arguments, text the error must contain)
-    ("empty image", {"image": ""}, "image=''"),
-    ("image with space", {"image": "busybox 1.36"}, "whitespace"),
-    ("image not a string", {"image": 42}, "must name an image"),
-    ("name with slash", {"name": "etl/job"}, "name='etl/job'"),
-    ("name too long", {"name": "x" * 221}, "up to 220"),
-    ("namespace uppercase", {"namespace": "Composer"}, "namespace='Composer'"),
-    ("namespace underscore", {"namespace": "user_workloads"}, "not a valid namespace"),
-    ("namespace too long", {"namespace": "a" * 64}, "at most 63"),
-    ("cmds as string", {"cmds": "echo hi"}, "is a string; pass a list"),
-    ("arguments as string", {"arguments": "--date 2024"}, "arguments='--date 2024' is a string"),
-    ("cmds with number", {"cmds": ["sleep", 5]}, "list of strings"),
-    ("label value with space", {"labels": {"team": "data eng"}}, "value 'data eng' is invalid"),
-    ("label value too long", {"labels": {"team": "x" * 64}}, "at most 63"),
-    ("label value int", {"labels": {"version": 2}}, "quote numbers"),
-    ("label key bad prefix", {"labels": {"Example.com/team": "x"}}, "invalid prefix"),
-    ("label key empty name", {"labels": {"example.com/": "x"}}, "key 'example.com/' is invalid"),
-    ("annotation value int", {"annotations": {"retries": 3}}, "value 3 is not a string"),
-    ("annotations not dict", {"annotations": ["a"]}, "must be a dict"),
-    ("pull policy lowercase", {"image_pull_policy": "always"}, "'Always', 'IfNotPresent', 'Never'"),
-    ("service account underscore", {"service_account_name": "etl_sa"}, "service account name"),
-    ("node selector value space", {"node_selector": {"pool": "a b"}}, "node label whose value"),
-    ("cpu not a quantity", {"container_resources": k8s.V1ResourceRequirements(limits={"cpu": "two"})}, "quantity"),
-    ("memory unit typo", {"container_resources": k8s.V1ResourceRequirements(requests={"memory": "1GiB"})}, "1GiB"),
-    (
-        "request above limit",
-        {"container_resources": k8s.V1ResourceRequirements(requests={"memory": "2Gi"}, limits={"memory": "1Gi"})},
-        "must not exceed the limit",
-    ),
-    ("grace period negative", {"termination_grace_period": -1}, "0 or more"),
-    ("deadline float", {"active_deadline_seconds": 1.5}, "whole number"),
-    ("startup timeout zero", {"startup_timeout_seconds": 0}, "startup_timeout_seconds=0"),
-    ("startup timeout string", {"startup_timeout_seconds": "600"}, "not a whole number"),
-    ("startup timeout huge", {"startup_timeout_seconds": 86400}, "outside 30..10800"),
-    ("schedule timeout tiny", {"schedule_timeout_seconds": 1}, "schedule_timeout_seconds=1"),
-    ("errexit policy typo", {"errexit_policy": "strict"}, "errexit_policy='strict'"),
-    ("preflight typo", {"preflight": "yes"}, "preflight='yes'"),
-    ("require without set -e", {"errexit_policy": "require", "cmds": ["sh", "-c", "false; true"]}, "set -eu"),
-    ("legacy resources typo", {"resources": {"limit_memroy": "1G"}}, "limit_memroy"),
-    (
-        "both resource forms",
-        {"resources": {"limit_memory": "1G"}, "container_resources": k8s.V1ResourceRequirements()},
-        "both",
-    ),
-    ("finish action typo", {"on_finish_action": "delete"}, "on_finish_action='delete'"),
-    ("bash length opens a Jinja comment", {"cmds": ["sh", "-c", "echo ${#HOME}"]}, "cmds[2] contains '{#'"),
-]
+INSTALLED = resolve_target(environ={})
+STATIC_BAD = [row for row in BAD_INPUTS if row.static]
 
 
-@pytest.mark.parametrize(("arguments", "expected"), [c[1:] for c in BAD_INPUTS], ids=[c[0] for c in BAD_INPUTS])
-def test_bad_input_fails_at_parse_time_naming_the_task(arguments, expected):
-    arguments = {"task_id": "load", "image": "busybox:1.36", **arguments}
-    with pytest.raises(ComposerPodConfigError) as err:
-        ComposerPodOperator(**arguments)
-    assert "Task 'load'" in str(err.value)
-    assert expected in str(err.value)
+def _ids(rows: list[Row]) -> list[str]:
+    return [row.id for row in rows]
+
+
+@pytest.mark.parametrize("row", BAD_INPUTS, ids=_ids(BAD_INPUTS))
+def test_bad_input_fails_at_parse_time_naming_the_task(row: Row):
+    arguments = {"task_id": "load", "image": "busybox:1.36", **row.arguments}
+    if row.raised_by == AIRFLOW:  # Airflow's BaseOperator: AirflowException on Airflow 2, TypeError on 3
+        with pytest.raises((TypeError, AirflowException)) as err:
+            ComposerPodOperator(**arguments)
+        assert "Invalid arguments were passed to ComposerPodOperator (task_id: load)" in str(err.value)
+    else:
+        with pytest.raises(ComposerPodConfigError) as err, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the deprecated forms some rows use
+            ComposerPodOperator(**arguments)
+        assert "Task 'load'" in str(err.value)
+    assert row.expected in str(err.value)
 
 
 def test_corpus_is_large():
-    assert len(BAD_INPUTS) >= 30
+    assert len(BAD_INPUTS) >= 45
 
 
-@pytest.mark.parametrize(
-    "arguments",
-    [
-        {"namespace": "{{ var.value.ns }}"},
-        {"image": "{{ params.image }}"},
-        {"labels": {"run": "{{ ds }}"}},
-        {"cmds": "{{ params.cmds }}"},
-    ],
-)
-def test_templated_values_are_left_for_rendering(arguments):
-    ComposerPodOperator(task_id="t", **{"image": "busybox:1.36", **arguments})
+def _errors(source: str) -> list:
+    return [f for f in check_source("dag.py", source, INSTALLED).findings if f.severity == ERROR]
+
+
+@pytest.mark.parametrize("row", STATIC_BAD, ids=_ids(STATIC_BAD))
+def test_check_reports_each_bad_input_with_the_operators_message(row: Row):
+    errors = _errors(dag_source("bad", row.arguments))
+    assert any(row.expected in finding.message for finding in errors), errors
+    if row.hint:
+        assert any(row.hint in finding.fix for finding in errors), errors
+
+
+@pytest.mark.parametrize("row", [row for row in BAD_INPUTS if not row.static], ids=lambda row: row.id)
+def test_a_value_check_cannot_read_is_left_to_the_operator(row: Row):
+    # If this fails, check learned to read the value: drop static=False from the row.
+    assert not any(row.expected in finding.message for finding in _errors(dag_source("bad", row.arguments)))
+
+
+@pytest.mark.parametrize("row", GOOD_INPUTS, ids=_ids(GOOD_INPUTS))
+def test_good_inputs_build_and_check_clean(row: Row):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ComposerPodOperator(task_id="load", **{"image": "busybox:1.36", **row.arguments})
+    assert _errors(dag_source("good", row.arguments)) == []
 
 
 def test_raw_block_keeps_bash_length_usable():
@@ -93,19 +80,83 @@ def test_raw_block_keeps_bash_length_usable():
     assert op.cmds[2].endswith("echo ${#HOME}")
 
 
-def test_good_values_pass():
-    ComposerPodOperator(
-        task_id="t",
-        name="etl.job_1",
-        image="us-docker.pkg.dev/p/r/img:1.0",
-        namespace="composer-user-workloads",
-        labels={"app.kubernetes.io/name": "etl", "empty": ""},
-        annotations={"note": "free text, with spaces"},
-        image_pull_policy="IfNotPresent",
-        service_account_name="etl-sa",
-        node_selector={"cloud.google.com/gke-nodepool": "default-pool"},
-        container_resources=k8s.V1ResourceRequirements(
-            requests={"cpu": "250m", "memory": "1Gi"}, limits={"memory": "2Gi"}
-        ),
-        termination_grace_period=0,
-    )
+# What check cannot know from one row's arguments: the call's shape, a team's subclass, the package's helper.
+_HEADER = dag_source("x", {}).split("with DAG")[0]
+_DAG = 'with DAG(dag_id="{}", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")):\n'
+_TEAM = """
+class Team(ComposerPodOperator):
+    def __init__(self, *, team, **kwargs):
+        kwargs.setdefault("labels", {"team": team})
+        self.squad = kwargs.pop("squad", None)
+        super().__init__(**kwargs)
+
+
+class Plain(ComposerPodOperator):
+    pass
+
+
+"""
+SHAPES = {
+    "positional task id": 'ComposerPodOperator("load", image="busybox:1.36")',
+    "no task id": 'ComposerPodOperator(image="busybox:1.36")',
+    "keywords from a dict": 'ComposerPodOperator(task_id="load", **{"image": "busybox:1.36"})',
+    "subclass keywords": 'Team(task_id="load", image="busybox:1.36", team="data", squad="a")',
+    "subclass given a typo": 'Team(task_id="load", image="busybox:1.36", team="data", startup_timeout=900)',
+    "plain subclass given a typo": 'Plain(task_id="load", image="busybox:1.36", namespaces="team")',
+    "node pool helper": (
+        'ComposerPodOperator(task_id="load", image="busybox:1.36", affinity=gke_node_pool_affinity("pool-1"))'
+    ),
+    "expand with a typo": (
+        'ComposerPodOperator.partial(task_id="load", image="busybox:1.36").expand(cmd=[["a"], ["b"]])'
+    ),
+}
+
+
+def _shape_source(name: str, task: str) -> str:
+    header = _HEADER + "from airflow_provider_composer_kpo import gke_node_pool_affinity\n"
+    return header + _TEAM + _DAG.format(name) + textwrap.indent(task, "    ") + "\n"
+
+
+#: name -> DAG file: every row as a task and as a mapped task, and the shapes above.
+CASES = {
+    **{
+        f"{row.id} ({mode})": dag_source(f"case_{i}_{mode}", row.arguments, mapped=mode == "mapped")
+        for i, row in enumerate(STATIC_BAD + GOOD_INPUTS + VERSIONED_INPUTS)
+        for mode in ("task", "mapped")
+    },
+    **{name: _shape_source(f"shape_{i}", task) for i, (name, task) in enumerate(SHAPES.items())},
+}
+
+
+def _file_name(case: str) -> str:
+    return f"dag_{sorted(CASES).index(case)}.py"
+
+
+@pytest.fixture(scope="module")
+def import_errors(tmp_path_factory) -> dict[str, str]:
+    """Load every case with Airflow, once: {file name: import error} for each file it cannot load."""
+    folder = tmp_path_factory.mktemp("cases")
+    for case, source in CASES.items():
+        (folder / _file_name(case)).write_text(source)
+    try:
+        from airflow.dag_processing.dagbag import DagBag  # Airflow 3.2+
+    except ImportError:
+        from airflow.models.dagbag import DagBag
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            bag = DagBag(dag_folder=str(folder), include_examples=False, safe_mode=False)
+        except TypeError:  # Airflow 3.3 dropped include_examples
+            bag = DagBag(dag_folder=str(folder), safe_mode=False)
+    return {Path(path).name: str(error) for path, error in bag.import_errors.items()}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_check_reports_an_error_exactly_when_airflow_cannot_load_the_file(case: str, import_errors):
+    errors = _errors(CASES[case])
+    import_error = import_errors.get(_file_name(case))
+    assert bool(errors) == bool(import_error), (INSTALLED, errors, import_error)
+
+
+def test_the_cases_cover_both_outcomes(import_errors):
+    assert 20 < len(import_errors) < len(CASES) - 20

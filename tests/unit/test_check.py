@@ -214,7 +214,10 @@ def test_a_version_outside_the_supported_range_exits_2(tmp_path, capsys, command
     assert f"supports {supported}" in err
 
 
-@pytest.mark.parametrize("airflow, cncf", [("2.5", "5.0"), ("3.3", "10.99"), ("2.10.5+composer", "10")])
+@pytest.mark.parametrize(
+    "airflow, cncf",
+    [("2.5", "5.0"), ("3.3", "10.99"), ("2.10.5+composer", "10"), ("2.5", "7.10"), ("2.7", "8.3"), ("3.0", "10.5")],
+)
 def test_the_supported_range_ends_are_accepted(tmp_path, airflow, cncf):
     assert run("check", str(tmp_path), "--airflow", airflow, "--cncf-kubernetes", cncf)[0] == 0
 
@@ -282,3 +285,93 @@ def test_the_readme_code_table_is_the_code_list():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     rows = [line for line in readme.splitlines() if line.startswith("| CK")]
     assert rows == [f"| {c.code} | {c.severity} | {c.title} |" for c in CODES.values()]
+
+
+@pytest.mark.parametrize(
+    "airflow, cncf, why, supported",
+    [
+        ("2.5", "10.25", "cncf-kubernetes 10.25 needs Airflow 2.11 or later", "cncf-kubernetes 5.0 to 7.10"),
+        ("2.7", "9.0", "cncf-kubernetes 9.0 needs Airflow 2.8 or later", "cncf-kubernetes 5.0 to 8.3"),
+        ("3.3", "10.4", "Airflow 3 needs cncf-kubernetes 10.5 or later", "cncf-kubernetes 10.5 to 10.x"),
+    ],
+)
+def test_a_pair_that_cannot_be_installed_together_exits_2(tmp_path, capsys, airflow, cncf, why, supported):
+    with pytest.raises(SystemExit) as exited:
+        main(["check", str(tmp_path), "--airflow", airflow, "--cncf-kubernetes", cncf])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--airflow {airflow} and --cncf-kubernetes {cncf} cannot be installed together: {why}" in err
+    assert f"with Airflow {airflow}, composer-kpo supports {supported}" in err
+
+
+def test_an_unknown_keyword_is_an_error_with_the_nearest_keyword_of_the_target():
+    source = HEADER + "ComposerPodOperator(task_id='t', image='i', startup_timeout=900, deferable=True)\n"
+    newest = check_source("dag.py", source, NEWEST).findings
+    assert [(f.code, f.fix) for f in newest] == [
+        ("CK205", "rename it to startup_timeout_seconds"),
+        ("CK205", "rename it to deferrable"),
+    ]
+    assert newest[0].message == (
+        f"ComposerPodOperator(startup_timeout=...): no such argument on {NEWEST}; did you mean startup_timeout_seconds?"
+    )
+    oldest = check_source("dag.py", source, OLDEST).findings
+    assert oldest[1].fix == (
+        "deferrable is not on this target (added in cncf-kubernetes 5.2): remove it, or target another"
+    )
+    dated = HEADER + "ComposerPodOperator(task_id='t', image='i', deferrable=True)\n"
+    assert [f.message for f in check_source("dag.py", dated, OLDEST).findings] == [
+        f"ComposerPodOperator(deferrable=...): added in cncf-kubernetes 5.2; {OLDEST} rejects it"
+    ]
+
+
+def test_a_subclass_takes_the_keywords_its_init_reads():
+    source = HEADER + textwrap.dedent("""
+        class Team(ComposerPodOperator):
+            def __init__(self, team, **kwargs):
+                self.squad = kwargs.pop("squad")
+                super().__init__(**kwargs)
+        class Strict(Team):
+            pass
+        Strict(task_id="t", image="i", team="data", squad="a", startup_timeout=900)
+    """)
+    assert [f.message.split(":")[0] for f in check_source("dag.py", source, NEWEST).findings] == [
+        "Strict(startup_timeout=...)"
+    ]
+
+
+def test_a_mapped_task_is_refused_its_keywords_at_parse_time_and_its_values_when_it_runs():
+    source = HEADER + (
+        "ComposerPodOperator.partial(task_id='t', image='i', namespace='a_b', startup_timeut=900).expand(cmd=[['a']])\n"
+    )
+    found = check_source("dag.py", source, Target((3, 3), (10, 25))).findings
+    assert [(f.code, f.message.split(":")[0]) for f in found] == [
+        ("CK206", "Task 't'"),
+        ("CK205", "ComposerPodOperator.partial(startup_timeut=...)"),
+        ("CK205", "ComposerPodOperator.expand(cmd=...)"),
+    ]
+    assert "namespace='a_b' is not a valid namespace" in found[0].message
+    assert found[0].severity == "warning"
+
+
+def test_airflow_2_reads_resources_in_partial_as_its_own():
+    source = HEADER + "ComposerPodOperator.partial(task_id='t', image='i', resources={'limit_memory': '1G'})\n"
+    airflow2 = [f for f in check_source("dag.py", source, Target((2, 10), (10, 5))).findings if f.code == "CK205"]
+    assert "'limit_memory' is not one of them" in airflow2[0].message
+    assert not [f for f in check_source("dag.py", source, Target((3, 3), (10, 25))).findings if f.code == "CK205"]
+
+
+@pytest.mark.parametrize("composer", [2, 3])
+def test_the_node_pool_helper_gets_the_operators_platform_warning(monkeypatch, composer):
+    from airflow_provider_composer_kpo import ComposerPlatformWarning, ComposerPodOperator, gke_node_pool_affinity
+
+    monkeypatch.setenv("COMPOSER_VERSION", f"{composer}.0.0")
+    with pytest.warns(ComposerPlatformWarning) as warned:
+        ComposerPodOperator(task_id="t", image="i", affinity=gke_node_pool_affinity("pool-1"))
+    operator_says = {str(w.message).split("affinity=", 1)[1] for w in warned if "affinity=" in str(w.message)}
+    source = (
+        "from airflow_provider_composer_kpo import ComposerPodOperator, gke_node_pool_affinity\n"
+        "ComposerPodOperator(task_id='t', image='i', affinity=gke_node_pool_affinity('pool-1'))\n"
+    )
+    found = check_source("dag.py", source, Target((3, 3), (10, 25), composer)).findings
+    check_says = {f"{f.message.split('affinity=', 1)[1]} Fix: {f.fix}" for f in found if "affinity=" in f.message}
+    assert check_says == operator_says != set()

@@ -188,3 +188,157 @@ def test_without_libcst_migrate_says_which_extra_to_install(tmp_path, monkeypatc
     assert run("migrate", str(tmp_path))[0] == 2
     assert "pip install 'airflow-provider-composer-kpo[migrate]'" in capsys.readouterr().err
     assert run("check", str(tmp_path))[0] == 0
+
+
+def test_xcom_push_becomes_do_xcom_push_wherever_it_is_written():
+    """Airflow 1.10's xcom_push: as a keyword, in a **dict, and on GKEStartPodOperator (a KPO subclass)."""
+    source = """\
+        from airflow.contrib.operators.kubernetes_pod_operator import KubernetesPodOperator
+        from airflow.providers.google.cloud.operators.kubernetes_engine import GKEStartPodOperator
+
+        POD = {'namespace': 'n', 'xcom_push': True, 'is_delete_operator_pod': False, 'resources': {'limit_cpu': '1'}}
+        KubernetesPodOperator(task_id="a", image="i", xcom_push=True)
+        KubernetesPodOperator(task_id="b", image="i", **POD)
+        KubernetesPodOperator(task_id="c", image="i", **{"xcom_push": False, "namespace": "n"})
+        GKEStartPodOperator(task_id="d", project_id="p", location="l", cluster_name="c", image="i", xcom_push=True,
+                            resources={"limit_memory": "1Gi"}, is_delete_operator_pod=True)
+    """
+    migration = migrate(source, AIRFLOW_2)
+    migrated = migration.migrated
+    assert "xcom_push=" not in migrated.replace("do_xcom_push=", "")
+    assert 'ComposerPodOperator(task_id="a", image="i", do_xcom_push=True)' in migrated
+    assert (
+        "POD = {'namespace': 'n', 'do_xcom_push': True, 'on_finish_action': \"keep_pod\", "
+        "'container_resources': k8s.V1ResourceRequirements(limits={'cpu': '1'})}"
+    ) in migrated
+    assert '**{"do_xcom_push": False, "namespace": "n"}' in migrated
+    # GKE's operator stays (it runs the pod on its own cluster); the KubernetesPodOperator arguments it passes on move.
+    gke = migrated[migrated.index("GKEStartPodOperator(") :]
+    assert 'image="i", do_xcom_push=True' in gke
+    assert (
+        'container_resources=k8s.V1ResourceRequirements(limits={"memory": "1Gi"}), on_finish_action="delete_pod")'
+        in gke
+    )
+    notes = [note.message for note in migration.notes]
+    assert any(message.startswith("GKEStartPodOperator kept:") for message in notes)
+    # The namespace given in the dict counts: no note says it is missing for task b.
+    assert [note.line for note in migration.notes if note.message.startswith("namespace")] == [5]
+
+
+def test_gke_keeps_is_delete_operator_pod_where_on_finish_action_is_unknown():
+    source = """\
+        from airflow.providers.google.cloud.operators.kubernetes_engine import GKEStartPodOperator
+        GKEStartPodOperator(task_id="d", project_id="p", location="l", cluster_name="c", is_delete_operator_pod=True)
+    """
+    assert "is_delete_operator_pod=True" in migrate(source, PROVIDER_6).migrated
+    assert 'on_finish_action="delete_pod"' in migrate(source, AIRFLOW_2).migrated
+
+
+def test_airflow_sdk_imports_move_to_airflow_2():
+    source = """\
+        from airflow.sdk import DAG, Variable, task  # the Task SDK
+        from airflow.sdk import dag as dag_decorator
+
+        with DAG("d", schedule=None) as dag:
+            task(lambda: Variable.get("key", default="x"))()
+    """
+    migrated = migrate(source, AIRFLOW_2).migrated
+    assert migrated.startswith(
+        "from airflow import DAG  # the Task SDK\n"
+        "from airflow.models import Variable\n"
+        "from airflow.decorators import task\n"
+        "from airflow.decorators import dag as dag_decorator\n"
+    )
+    assert "airflow.sdk" not in migrated
+    assert 'Variable.get("key", default_var="x")' in migrated  # Airflow 2 names it default_var
+    assert migrate(source, NEWEST).migrated == textwrap.dedent(source)
+
+
+def test_an_import_that_only_partly_moves_is_split():
+    source = """\
+        from airflow.sdk import DAG, asset, task
+
+        DAG, asset, task
+    """
+    migrated = migrate(source, AIRFLOW_2).migrated
+    assert migrated.startswith(
+        "from airflow.sdk import asset\nfrom airflow import DAG\nfrom airflow.decorators import task\n"
+    )
+
+
+def test_airflow_1_kubernetes_classes_become_client_models():
+    source = """\
+        from airflow.contrib.kubernetes.pod import Port, Resources
+        from airflow.contrib.kubernetes.pod_runtime_info_env import PodRuntimeInfoEnv
+        from airflow.contrib.kubernetes.volume import Volume
+        from airflow.contrib.kubernetes.volume_mount import VolumeMount
+
+        CONFIGS = {'persistentVolumeClaim': {'claimName': 'claim'}}
+        mount = VolumeMount('data', mount_path='/data', sub_path=None, read_only=True)
+        volume = Volume(name='data', configs=CONFIGS)
+        inline = Volume('tmp', {'emptyDir': {}})
+        port = Port('http', 80)
+        resources = Resources(request_memory='1Gi', limit_cpu='2', limit_gpu=1)
+        env = PodRuntimeInfoEnv('POD_IP', 'status.podIP')
+    """
+    migration = migrate(source, AIRFLOW_2)
+    assert not migration.notes
+    assert "from kubernetes.client.models import " in migration.migrated
+    assert "airflow.contrib" not in migration.migrated
+    made: dict = {}
+    exec(compile(migration.migrated, "dag.py", "exec"), made)  # the Kubernetes client's models, nothing else
+    mount = made["mount"]
+    assert (mount.name, mount.mount_path, mount.sub_path, mount.read_only) == ("data", "/data", None, True)
+    assert made["volume"].persistent_volume_claim == {"claimName": "claim"}
+    assert made["inline"].name == "tmp" and made["inline"].empty_dir == {}
+    assert (made["port"].name, made["port"].container_port) == ("http", 80)
+    assert made["resources"].requests == {"memory": "1Gi"}
+    assert made["resources"].limits == {"cpu": "2", "nvidia.com/gpu": 1}
+    assert made["env"].value_from.field_ref.field_path == "status.podIP"
+
+
+def test_resources_given_as_the_old_class_becomes_container_resources():
+    source = """\
+        from airflow.contrib.kubernetes import pod
+        from airflow.contrib.operators.kubernetes_pod_operator import KubernetesPodOperator
+        KubernetesPodOperator(task_id="t", image="i", resources=pod.Resources(limit_memory="1Gi"))
+    """
+    migration = migrate(source, AIRFLOW_2)
+    assert 'container_resources=V1ResourceRequirements(limits={"memory": "1Gi"})' in migration.migrated
+    assert not [note for note in migration.notes if note.message.startswith("resources=")]
+
+
+def test_an_old_class_that_cannot_be_rewritten_safely_is_noted():
+    source = """\
+        from airflow.kubernetes.volume import Volume
+        volume = Volume(name="v", configs=load_configs())
+    """
+    migration = migrate(source, AIRFLOW_2)
+    assert [note.message.split(":")[0] for note in migration.notes] == [
+        "Volume(configs=...) is not a dict literal of the file"
+    ]
+
+
+def test_import_guards_left_empty_by_moved_imports_go():
+    source = """\
+        try:
+            from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+        except ImportError:
+            # older Airflow
+            try:
+                from airflow.providers.cncf.kubernetes.operators.kubernetes_pod import KubernetesPodOperator
+            except ImportError:
+                from airflow.contrib.operators.kubernetes_pod_operator import KubernetesPodOperator
+        try:
+            import optional_thing
+        except ImportError:
+            optional_thing = None
+
+        KubernetesPodOperator(task_id="t", image="i", namespace="n", startup_timeout_seconds=300)
+    """
+    migrated = migrate(source).migrated
+    assert migrated == (
+        "from airflow_provider_composer_kpo import ComposerPodOperator\n"
+        "try:\n    import optional_thing\nexcept ImportError:\n    optional_thing = None\n\n"
+        'ComposerPodOperator(task_id="t", image="i", namespace="n", startup_timeout_seconds=300)\n'
+    )

@@ -173,13 +173,13 @@ def test_composer3_empty_affinity_is_not_a_finding(affinity):
     assert composer3_warnings(affinity=affinity) == []
 
 
-def test_composer3_node_selector_and_tolerations_are_cautious():
+def test_composer3_node_selector_and_tolerations_are_unverified():
     findings = composer3_warnings(
         node_selector={"cloud.google.com/gke-nodepool": "pool-0"},
         tolerations=[k8s.V1Toleration(key="dedicated", operator="Exists")],
     )
     assert params(findings) == ["node_selector", "tolerations"]
-    assert all("unverified" in f.message for f in findings)
+    assert all("unverified" in f.message and not f.verified for f in findings)
     assert composer3_warnings(node_selector={}, tolerations=[]) == []
 
 
@@ -227,7 +227,8 @@ def test_autopilot_limits_count_as_requests():
 
 def test_autopilot_missing_ephemeral_storage_only():
     finding = only(autopilot_warnings(res({"cpu": "1", "memory": "2Gi"})))
-    assert "no ephemeral-storage request" in finding.message and "evicted" in finding.message
+    assert "no ephemeral-storage request" in finding.message and "sets 1 GiB of ephemeral storage" in finding.message
+    assert finding.verified
 
 
 @pytest.mark.parametrize(
@@ -301,6 +302,48 @@ def test_autopilot_unparseable_and_templated_values_are_skipped():
     assert "no cpu request" in only(findings).message
 
 
+# --- what users see: verified rules only ---
+
+
+UNVERIFIED_COMPOSER2 = [
+    res({"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "5Mi"}),  # minimums
+    res({"cpu": "200m", "memory": "2Gi", "ephemeral-storage": "1Gi"}),  # ratio
+    res({"cpu": "31", "memory": "100Gi", "ephemeral-storage": "20Gi"}),  # maximums
+    res({"cpu": "1", "memory": "2Gi", "ephemeral-storage": "1Gi"}, {"memory": "4Gi"}),  # limit above request
+]
+
+
+@pytest.mark.parametrize("resources", UNVERIFIED_COMPOSER2)
+def test_unverified_autopilot_rules_are_computed_but_not_shown(resources, caplog):
+    computed = autopilot_warnings(resources)
+    assert computed and not any(f.verified for f in computed), computed
+    with caplog.at_level("DEBUG", logger="airflow_provider_composer_kpo.platform.rules"):
+        assert platform_findings(composer_major=2, container_resources=resources) == []
+    assert len([r for r in caplog.records if r.message.startswith("Not shown, unverified: ")]) == len(computed)
+
+
+def test_unverified_composer3_rules_are_not_shown():
+    shown = platform_findings(
+        composer_major=3, container_resources=FINE, node_selector={"a": "b"}, tolerations=[{"key": "k"}]
+    )
+    assert shown == []
+
+
+@pytest.mark.parametrize("major", [2, 3])
+def test_shown_findings_never_call_themselves_unverified(major):
+    shown = platform_findings(
+        composer_major=major,
+        namespace="default",
+        container_resources=res({"cpu": "100m", "memory": "64Gi"}, {"cpu": "64"}),
+        affinity={"nodeAffinity": {"x": 1}},
+        node_selector={"a": "b"},
+        tolerations=[{"key": "k"}],
+        extra_containers=[k8s.V1Container(name="side")],
+    )
+    assert shown and all(f.verified for f in shown)
+    assert not [f for f in shown if "unverified" in str(f) or "secondary" in str(f)]
+
+
 def test_composer2_affinity():
     findings = platform_findings(
         composer_major=2, container_resources=FINE, affinity={"nodeAffinity": {"x": ["pool-0"]}}
@@ -331,7 +374,7 @@ def test_pod_findings_read_the_built_pod():
         ],
     )
     findings = pod_findings(pod, composer_major=3)
-    assert params(findings) == ["namespace", "container_resources", "node_selector", "containers[2]"]
+    assert params(findings) == ["namespace", "container_resources", "containers[2]"]  # node_selector: unverified
 
 
 def test_pod_findings_after_googles_hook_use_the_rendered_resources():

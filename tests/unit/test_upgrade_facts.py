@@ -140,3 +140,33 @@ def test_each_argument_is_accepted_exactly_where_the_table_says(argument):
         )
         if argument.renames:
             assert _accepted(kind, argument.replacement) if argument.replacement in SAMPLES else True
+
+
+def _signature_keywords(operator: type) -> set[str]:
+    """Return every keyword ``operator`` takes: each ``__init__`` up its MRO to BaseOperator, as Airflow counts."""
+    import inspect
+
+    try:
+        from airflow.sdk import BaseOperator  # Airflow 3
+    except ImportError:
+        from airflow.models.baseoperator import BaseOperator
+    mro = operator.mro()
+    keywords = set()
+    for klass in mro[: mro.index(BaseOperator) + 1]:
+        init = vars(klass).get("__init__")
+        parameters = inspect.signature(init).parameters.values() if init is not None else ()
+        named = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        keywords |= {p.name for p in parameters if p.kind in named and p.name != "self"}
+    return keywords
+
+
+@pytest.mark.parametrize("kind", ["stock", "composer"])
+def test_the_keyword_table_is_the_installed_signatures(kind):
+    from airflow_provider_composer_kpo import ComposerPodOperator
+    from airflow_provider_composer_kpo.compat import KubernetesPodOperator
+    from airflow_provider_composer_kpo.tools.parameters import accepted_keywords
+
+    operator = ComposerPodOperator if kind == "composer" else KubernetesPodOperator
+    table = accepted_keywords(kind, INSTALLED)
+    installed = _signature_keywords(operator)
+    assert (sorted(table - installed), sorted(installed - table)) == ([], []), INSTALLED

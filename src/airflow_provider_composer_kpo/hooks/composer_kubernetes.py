@@ -67,12 +67,12 @@ class ComposerKubernetesHook(KubernetesHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Return the connection form's extra fields for Airflow 2 (stored without a prefix)."""
+        """Return the connection form's extra fields for Airflow 2 and 3.1 (stored without a prefix)."""
         return connection_form.form_widgets()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Return which standard fields the Airflow 2 form hides and what it suggests."""
+        """Return which standard fields the Airflow 2 and 3.1 form hides and what it suggests."""
         return connection_form.field_behaviour(kebab=False)
 
     @classmethod

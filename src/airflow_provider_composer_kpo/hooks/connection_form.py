@@ -1,11 +1,12 @@
 """The "Kubernetes (Cloud Composer)" connection form: its fields, placeholders and hidden fields, once.
 
-Airflow 2 builds the form from the hook's ``get_connection_form_widgets`` / ``get_ui_field_behaviour``;
-Airflow 3 (no Flask AppBuilder) from the provider info's ``conn-fields`` / ``ui-field-behaviour``.
-Both are made from :data:`FIELDS` here. Airflow 3's form shows no placeholder in an extra field, so
-every field with one also says it in its description, which both forms show. Pure data:
-``get_provider_info`` imports this module while Airflow loads its configuration, so it imports
-nothing from Airflow.
+Airflow 2 builds the form from the hook's ``get_connection_form_widgets`` / ``get_ui_field_behaviour``,
+and so does Airflow 3.1 (its API server mocks Flask AppBuilder and wtforms for that call); Airflow 3
+after 3.1 (no Flask AppBuilder) reads the provider info's ``conn-fields`` / ``ui-field-behaviour``.
+Both are made from :data:`FIELDS` here, and the hook keeps its methods on every Airflow. Airflow 3's
+form shows no placeholder in an extra field, so every field with one also says it in its
+description, which both forms show. Pure data: ``get_provider_info`` imports this module while
+Airflow loads its configuration, so it imports nothing from Airflow.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ FIELDS = (
 
 
 def conn_fields() -> dict[str, Any]:
-    """Return the provider info's ``conn-fields`` (Airflow 3)."""
+    """Return the provider info's ``conn-fields`` (Airflow 3 after 3.1)."""
     fields = {}
     for field in FIELDS:
         schema: dict[str, Any] = {"type": ["boolean" if field.boolean else "string", "null"]}
@@ -70,7 +71,7 @@ def conn_fields() -> dict[str, Any]:
 
 def field_behaviour(*, kebab: bool) -> dict[str, Any]:
     """Return the hidden fields and placeholders: the provider info's ``ui-field-behaviour`` (``kebab``,
-    Airflow 3) or the hook's ``get_ui_field_behaviour()`` (Airflow 2)."""
+    Airflow 3 after 3.1) or the hook's ``get_ui_field_behaviour()`` (Airflow 2 and 3.1)."""
     return {
         "hidden-fields" if kebab else "hidden_fields": list(HIDDEN_FIELDS),
         "relabeling": {},
@@ -79,7 +80,8 @@ def field_behaviour(*, kebab: bool) -> dict[str, Any]:
 
 
 def form_widgets() -> dict[str, Any]:
-    """Return the hook's ``get_connection_form_widgets()`` (Airflow 2's Flask AppBuilder form)."""
+    """Return the hook's ``get_connection_form_widgets()``: Airflow 2's Flask AppBuilder form, and
+    Airflow 3.1's, whose API server calls it with Flask AppBuilder and wtforms mocked."""
     from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
     from flask_babel import lazy_gettext
     from wtforms import BooleanField, PasswordField, StringField

@@ -1,30 +1,34 @@
 """What GKE Autopilot (Composer 2's cluster) does to a pod's resource requests: findings, never errors.
 
-Autopilot reserves, and Composer 2 bills, what a pod requests. Below a minimum it raises the
-request, above a maximum it refuses the pod, and unset requests get defaults. These rules cover
-the default general-purpose compute class only: a pod that selects a compute class or a GPU
+Autopilot reserves, and bills, what a pod requests. Below a minimum it raises the request, above a
+maximum it refuses the pod, and unset requests get defaults. These rules cover the default
+general-purpose compute class only: a pod that selects a compute class or a GPU
 (``cloud.google.com/compute-class``, ``cloud.google.com/gke-accelerator``) has other numbers and
 is not checked. Kubernetes fills an unset request from the limit, so that is what is checked.
 
+Only rules read in Google's own pages are shown to users ("shown"); the others are computed with
+``verified=False`` and only logged at debug level (:func:`.rules.platform_findings`), until someone
+reads the numbers on Google's page.
+
 ============================  =============================================  ==========================
-what the pod asks             what Autopilot does                            source
+what the pod asks             what Autopilot does                            source, shown?
 ============================  =============================================  ==========================
-no cpu and memory requests    sets 0.5 vCPU and 2 GiB                        [AP] verified
-only one of cpu and memory    sets the other from the CPU:memory ratio       [AP] verified
-no ephemeral-storage request  sets 1 GiB; writing more gets the pod evicted  [AP] verified, [EVICT]
-cpu below 250m (50m with      raises it                                      [SEC] unverified
+no cpu and memory requests    sets 0.5 vCPU and 2 GiB                        [AP] verified, shown
+only one of cpu and memory    sets the other from the CPU:memory ratio       [AP] verified, shown
+no ephemeral-storage request  sets 1 GiB                                     [AP] verified, shown
+extra container, no requests  gets the defaults too                          [AP] verified, shown
+cpu below 250m (50m with      raises it                                      [SEC] unverified, debug
 pod bursting)
-memory below 512 MiB (52 MiB  raises it                                      [SEC] unverified
+memory below 512 MiB (52 MiB  raises it                                      [SEC] unverified, debug
 with pod bursting)
-memory per vCPU outside 1 to  raises the smaller of the two to fit           [SEC] unverified
+memory per vCPU outside 1 to  raises the smaller of the two to fit           [SEC] unverified, debug
 6.5 GiB
-pod total above 30 vCPU or    rejects the pod                                [SEC] unverified (older
-110 GiB                                                                      notes: 28 vCPU, 80 GiB)
-ephemeral-storage outside     raises it / lowers or rejects it               [AP] quoted in [FUSE]
+pod total above 30 vCPU or    rejects the pod                                [SEC] unverified, debug
+110 GiB                                                                      (older notes: 28, 80 GiB)
+ephemeral-storage outside     raises it / lowers or rejects it               [FUSE] quoting [AP], debug
 10 MiB to 10 GiB
-limit above request           sets the limit to the request where the        [BURST] verified;
-                              cluster does not support bursting              which clusters: unverified
-extra container, no requests  gets the defaults too                          [AP] verified
+limit above request           sets the limit to the request where the        [BURST] verified; which
+                              cluster does not support bursting              clusters: unverified, debug
 ============================  =============================================  ==========================
 
 Sources:
@@ -33,16 +37,17 @@ Sources:
   below the minimum are modified to fit, above the maximum the workload is rejected; default
   general-purpose requests 0.5 vCPU and 2 GiB; every other container gets 1 GiB of ephemeral storage;
   a lone CPU or memory request gets the other set from the ratio. The minimum/maximum table itself
-  was not readable in the stored copy.
+  was not readable in the stored copy (searched again for issue #30: only the page's opening is
+  stored).
 - [SEC] https://finops-stack.jetstack.io/distribution-gke-autopilot (a secondary summary of [AP]):
   CPU min 50m bursting / 250m otherwise, max 30; memory min 52 MiB / 512 MiB, max 110 GiB;
   vCPU:GiB between 1:1 and 1:6.5, e.g. 200m with 2 GiB becomes about 308m.
 - [FUSE] https://github.com/GoogleCloudPlatform/gcs-fuse-csi-driver/issues/21 quotes [AP]: the
   ephemeral storage request must be between 10 MiB and 10 GiB, larger ones are scaled down.
-- [EVICT] https://github.com/kubeai-project/kubeai/issues/250: Autopilot's 1 GiB ephemeral default
-  breaks workloads that write more.
 - [BURST] https://cloud.google.com/kubernetes-engine/docs/how-to/pod-bursting-gke: limits above
-  requests only where the cluster supports bursting.
+  requests (or unset limits) let a pod use spare capacity where the cluster supports bursting; its
+  list of benefits says Autopilot bills the total of the Pods' resource requests (read in the
+  Japanese copy, ?hl=ja).
 
 KPO's XCom sidecar asks 1m CPU and 10Mi, below every minimum; Autopilot raises it and nobody can
 fix that from a DAG, so it gets no finding.
@@ -72,12 +77,12 @@ GI = Decimal(2**30)
 DEFAULT_CPU = Decimal("0.5")
 DEFAULT_MEMORY = 2 * GI
 DEFAULT_EPHEMERAL = 1 * GI
-# Unverified ([SEC]); warnings only:
+# Unverified ([SEC]); findings with verified=False, logged at debug level only:
 MIN_CPU, MIN_CPU_BURSTING = Decimal("0.25"), Decimal("0.05")
 MIN_MEMORY, MIN_MEMORY_BURSTING = 512 * MI, 52 * MI
 MAX_CPU, MAX_MEMORY = Decimal(30), 110 * GI
 MIN_GIB_PER_CPU, MAX_GIB_PER_CPU = Decimal(1), Decimal("6.5")
-# Quoted from [AP] in [FUSE]:
+# Quoted from [AP] in [FUSE], a secondary source; verified=False likewise:
 MIN_EPHEMERAL, MAX_EPHEMERAL = 10 * MI, 10 * GI
 #: node selector keys that move a pod off the general-purpose class, whose numbers these are.
 OTHER_CLASS_KEYS = ("cloud.google.com/compute-class", "cloud.google.com/gke-accelerator")
@@ -156,12 +161,12 @@ def _unset(resources: Any, base: Mapping[str, Decimal]) -> Iterator[Finding]:
     elif "cpu" in missing or "memory" in missing:
         parts.append(f"a {missing[0]} request derived from the {'memory' if missing[0] == 'cpu' else 'cpu'} one")
     if "ephemeral-storage" in missing:
-        parts.append("1 GiB of ephemeral storage (the pod is evicted when it writes more)")
+        parts.append("1 GiB of ephemeral storage")
     yield Finding(
         "container_resources",
         show(resources),
         f"no {', '.join(missing)} request: GKE Autopilot (Composer 2) sets {'; '.join(parts)}, "
-        "and the pod is billed for what it requests.",
+        "and Autopilot bills what a pod requests.",
         "set requests for cpu, memory and ephemeral-storage to what the task needs, "
         "e.g. requests={'cpu': '500m', 'memory': '1Gi', 'ephemeral-storage': '2Gi'}.",
         AUTOPILOT_REQUESTS_DOC,
@@ -186,6 +191,7 @@ def _minimums(resources: Any, base: Mapping[str, Decimal]) -> Iterator[Finding]:
             "amount (minimums from a secondary summary of Google's page: unverified).",
             f"request at least {text(minimum)} of {name}, or accept the raise.",
             SECONDARY_SUMMARY if name != "ephemeral-storage" else EPHEMERAL_QUOTE,
+            verified=False,
         )
 
 
@@ -208,6 +214,7 @@ def _ratio(resources: Any, base: Mapping[str, Decimal]) -> Iterator[Finding]:
         "summary of Google's page: unverified).",
         "keep memory between 1 and 6.5 GiB per requested vCPU.",
         SECONDARY_SUMMARY,
+        verified=False,
     )
 
 
@@ -228,6 +235,7 @@ def _limits_above_requests(resources: Any) -> Iterator[Finding]:
         "clusters support bursting is unverified).",
         f"request the {' and '.join(raised)} the task needs, and set the limit equal to it.",
         BURSTING_DOC,
+        verified=False,
     )
 
 
@@ -273,6 +281,7 @@ def _pod_totals(
             + (", and keep large scratch data in Cloud Storage." if name == "ephemeral-storage" else ".")
             + " For more, run the task on a cluster of your own with GKEStartPodOperator.",
             source,
+            verified=False,
         )
 
 

@@ -17,9 +17,12 @@ memory/storage not a quantity         pod is created
 affinity                              not available on Composer 3                           [KPO3] verified
 extra containers or native sidecars   at most one sidecar, named ``airflow-xcom-sidecar``;  [KPO3] + [PM] verified
 other than the XCom sidecar           their resources size nothing
-node_selector                         not documented; no node pools of yours to select      unverified
-tolerations                           not documented; nothing of yours to tolerate          unverified
+node_selector                         not documented; no node pools of yours to select      unverified: debug only
+tolerations                           not documented; nothing of yours to tolerate          unverified: debug only
 ====================================  ====================================================  ======================
+
+Findings from unverified rules carry ``verified=False``: :func:`.rules.platform_findings` logs them at
+debug level and never shows them to users.
 
 Sources:
 
@@ -33,8 +36,8 @@ Sources:
 - [PM] the same file, ``is_kubernetes_pod_operator_base_container_terminated``: raises when the peer
   VM reports more than one container besides ``airflow-xcom-sidecar``.
 - Not found in any source: whether node selectors, tolerations, host networking or privileged
-  containers are honoured on a peer VM. Node selectors and tolerations get cautious findings; host
-  networking and privileged containers get none.
+  containers are honoured on a peer VM. Node selectors and tolerations get findings that are only
+  logged at debug level; host networking and privileged containers get none.
 """
 
 from __future__ import annotations
@@ -192,7 +195,8 @@ def _affinity(affinity: Any) -> Iterator[Finding]:
 
 
 def _node_selector(node_selector: Any) -> Iterator[Finding]:
-    # Unverified: Google's Composer 3 page neither lists node selectors as supported nor as rejected.
+    # Unverified: Google's Composer 3 page neither lists node selectors as supported nor as rejected
+    # (https://cloud.google.com/composer/docs/composer-3/use-kubernetes-pod-operator): debug only.
     if not is_set(node_selector) or is_templated(node_selector):
         return
     yield Finding(
@@ -203,11 +207,12 @@ def _node_selector(node_selector: Any) -> Iterator[Finding]:
         "Pending).",
         f"remove node_selector and size the VM with container_resources, {_OWN_CLUSTER}.",
         f"{COMPOSER3_KPO_DOC} (not mentioned there)",
+        verified=False,
     )
 
 
 def _tolerations(tolerations: Any) -> Iterator[Finding]:
-    # Unverified, as for node selectors.
+    # Unverified, as for node selectors: debug only.
     if not is_set(tolerations) or is_templated(tolerations):
         return
     yield Finding(
@@ -217,6 +222,7 @@ def _tolerations(tolerations: Any) -> Iterator[Finding]:
         "does not mention tolerations (unverified: they are probably ignored).",
         "remove tolerations on Composer 3.",
         f"{COMPOSER3_KPO_DOC} (not mentioned there)",
+        verified=False,
     )
 
 

@@ -10,11 +10,14 @@ None, 1         none (not Composer, or GKE Standard node pools of yours)
 
 Google's own code treats every major from 3 on as Composer 3 (``is_serverless_composer``); so do
 we. The caller reads the major (:func:`~airflow_provider_composer_kpo.composer.composer_major_version`)
-and passes it in, so everything here stays pure.
+and passes it in, so everything here stays pure but for one debug log line: a finding whose rule
+is unverified (``Finding.verified`` False) is logged at debug level and left out, so that every
+warning a user sees states a fact read in Google's documentation or code.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,6 +28,8 @@ from .autopilot_rules import composer2_warnings
 from .composer3_rules import composer3_warnings
 from .finding import Finding
 from .peer_vm_sizing import UnsizableResources, format_cpus, peer_vm_size, requests_and_limits
+
+log = logging.getLogger(__name__)
 
 
 def platform_findings(
@@ -40,7 +45,8 @@ def platform_findings(
 ) -> list[Finding]:
     """Return what this Composer will change, ignore or refuse in the pod settings; never raises for them.
 
-    Values that are Jinja templates are skipped; call again with the rendered values.
+    Values that are Jinja templates are skipped; call again with the rendered values. Findings of
+    unverified rules are logged at debug level and left out.
 
     :param composer_major: Composer's major version, None when not on Composer.
     :param namespace: the pod's namespace.
@@ -55,7 +61,7 @@ def platform_findings(
     if composer_major is None or composer_major < 2:
         return []
     if composer_major >= 3:
-        return composer3_warnings(
+        findings = composer3_warnings(
             namespace=namespace,
             container_resources=container_resources,
             affinity=affinity,
@@ -64,12 +70,22 @@ def platform_findings(
             extra_containers=extra_containers,
             init_containers=init_containers,
         )
-    return composer2_warnings(
-        container_resources=container_resources,
-        affinity=affinity,
-        node_selector=node_selector,
-        extra_containers=extra_containers,
-    )
+    else:
+        findings = composer2_warnings(
+            container_resources=container_resources,
+            affinity=affinity,
+            node_selector=node_selector,
+            extra_containers=extra_containers,
+        )
+    return _verified(findings)
+
+
+def _verified(findings: list[Finding]) -> list[Finding]:
+    """Return the findings users may see; log the unverified ones at debug level."""
+    for finding in findings:
+        if not finding.verified:
+            log.debug("Not shown, unverified: %s (source: %s)", finding, finding.source)
+    return [finding for finding in findings if finding.verified]
 
 
 def pod_findings(

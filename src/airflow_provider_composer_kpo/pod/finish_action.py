@@ -10,20 +10,32 @@ import warnings
 
 from kubernetes.client import models as k8s
 
-from ..compat import ProviderDeprecationWarning
-from ..exceptions import ComposerPodConfigError
-
 ON_FINISH_ACTIONS = ("delete_pod", "delete_succeeded_pod", "keep_pod")
 DEFAULT_ON_FINISH_ACTION = "delete_pod"
 
 
+def finish_action_problem(on_finish_action: object, is_delete_operator_pod: object = None) -> str | None:
+    """Return what is wrong with the two parameters (and the fix), or None when they agree on an action."""
+    if on_finish_action is not None and str(on_finish_action) not in ON_FINISH_ACTIONS:
+        return f"on_finish_action={on_finish_action!r} is not one of {', '.join(map(repr, ON_FINISH_ACTIONS))}."
+    if on_finish_action is None or is_delete_operator_pod is None:
+        return None
+    if str(on_finish_action) != ("delete_pod" if is_delete_operator_pod else "keep_pod"):
+        return (
+            f"is_delete_operator_pod={is_delete_operator_pod!r} contradicts "
+            f"on_finish_action={on_finish_action!r}; pass only on_finish_action."
+        )
+    return None
+
+
 def resolve_on_finish_action(on_finish_action: str | None, is_delete_operator_pod: bool | None, *, task_id: str) -> str:
     """Return the one finish action the two (possibly both given) parameters mean."""
-    if on_finish_action is not None and str(on_finish_action) not in ON_FINISH_ACTIONS:
-        raise ComposerPodConfigError(
-            f"Task {task_id!r}: on_finish_action={on_finish_action!r} is not one of "
-            f"{', '.join(map(repr, ON_FINISH_ACTIONS))}."
-        )
+    from ..compat import ProviderDeprecationWarning  # imports Airflow; `composer-kpo check` must not
+    from ..exceptions import ComposerPodConfigError
+
+    problem = finish_action_problem(on_finish_action)
+    if problem is not None:
+        raise ComposerPodConfigError(f"Task {task_id!r}: {problem}")
     if is_delete_operator_pod is None:
         return str(on_finish_action or DEFAULT_ON_FINISH_ACTION)
     warnings.warn(
@@ -32,13 +44,10 @@ def resolve_on_finish_action(on_finish_action: str | None, is_delete_operator_po
         ProviderDeprecationWarning,
         stacklevel=3,
     )
-    implied = "delete_pod" if is_delete_operator_pod else "keep_pod"
-    if on_finish_action is not None and str(on_finish_action) != implied:
-        raise ComposerPodConfigError(
-            f"Task {task_id!r}: is_delete_operator_pod={is_delete_operator_pod!r} contradicts "
-            f"on_finish_action={on_finish_action!r}; pass only on_finish_action."
-        )
-    return implied
+    problem = finish_action_problem(on_finish_action, is_delete_operator_pod)
+    if problem is not None:
+        raise ComposerPodConfigError(f"Task {task_id!r}: {problem}")
+    return "delete_pod" if is_delete_operator_pod else "keep_pod"
 
 
 def should_delete_pod(on_finish_action: str, remote_pod: k8s.V1Pod | None, *, task_stopped: bool = False) -> bool:

@@ -9,13 +9,12 @@ are left to the API server, since their final form is only known at run time.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from kubernetes.client import models as k8s
-
-from ..exceptions import ComposerPodConfigError
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -28,18 +27,31 @@ MAX_POD_NAME = 220  # upstream's limit before it adds a random suffix
 
 def validate_static_arguments(arguments: Mapping[str, Any], *, task_id: str) -> None:
     """Raise :class:`ComposerPodConfigError` for the first static argument Kubernetes would reject."""
+    for _, problem in static_argument_problems(arguments):
+        from ..exceptions import ComposerPodConfigError  # imports Airflow; `composer-kpo check` must not
+
+        raise ComposerPodConfigError(f"Task {task_id!r}: {problem}")
+
+
+def static_argument_problems(arguments: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """Yield (parameter, what is wrong and the fix) for each static argument Kubernetes would reject.
+
+    In the order :func:`validate_static_arguments` checks them; ``composer-kpo check`` reports each.
+    """
     for parameter in ("cmds", "arguments"):
-        _reject_unclosed_jinja_comment(arguments.get(parameter), parameter, task_id)
+        problem = _unclosed_jinja_comment(arguments.get(parameter), parameter)
+        if problem:
+            yield parameter, problem
     for parameter, check in _CHECKS.items():
         value = arguments.get(parameter)
         if value is None or _is_templated(value):
             continue
         problem = check(value)
         if problem:
-            raise ComposerPodConfigError(f"Task {task_id!r}: {parameter}={value!r} {problem}")
+            yield parameter, f"{parameter}={value!r} {problem}"
 
 
-def _reject_unclosed_jinja_comment(value: Any, parameter: str, task_id: str) -> None:
+def _unclosed_jinja_comment(value: Any, parameter: str) -> str | None:
     """``cmds``/``arguments`` are Jinja templates: bash's ``${#VAR}`` opens a Jinja comment (``{#``)."""
     items = [value] if isinstance(value, str) else value if isinstance(value, (list, tuple)) else []
     for index, item in enumerate(items):
@@ -47,11 +59,12 @@ def _reject_unclosed_jinja_comment(value: Any, parameter: str, task_id: str) -> 
             continue
         start = item.find("{#")
         if start >= 0 and "#}" not in item[start:]:
-            raise ComposerPodConfigError(
-                f"Task {task_id!r}: {parameter}[{index}] contains '{{#' (as in bash's ${{#VAR}}), which Jinja "
+            return (
+                f"{parameter}[{index}] contains '{{#' (as in bash's ${{#VAR}}), which Jinja "
                 "reads as the start of a comment, so rendering fails. Wrap the script in "
                 '{% raw %}...{% endraw %}, or count with $(printf %s "$VAR" | wc -c).'
             )
+    return None
 
 
 def _is_templated(value: Any) -> bool:
@@ -160,7 +173,9 @@ def _non_negative_seconds(value: Any) -> str | None:
 
 def _container_resources(value: Any) -> str | None:
     if isinstance(value, Mapping):
-        value = k8s.V1ResourceRequirements(**value)
+        # A key that is not a V1ResourceRequirements field (the pre-5.0 limit_memory) leaves it a dict.
+        with contextlib.suppress(TypeError):
+            value = k8s.V1ResourceRequirements(**value)
     if not isinstance(value, k8s.V1ResourceRequirements):
         return "must be a kubernetes.client.models.V1ResourceRequirements."
     parsed: dict[str, dict[str, Any]] = {}

@@ -1,9 +1,9 @@
 """``composer-kpo check``: what in a DAG file breaks, or misbehaves, on a target Airflow / provider / Composer.
 
-Each rule reads the parsed source (:mod:`.dag_source`) and the version tables (:mod:`.upgrade_facts`);
-the shell and timeout rules are the operator's own (:mod:`..pod.entrypoint`, :mod:`..pod.timeouts`),
-and the Composer rules are :func:`..platform.rules.platform_findings`, so the check and the operator
-cannot disagree.
+Each rule reads the parsed source (:mod:`.dag_source`) and the version tables (:mod:`.upgrade_facts`,
+:mod:`.parameters`); the shell and timeout rules are the operator's own (:mod:`..pod.entrypoint`,
+:mod:`..pod.timeouts`), so are the argument checks (:mod:`.argument_rules`), and the Composer rules are
+:func:`..platform.rules.platform_findings`, so the check and the operator cannot disagree.
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ from ..platform.composer import (
 )
 from ..pod.entrypoint import describe_location, errexit_gap
 from ..pod.timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS, timeout_problem
+from .argument_rules import expand_calls, refusals
 from .codes import CODES
 from .dag_source import UNKNOWN, DagSource
+from .dag_source import callee as _callee
+from .dag_source import is_partial as _is_partial
 from .target import Target, show_version
 from .upgrade_facts import (
     COMPOSER_KUBECONFIG_TEMPLATE,
@@ -115,6 +118,7 @@ class _FileCheck:
         self.source = source
         self.target = target
         self.report = FileReport()
+        self._expands = expand_calls(source.tree)
 
     def run(self) -> FileReport:
         for node in ast.walk(self.source.tree):
@@ -131,6 +135,7 @@ class _FileCheck:
             self._arguments(call, kind)
             if kind in ("stock", "composer"):
                 kpo_calls.append((call, kind))
+                self._operator_rules(call, kind)
                 self._errexit(call, kind)
                 self._timeouts(call, kind)
                 self._platform(call, kind)
@@ -223,6 +228,10 @@ class _FileCheck:
             return f"rename it to {argument.replacement} (`composer-kpo migrate` does it)"
         return f"use {argument.replacement}"
 
+    def _operator_rules(self, call: ast.Call, kind: str) -> None:
+        for refusal in refusals(self.source, call, kind, self.target, expand=self._expands.get(id(call))):
+            self._add(refusal.node, refusal.code, refusal.message, refusal.fix)
+
     # CK3xx
     def _templates(self, node: ast.Constant) -> None:
         text = node.value
@@ -260,9 +269,10 @@ class _FileCheck:
             f"the {entry.shell} script in {where}" if entry.inline else f"{entry.shell} running the script in {where}"
         )
         if policy == "require":
+            # A mapped task (.partial) is built, and its script checked, only when it runs.
             self._add(
                 node.value if node else call,
-                "CK402",
+                "CK206" if _is_partial(call) else "CK402",
                 f"{what} does not enable errexit, and errexit_policy='require' rejects it",
                 "make `set -e` its first command (bash: `set -eo pipefail`), or use errexit_policy='inject'",
             )
@@ -452,15 +462,6 @@ class _FileCheck:
 
 
 _MIGRATE_FIX = "`composer-kpo migrate --write PATH` rewrites it to ComposerPodOperator"
-
-
-def _is_partial(call: ast.Call) -> bool:
-    return isinstance(call.func, ast.Attribute) and call.func.attr == "partial"
-
-
-def _callee(call: ast.Call) -> str:
-    func = call.func.value if _is_partial(call) else call.func
-    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "call")
 
 
 def _shorten(text: str, limit: int = 60) -> str:

@@ -5,7 +5,8 @@ group       severity    meaning
 ==========  ==========  ======================================================================
 CK0xx       error       the file cannot be read as Python; nothing else in it is checked
 CK1xx       error       an import that fails on the target
-CK2xx       error/...   an argument the target removed (error), ignores (warning), deprecated (info)
+CK2xx       error/...   an argument the target removed (error), ignores (warning), deprecated (info),
+                        or the operator refuses (error; in a mapped task, a warning)
 CK3xx       error       a template variable the target no longer defines
 CK4xx       warning/..  a shell script that does not stop at its first failing step
 CK5xx       error/...   a startup or schedule timeout outside the package's bounds
@@ -42,6 +43,8 @@ CODES: dict[str, Code] = {
         Code("CK202", WARNING, "argument ignored on the target: accepted, without effect"),
         Code("CK203", INFO, "argument deprecated on the target"),
         Code("CK204", ERROR, "argument not yet accepted on the target: the DAG fails to load"),
+        Code("CK205", ERROR, "argument the operator refuses: the DAG fails to load"),
+        Code("CK206", WARNING, "argument the operator refuses in a mapped task: each mapped task fails when it runs"),
         Code("CK301", ERROR, "template variable removed on the target: the task fails when it renders"),
         Code("CK401", WARNING, "shell script without errexit: a failed step before the last reports success"),
         Code("CK402", ERROR, "errexit_policy='require' and a script without errexit: the DAG fails to load"),

@@ -11,7 +11,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from .upgrade_facts import COMPOSER_KPO_NAMES, DAG_NAMES, STOCK_KPO_NAMES
+from .upgrade_facts import COMPOSER_KPO_NAMES, COMPOSER_MODULE, DAG_NAMES, STOCK_KPO_NAMES
 
 
 class _Unknown:
@@ -21,6 +21,12 @@ class _Unknown:
 
 UNKNOWN: Any = _Unknown()
 _KUBERNETES_MODELS = ("kubernetes.client.models.", "kubernetes.client.")
+#: The package's DAG helpers that are pure, by every name a DAG file imports them under.
+_HELPERS = {
+    f"{module}.{name}": name
+    for name in ("gke_node_pool_affinity",)
+    for module in (COMPOSER_MODULE, f"{COMPOSER_MODULE}.pod.helpers")
+}
 
 
 @dataclass
@@ -34,6 +40,8 @@ class DagSource:
     imports: dict[str, str] = field(default_factory=dict)
     #: local classes that subclass an operator kind ("stock" or "composer").
     local_operators: dict[str, str] = field(default_factory=dict)
+    #: local operator class -> the keywords its ``__init__`` (or a local base's) adds; absent: no ``__init__``.
+    local_keywords: dict[str, frozenset[str]] = field(default_factory=dict)
     constants: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -61,7 +69,28 @@ class DagSource:
                 kind = "composer" if "composer" in kinds else "stock" if "stock" in kinds else None
                 if kind:
                     source.local_operators[node.name] = kind
+                    source._record_keywords(node)
         return source
+
+    def _record_keywords(self, node: ast.ClassDef) -> None:
+        """Record the keywords a local operator class takes beyond its base: ``__init__``'s parameters and the
+        keys it reads from ``**kwargs`` (``kwargs.pop("team")``), with those of local bases."""
+        keywords: set[str] = set()
+        defines_init = False
+        for base in node.bases:
+            if isinstance(base, ast.Name) and base.id in self.local_keywords:
+                keywords |= self.local_keywords[base.id]
+                defines_init = True
+        for init in node.body:
+            if not (isinstance(init, ast.FunctionDef) and init.name == "__init__"):
+                continue
+            defines_init = True
+            arguments = init.args
+            keywords |= {a.arg for a in [*arguments.posonlyargs, *arguments.args[1:], *arguments.kwonlyargs]}
+            if arguments.kwarg is not None:
+                keywords |= _keys_read(init, arguments.kwarg.arg)
+        if defines_init:
+            self.local_keywords[node.name] = frozenset(keywords)
 
     def qualified_name(self, node: ast.AST) -> str | None:
         """Return what a name or dotted name refers to through the file's imports, e.g.
@@ -134,7 +163,8 @@ class DagSource:
                 return left + right
             return UNKNOWN
         if isinstance(node, ast.Call):
-            return self._kubernetes_model(node)
+            helper = _HELPERS.get(self.qualified_name(node.func) or "")
+            return self._helper(helper, node) if helper else self._kubernetes_model(node)
         return UNKNOWN
 
     def keyword(self, call: ast.Call, name: str) -> ast.keyword | None:
@@ -150,6 +180,18 @@ class DagSource:
             return None
         last = name.rsplit(".", 1)[-1]
         return last if last[:2] in ("V1", "V2") else None
+
+    def _helper(self, name: str, call: ast.Call) -> Any:
+        """Return what one of the package's pure helpers (pod/helpers.py) returns for literal arguments."""
+        args = [self.evaluate(arg) for arg in call.args]
+        if call.keywords or any(arg is UNKNOWN for arg in args):
+            return UNKNOWN
+        from ..pod import helpers
+
+        try:
+            return getattr(helpers, name)(*args)
+        except (TypeError, ValueError):
+            return UNKNOWN
 
     def _kubernetes_model(self, call: ast.Call) -> Any:
         model = self.kubernetes_model_name(call.func)
@@ -168,3 +210,38 @@ class DagSource:
             return cls(*args, **kwargs)
         except (TypeError, ValueError):
             return UNKNOWN
+
+
+def is_partial(call: ast.Call) -> bool:
+    """Return True for ``Operator.partial(...)``."""
+    return isinstance(call.func, ast.Attribute) and call.func.attr == "partial"
+
+
+def callee(call: ast.Call) -> str:
+    """Return the name a call uses for its operator: ``KPO`` for ``KPO(...)`` and ``KPO.partial(...)``."""
+    func = call.func.value if is_partial(call) else call.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "call")
+
+
+def _keys_read(function: ast.FunctionDef, kwargs: str) -> set[str]:
+    """Return the string keys ``function`` reads from its ``**kwargs`` dict: ``kwargs["a"]``, ``kwargs.pop("a")``."""
+    keys = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == kwargs:
+            key = node.slice
+            if type(key).__name__ == "Index":  # Python 3.8 wraps the key
+                key = key.value  # type: ignore[attr-defined]
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == kwargs
+            and node.func.attr in ("pop", "get", "setdefault")
+            and node.args
+        ):
+            key = node.args[0]
+        else:
+            continue
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            keys.add(key.value)
+    return keys

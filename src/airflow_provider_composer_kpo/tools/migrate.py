@@ -2,54 +2,41 @@
 target removed to its current form, keeping the file's formatting and comments (libcst).
 
 What it rewrites, all from :mod:`.upgrade_facts`: imports that moved (and the KPO import to
-ComposerPodOperator), ``days_ago(n)``, renamed arguments, the pre-5.0 ``resources`` dict,
-``is_delete_operator_pod``, Composer's kubeconfig ``config_file`` (ComposerPodOperator finds it),
-``execution_date`` in templates. What changes meaning (namespace and startup timeout defaults, ``set -e``
-injection) or cannot be rewritten safely is said in a note, never changed silently. A second run
-changes nothing.
+ComposerPodOperator; on Airflow 2, ``airflow.sdk`` names to where Airflow 2 has them), ``days_ago(n)``,
+``execution_date`` in templates; in calls (:mod:`.migrate_calls`), renamed arguments, the pre-5.0
+``resources`` dict, ``is_delete_operator_pod``, Composer's kubeconfig ``config_file`` (ComposerPodOperator
+finds it) and Airflow 1.10's ``Volume``/``VolumeMount``/``Port``/``Resources``/``PodRuntimeInfoEnv``
+(:mod:`.legacy_models`). ``try``/``except ImportError`` guards left empty by moved imports go. What changes
+meaning (namespace and startup timeout defaults, ``set -e`` injection) or cannot be rewritten safely is
+said in a note, never changed silently. A second run changes nothing.
 
 Needs the ``migrate`` extra (``pip install 'airflow-provider-composer-kpo[migrate]'``); ``check`` does not.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import libcst as cst
-from libcst.codemod import CodemodContext, ContextAwareTransformer
+from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
-from libcst.metadata import PositionProvider, QualifiedNameProvider
 
-from ..platform.composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE
-from ..pod.entrypoint import errexit_gap
-from ..pod.resources import LEGACY_RESOURCE_KEYS
-from ..pod.timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS
+from .migrate_calls import CallRewriter, Note
 from .target import Target
 from .upgrade_facts import (
-    COMPOSER_KPO_NAMES,
-    COMPOSER_KUBECONFIG_TEMPLATE,
     COMPOSER_MODULE,
     COMPOSER_OPERATOR,
-    DAG_NAMES,
     JINJA_BLOCK,
     STOCK_KPO_NAMES,
-    STOCK_STARTUP_TIMEOUT_SECONDS,
     SYMBOLS,
     TEMPLATE_VARIABLES_BY_NAME,
-    arguments_for,
     removed_template_variables,
 )
 
+__all__ = ["Migration", "Note", "migrate_source"]
+
 _KUBERNETES_MODELS = "kubernetes.client.models"
-
-
-@dataclass(frozen=True)
-class Note:
-    line: int
-    message: str
 
 
 @dataclass
@@ -75,6 +62,8 @@ def migrate_source(path: str, text: str, target: Target) -> Migration:
         migrated = AddImportsVisitor(context).transform_module(migrated)
     if context.scratch.get(RemoveImportsVisitor.CONTEXT_KEY):
         migrated = RemoveImportsVisitor(context).transform_module(migrated)
+        if rewriter.guarded_imports:
+            migrated = migrated.visit(_EmptyTryRemover())
     return Migration(path, text, migrated.code, sorted(rewriter.notes, key=lambda note: note.line))
 
 
@@ -91,34 +80,29 @@ def _moves(target: Target) -> dict[str, tuple[str, str]]:
     return moves
 
 
-class _Rewriter(ContextAwareTransformer):
-    METADATA_DEPENDENCIES = (QualifiedNameProvider, PositionProvider)
-
+class _Rewriter(CallRewriter):
     def __init__(self, context: CodemodContext, target: Target) -> None:
-        super().__init__(context)
-        self.target = target
+        super().__init__(context, target)
         self.moves = _moves(target)
         self.moved_modules = {name.rsplit(".", 1)[0] for name in self.moves}
-        self.notes: list[Note] = []
-        self.local_operators: dict[str, str] = {}
-        self.k8s_alias: str | None = None
-        self.dropped_strings: set[int] = set()
+        self.tries = 0
+        #: Whether an import that may go is inside a ``try`` (the guard may be left empty).
+        self.guarded_imports = False
+
+    def visit_Try(self, node: cst.Try) -> None:
+        self.tries += 1
+
+    def leave_Try(self, original_node: cst.Try, updated_node: cst.Try) -> cst.Try:
+        self.tries -= 1
+        return updated_node
 
     # names and imports
-    def _qualified(self, node: cst.CSTNode) -> set[str]:
-        return {name.name for name in self.get_metadata(QualifiedNameProvider, node, set())}
-
-    def _line(self, node: cst.CSTNode) -> int:
-        return self.get_metadata(PositionProvider, node).start.line
-
-    def _note(self, node: cst.CSTNode, message: str) -> None:
-        self.notes.append(Note(self._line(node), message))
-
     def visit_Import(self, node: cst.Import) -> bool:
         for alias in node.names:
             name = _dotted(alias.name)
             if name in self.moved_modules:
                 RemoveImportsVisitor.remove_unused_import(self.context, name, asname=_asname(alias))
+                self.guarded_imports = self.guarded_imports or self.tries > 0
             if name == _KUBERNETES_MODELS and _asname(alias):
                 self.k8s_alias = _asname(alias)
         return False
@@ -136,32 +120,45 @@ class _Rewriter(ContextAwareTransformer):
                 or qualified == "airflow.utils.dates.days_ago"
             ):
                 RemoveImportsVisitor.remove_unused_import(self.context, module, name, _asname(alias))
+                self.guarded_imports = self.guarded_imports or self.tries > 0
             if qualified == _KUBERNETES_MODELS:
                 self.k8s_alias = _asname(alias) or name
         return False
 
-    def leave_ImportFrom(self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom) -> cst.ImportFrom:
-        """Point ``from old import Name`` at the new module when every name keeps its own name there.
+    def leave_SimpleStatementLine(
+        self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
+    ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement]:
+        """Point ``from old import Name`` at the new module of each name that keeps its own name there.
 
-        Adding the new import and dropping the old one would leave both binding the same name.
+        Adding the new import and dropping the old one would leave both binding the same name. A name
+        that changes (KubernetesPodOperator) is imported anew, and the old import goes once unused.
         """
-        if updated_node.module is None or updated_node.relative or isinstance(updated_node.names, cst.ImportStar):
+        node = updated_node.body[0] if len(updated_node.body) == 1 else None
+        if not isinstance(node, cst.ImportFrom) or node.relative or isinstance(node.names, cst.ImportStar):
             return updated_node
-        module = _dotted(updated_node.module)
-        homes = {self.moves.get(f"{module}.{_dotted(alias.name)}") for alias in updated_node.names}
-        names = {_dotted(alias.name) for alias in updated_node.names}
-        if len(homes) != 1 or None in homes:
+        module = _dotted(node.module) if node.module else ""
+        staying: list[cst.ImportAlias] = []
+        moving: dict[str, list[cst.ImportAlias]] = {}
+        for alias in node.names:
+            home = self.moves.get(f"{module}.{_dotted(alias.name)}")
+            if home and home[1] == _dotted(alias.name):
+                moving.setdefault(home[0], []).append(alias)
+            else:
+                staying.append(alias)
+        if not moving:
             return updated_node
-        ((new_module, new_name),) = homes
-        if names != {new_name}:
-            return updated_node
-        return updated_node.with_changes(module=cst.parse_expression(new_module))
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        for base in node.bases:
-            kind = self._kind(base.value)
-            if kind in ("stock", "composer"):
-                self.local_operators[node.name.value] = kind
+        if not staying and len(moving) == 1:  # the statement as written, from its new module
+            return updated_node.with_changes(body=[node.with_changes(module=cst.parse_expression(next(iter(moving))))])
+        lines = []
+        if staying:
+            staying[-1] = staying[-1].with_changes(comma=node.names[-1].comma)
+            lines.append(updated_node.with_changes(body=[node.with_changes(names=staying)]))
+        for new_module, aliases in moving.items():
+            names = [alias.with_changes(comma=cst.MaybeSentinel.DEFAULT) for alias in aliases]
+            line = cst.SimpleStatementLine([cst.ImportFrom(module=cst.parse_expression(new_module), names=names)])
+            # The first line keeps the statement's comments, above it and after it.
+            lines.append(line if lines else updated_node.with_changes(body=line.body))
+        return cst.FlattenSentinel(lines)
 
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
         return self._moved(original_node, updated_node)
@@ -176,142 +173,6 @@ class _Rewriter(ContextAwareTransformer):
                 AddImportsVisitor.add_needed_import(self.context, home[0], home[1])
                 return cst.Name(home[1])
         return updated
-
-    # calls
-    def _kind(self, func: cst.BaseExpression) -> str | None:
-        if isinstance(func, cst.Attribute) and func.attr.value == "partial":
-            func = func.value
-        if isinstance(func, cst.Name) and func.value in self.local_operators:
-            return self.local_operators[func.value]
-        names = self._qualified(func)
-        if names & STOCK_KPO_NAMES:
-            return "stock"
-        if names & COMPOSER_KPO_NAMES:
-            return "composer"
-        if names & DAG_NAMES:
-            return "dag"
-        if any(name.startswith("airflow.") and name.endswith(("Operator", "Sensor")) for name in names):
-            return "operator"
-        return None
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if self._kind(node.func) in ("stock", "composer"):
-            for arg in node.args:
-                if _keyword(arg) == "config_file" and _is_composer_kubeconfig(arg.value):
-                    self.dropped_strings.add(id(arg.value))
-
-    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
-        if "airflow.utils.dates.days_ago" in self._qualified(original_node.func):
-            return self._days_ago(original_node, updated_node)
-        kind = self._kind(original_node.func)
-        if kind is None:
-            return updated_node
-        if kind == "stock":
-            self._stock_notes(original_node)
-        args: list[cst.Arg] = []
-        for original_arg, arg in zip(original_node.args, updated_node.args):
-            new = self._argument(original_arg, arg, kind, updated_node)
-            if new is not None:
-                args.append(new)
-            elif args:
-                # The comma after the argument before it holds the dropped argument's comment lines and
-                # indent; the dropped argument's own comma holds what follows it.
-                args[-1] = args[-1].with_changes(comma=arg.comma)
-        return updated_node.with_changes(args=args)
-
-    def _argument(self, original: cst.Arg, arg: cst.Arg, kind: str, call: cst.Call) -> cst.Arg | None:
-        name = _keyword(arg)
-        if name is None:
-            return arg
-        if kind in ("stock", "composer"):
-            if name == "resources":
-                return self._resources(original, arg)
-            if name == "is_delete_operator_pod":
-                return self._finish_action(original, arg, call)
-            if name == "config_file" and id(original.value) in self.dropped_strings:
-                self._note(
-                    original,
-                    f"config_file removed: ComposerPodOperator finds Composer's kubeconfig "
-                    f"({COMPOSER_KUBECONFIG_PATH}) itself",
-                )
-                return None
-        applicable = "dag" if kind == "dag" else ("composer" if kind in ("stock", "composer") else "operator")
-        for fact in arguments_for(applicable):
-            if fact.name == name and fact.renames:
-                return arg.with_changes(keyword=cst.Name(fact.replacement))
-        return arg
-
-    def _resources(self, original: cst.Arg, arg: cst.Arg) -> cst.Arg:
-        value = arg.value
-        parts: dict[str, list[str]] = {"requests": [], "limits": []}
-        if isinstance(value, cst.Dict):
-            for element in value.elements:
-                key = _string(element.key) if isinstance(element, cst.DictElement) else None
-                if key not in LEGACY_RESOURCE_KEYS:
-                    break
-                field_name, resource = LEGACY_RESOURCE_KEYS[key]
-                quote = element.key.value.lstrip("rRuU")[0]  # the file's own quote style
-                value_code = cst.Module([]).code_for_node(element.value)
-                parts[field_name].append(f"{quote}{resource}{quote}: {value_code}")
-            else:
-                alias = self._k8s()
-                fields = ", ".join(f"{name}={{{', '.join(items)}}}" for name, items in parts.items() if items)
-                expression = cst.parse_expression(f"{alias}.V1ResourceRequirements({fields})")
-                return arg.with_changes(keyword=cst.Name("container_resources"), value=expression)
-        self._note(original, "resources= is not a dict literal of request_*/limit_* keys: rewrite it by hand as "
-                        "container_resources=k8s.V1ResourceRequirements(requests={...}, limits={...})")  # fmt: skip
-        return arg
-
-    def _k8s(self) -> str:
-        if self.k8s_alias is None:
-            self.k8s_alias = "k8s"
-            AddImportsVisitor.add_needed_import(self.context, "kubernetes.client", "models", "k8s")
-        return self.k8s_alias
-
-    def _finish_action(self, original: cst.Arg, arg: cst.Arg, call: cst.Call) -> cst.Arg | None:
-        value = arg.value.value if isinstance(arg.value, cst.Name) else None
-        if value not in ("True", "False"):
-            self._note(original, "is_delete_operator_pod is not True or False here: replace it by hand with "
-                            "on_finish_action='delete_pod' or 'keep_pod'")  # fmt: skip
-            return arg
-        action = "delete_pod" if value == "True" else "keep_pod"
-        if any(_keyword(other) == "on_finish_action" for other in call.args):
-            self._note(original, f"is_delete_operator_pod={value} removed: on_finish_action is given")
-            return None
-        return arg.with_changes(keyword=cst.Name("on_finish_action"), value=cst.SimpleString(f'"{action}"'))
-
-    def _days_ago(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
-        if len(updated.args) != 1 or updated.args[0].keyword is not None:
-            self._note(original, "days_ago(...) with more than a day count: replace it by hand (Airflow 3 removed it)")
-            return updated
-        AddImportsVisitor.add_needed_import(self.context, "pendulum")
-        days = cst.Module([]).code_for_node(updated.args[0].value)
-        days = (
-            days[1:] if days.startswith("-") else f"-{days}" if days.isidentifier() or days.isdigit() else f"-({days})"
-        )
-        return cst.parse_expression(f'pendulum.today("UTC").add(days={days})')
-
-    def _stock_notes(self, call: cst.Call) -> None:
-        given = {_keyword(arg): arg for arg in call.args}
-        if "namespace" not in given:
-            self._note(call, "namespace: stock KPO used the kubeconfig's namespace ('default' on Composer 2); "
-                             f"ComposerPodOperator uses {COMPOSER_USER_WORKLOADS_NAMESPACE!r} (Composer 3 forces it). "
-                             "Pass namespace=... to keep the old one.")  # fmt: skip
-        timeout = given.get("startup_timeout_seconds")
-        if timeout is None:
-            self._note(call, f"startup_timeout_seconds: stock KPO waited {STOCK_STARTUP_TIMEOUT_SECONDS} s for the "
-                             f"pod to start; ComposerPodOperator waits {DEFAULT_STARTUP_TIMEOUT_SECONDS} s, and fails "
-                             "at once when the pod can never start.")  # fmt: skip
-        elif isinstance(timeout.value, cst.Integer) and not (
-            MIN_TIMEOUT_SECONDS <= int(timeout.value.value) <= MAX_TIMEOUT_SECONDS
-        ):
-            self._note(timeout, f"startup_timeout_seconds={timeout.value.value} is outside ComposerPodOperator's "
-                                f"{MIN_TIMEOUT_SECONDS}..{MAX_TIMEOUT_SECONDS} s: "
-                                "the DAG will not load until you change it")  # fmt: skip
-        cmds, arguments = _string_list(given.get("cmds")), _string_list(given.get("arguments"))
-        if cmds is not None and arguments is not None and errexit_gap(cmds, arguments, allow_templates=True)[0]:
-            self._note(call, "errexit: this shell script has no `set -e`; ComposerPodOperator adds it, so a failing "
-                             "step now fails the task (errexit_policy='off' keeps the old behaviour)")  # fmt: skip
 
     # templates
     def leave_SimpleString(self, original_node: cst.SimpleString, updated_node: cst.SimpleString) -> cst.SimpleString:
@@ -346,30 +207,24 @@ def _asname(alias: cst.ImportAlias) -> str | None:
     return name.value if isinstance(name, cst.Name) else None
 
 
-def _keyword(arg: cst.Arg) -> str | None:
-    return arg.keyword.value if arg.keyword is not None else None
+class _EmptyTryRemover(cst.CSTTransformer):
+    """Drop ``try:`` statements left with nothing but ``pass`` once their moved imports went.
+
+    ``try: from new import X`` / ``except ImportError: from old import X`` guards become two imports of
+    ComposerPodOperator's module, or nothing: then the statement goes (an emptied block prints ``pass``).
+    """
+
+    def leave_Try(self, original_node: cst.Try, updated_node: cst.Try) -> cst.BaseStatement | cst.RemovalSentinel:
+        blocks = [updated_node.body, *(handler.body for handler in updated_node.handlers)]
+        blocks += [part.body for part in (updated_node.orelse, updated_node.finalbody) if part is not None]
+        if all(_only_pass(block) for block in blocks):
+            return cst.RemoveFromParent()
+        return updated_node
 
 
-def _string(node: cst.BaseExpression | None) -> str | None:
-    if isinstance(node, cst.SimpleString):
-        value = node.evaluated_value
-        return value if isinstance(value, str) else None
-    return None
-
-
-def _is_composer_kubeconfig(node: cst.BaseExpression) -> bool:
-    value = _string(node)
-    return value is not None and (
-        value == COMPOSER_KUBECONFIG_PATH or bool(re.fullmatch(COMPOSER_KUBECONFIG_TEMPLATE, value.strip()))
+def _only_pass(block: cst.BaseSuite) -> bool:
+    statements = block.body if isinstance(block, cst.IndentedBlock) else [block]
+    return all(
+        isinstance(line, cst.SimpleStatementLine) and all(isinstance(small, cst.Pass) for small in line.body)
+        for line in statements
     )
-
-
-def _string_list(arg: cst.Arg | None) -> Sequence[str] | None:
-    """Return a literal list of strings, [] when not given, None when not a literal."""
-    if arg is None:
-        return []
-    try:
-        value = ast.literal_eval(cst.Module([]).code_for_node(arg.value))
-    except (ValueError, SyntaxError):
-        return None
-    return value if isinstance(value, list) and all(isinstance(item, str) for item in value) else None

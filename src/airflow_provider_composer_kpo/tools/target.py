@@ -23,6 +23,21 @@ SUPPORTED: dict[str, tuple[Version, tuple[int, int | None]]] = {
 }
 
 
+#: The oldest Airflow each cncf-kubernetes release installs on, from the release on (its changelog's "only
+#: available for Airflow X+"), as far as it matters within SUPPORTED.
+AIRFLOW_NEEDED_BY: tuple[tuple[Version, Version], ...] = (
+    ((7, 7), (2, 5)),
+    ((7, 11), (2, 6)),
+    ((8, 2), (2, 7)),
+    ((8, 4), (2, 8)),
+    ((10, 1), (2, 9)),
+    ((10, 5), (2, 10)),
+    ((10, 11), (2, 11)),
+)
+#: Older cncf-kubernetes releases import Airflow 2-only modules (compat.py refuses them on Airflow 3).
+CNCF_KUBERNETES_FOR_AIRFLOW_3: Version = (10, 5)
+
+
 def parse_version(text: str, *, option: str) -> Version:
     """Return (major, minor) from "3", "3.1" or "3.1.2+composer"; raise ValueError naming the option."""
     match = re.match(r"^\s*(\d+)(?:\.(\d+))?", str(text))
@@ -53,6 +68,31 @@ def parse_supported_version(text: str, *, package: str, option: str) -> Version:
     return version
 
 
+def cncf_kubernetes_range(airflow: Version) -> tuple[Version, str]:
+    """Return the oldest cncf-kubernetes that installs on ``airflow``, and the newest as text ("7.10", "10.x")."""
+    oldest = CNCF_KUBERNETES_FOR_AIRFLOW_3 if airflow >= (3, 0) else SUPPORTED[CNCF_KUBERNETES][0]
+    for cncf_kubernetes, needed in AIRFLOW_NEEDED_BY:
+        if needed > airflow:
+            return oldest, show_version((cncf_kubernetes[0], cncf_kubernetes[1] - 1))
+    return oldest, f"{SUPPORTED[CNCF_KUBERNETES][1][0]}.x"
+
+
+def pair_problem(airflow: Version, cncf_kubernetes: Version) -> str | None:
+    """Return why the two versions cannot be installed together, or None when they can."""
+    if airflow >= (3, 0) and cncf_kubernetes < CNCF_KUBERNETES_FOR_AIRFLOW_3:
+        why = f"Airflow 3 needs cncf-kubernetes {show_version(CNCF_KUBERNETES_FOR_AIRFLOW_3)} or later"
+    else:
+        needed = max((a for c, a in AIRFLOW_NEEDED_BY if cncf_kubernetes >= c), default=SUPPORTED[AIRFLOW][0])
+        if airflow >= needed:
+            return None
+        why = f"cncf-kubernetes {show_version(cncf_kubernetes)} needs Airflow {show_version(needed)} or later"
+    oldest, newest = cncf_kubernetes_range(airflow)
+    return (
+        f"{why}; with Airflow {show_version(airflow)}, composer-kpo supports cncf-kubernetes "
+        f"{show_version(oldest)} to {newest}"
+    )
+
+
 @dataclass(frozen=True)
 class Target:
     """What the DAGs will run on: Airflow, the cncf-kubernetes provider and Composer's major (None: not Composer)."""
@@ -76,8 +116,11 @@ def resolve_target(
     composer: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Target:
-    """Return the target: each version as given, else the installed package's, else Composer's own variable."""
-    return Target(
+    """Return the target: each version as given, else the installed package's, else Composer's own variable.
+
+    Raise ValueError for a version outside :data:`SUPPORTED`, or a pair that cannot be installed together.
+    """
+    target = Target(
         airflow=(
             parse_supported_version(airflow, package=AIRFLOW, option="--airflow")
             if airflow
@@ -90,6 +133,16 @@ def resolve_target(
         ),
         composer=parse_version(composer, option="--composer")[0] if composer else composer_major_version(environ),
     )
+    problem = pair_problem(target.airflow, target.cncf_kubernetes)
+    if problem is not None:
+        given = [
+            f"--airflow {airflow}" if airflow else f"the installed Airflow {show_version(target.airflow)}",
+            f"--cncf-kubernetes {cncf_kubernetes}"
+            if cncf_kubernetes
+            else f"the installed cncf-kubernetes {show_version(target.cncf_kubernetes)}",
+        ]
+        raise ValueError(f"{given[0]} and {given[1]} cannot be installed together: {problem}")
+    return target
 
 
 def _installed(distribution: str, option: str) -> Version:

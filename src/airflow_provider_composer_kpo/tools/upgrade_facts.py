@@ -27,6 +27,9 @@ COMPOSER_KPO_NAMES = frozenset(
     {f"{COMPOSER_MODULE}.{COMPOSER_OPERATOR}", f"{COMPOSER_MODULE}.operators.composer_pod.{COMPOSER_OPERATOR}"}
 )
 STOCK_KPO_NAMES = frozenset(f"{module}.{KPO_NAME}" for module in STOCK_KPO_MODULES)
+#: Operators of other providers built on KubernetesPodOperator: they run the pod on a cluster of their own
+#: choosing, so ``migrate`` keeps them and only updates the KubernetesPodOperator arguments they pass on.
+KPO_SUBCLASS_NAMES = frozenset({"airflow.providers.google.cloud.operators.kubernetes_engine.GKEStartPodOperator"})
 DAG_NAMES = frozenset(
     {"airflow.DAG", "airflow.models.DAG", "airflow.models.dag.DAG", "airflow.sdk.DAG", "airflow.decorators.dag",
      "airflow.sdk.dag", "airflow.models.dag.dag"}
@@ -85,6 +88,16 @@ _ALWAYS = Span(AIRFLOW)
 _OUR_SECRET = (COMPOSER_MODULE, "Secret", _ALWAYS)
 _STANDARD = Span(AIRFLOW, added=(3, 0))  # the standard provider ships with Airflow 3
 _CORE_OPERATORS = Span(AIRFLOW, removed=(3, 0))  # still there on Airflow 3, deprecated, via the standard provider
+_AIRFLOW_2 = Span(AIRFLOW, removed=(3, 0))  # where Airflow 2 kept what Airflow 3 moved to the Task SDK
+
+
+def _models(name: str) -> tuple[tuple[str, str, Span], ...]:
+    return (("kubernetes.client.models", name, _ALWAYS),)
+
+
+def _airflow2(module: str, name: str) -> Symbol:
+    """Return ``airflow.sdk.<name>`` (Airflow 3's Task SDK), which Airflow 2 has as ``module.name``."""
+    return Symbol("airflow.sdk", name, Span(AIRFLOW, added=(3, 0)), ((module, name, _AIRFLOW_2),))
 
 
 def _standard(module: str, name: str) -> tuple[tuple[str, str, Span], ...]:
@@ -103,27 +116,45 @@ SYMBOLS: tuple[Symbol, ...] = (
     Symbol("airflow.contrib.kubernetes.secret", "Secret", Span(AIRFLOW, removed=(2, 0)), (_OUR_SECRET,)),
     Symbol("airflow.kubernetes.secret", "Secret", Span(AIRFLOW, removed=(3, 0)), (_OUR_SECRET,)),
     Symbol("airflow.providers.cncf.kubernetes.secret", "Secret", Span(CNCF_KUBERNETES, added=(7, 4)), (_OUR_SECRET,)),
-    Symbol("airflow.contrib.kubernetes.volume", "Volume", Span(AIRFLOW, removed=(2, 0)),
-           (("kubernetes.client.models", "V1Volume", _ALWAYS),)),
-    Symbol("airflow.kubernetes.volume", "Volume", Span(AIRFLOW, removed=(2, 0)),
-           (("kubernetes.client.models", "V1Volume", _ALWAYS),)),
+    Symbol("airflow.contrib.kubernetes.volume", "Volume", Span(AIRFLOW, removed=(2, 0)), _models("V1Volume")),
+    Symbol("airflow.kubernetes.volume", "Volume", Span(AIRFLOW, removed=(2, 0)), _models("V1Volume")),
     Symbol("airflow.contrib.kubernetes.volume_mount", "VolumeMount", Span(AIRFLOW, removed=(2, 0)),
-           (("kubernetes.client.models", "V1VolumeMount", _ALWAYS),)),
-    Symbol("airflow.kubernetes.volume_mount", "VolumeMount", Span(AIRFLOW, removed=(2, 0)),
-           (("kubernetes.client.models", "V1VolumeMount", _ALWAYS),)),
+           _models("V1VolumeMount")),
+    Symbol("airflow.kubernetes.volume_mount", "VolumeMount", Span(AIRFLOW, removed=(2, 0)), _models("V1VolumeMount")),
     Symbol("airflow.contrib.kubernetes.pod", "Resources", Span(AIRFLOW, removed=(2, 0)),
-           (("kubernetes.client.models", "V1ResourceRequirements", _ALWAYS),)),
-    Symbol("airflow.kubernetes.pod", "Resources", Span(AIRFLOW, removed=(2, 0)),
-           (("kubernetes.client.models", "V1ResourceRequirements", _ALWAYS),)),
+           _models("V1ResourceRequirements")),
+    Symbol("airflow.kubernetes.pod", "Resources", Span(AIRFLOW, removed=(2, 0)), _models("V1ResourceRequirements")),
+    Symbol("airflow.contrib.kubernetes.pod", "Port", Span(AIRFLOW, removed=(2, 0)), _models("V1ContainerPort")),
+    Symbol("airflow.kubernetes.pod", "Port", Span(AIRFLOW, removed=(2, 0)), _models("V1ContainerPort")),
+    Symbol("airflow.contrib.kubernetes.pod_runtime_info_env", "PodRuntimeInfoEnv", Span(AIRFLOW, removed=(2, 0)),
+           _models("V1EnvVar")),
     Symbol("airflow.kubernetes.pod_runtime_info_env", "PodRuntimeInfoEnv", Span(AIRFLOW, removed=(2, 0)),
-           (("kubernetes.client.models", "V1EnvVar", _ALWAYS),)),
+           _models("V1EnvVar")),
     Symbol("airflow.operators.bash_operator", "BashOperator", _CORE_OPERATORS, _standard("bash", "BashOperator")),
     Symbol("airflow.operators.python_operator", "PythonOperator", _CORE_OPERATORS,
            _standard("python", "PythonOperator")),
     Symbol("airflow.operators.dummy_operator", "DummyOperator", _CORE_OPERATORS, _standard("empty", "EmptyOperator")),
     Symbol("airflow.operators.dummy", "DummyOperator", _CORE_OPERATORS, _standard("empty", "EmptyOperator")),
     Symbol("airflow.utils.dates", "days_ago", Span(AIRFLOW, removed=(3, 0)), module_goes_too=False),
-    Symbol("airflow.sdk", "DAG", Span(AIRFLOW, added=(3, 0)), (("airflow", "DAG", _ALWAYS),)),
+    _airflow2("airflow", "DAG"),
+    _airflow2("airflow.decorators", "dag"),
+    _airflow2("airflow.decorators", "task"),
+    _airflow2("airflow.decorators", "task_group"),
+    _airflow2("airflow.utils.task_group", "TaskGroup"),
+    _airflow2("airflow.models", "Variable"),
+    _airflow2("airflow.models.connection", "Connection"),
+    _airflow2("airflow.models.param", "Param"),
+    _airflow2("airflow.models.baseoperator", "BaseOperator"),
+    _airflow2("airflow.models.baseoperator", "chain"),
+    _airflow2("airflow.models.baseoperator", "cross_downstream"),
+    _airflow2("airflow.models.xcom_arg", "XComArg"),
+    _airflow2("airflow.sensors.base", "BaseSensorOperator"),
+    _airflow2("airflow.sensors.base", "PokeReturnValue"),
+    _airflow2("airflow.hooks.base", "BaseHook"),
+    _airflow2("airflow.utils.edgemodifier", "Label"),
+    _airflow2("airflow.utils.context", "Context"),
+    _airflow2("airflow.operators.python", "get_current_context"),
+    _airflow2("airflow.utils.dag_parsing_context", "get_parsing_context"),
 )  # fmt: skip
 SYMBOLS_BY_NAME = {symbol.qualified: symbol for symbol in SYMBOLS}
 

@@ -2,43 +2,52 @@ package main
 
 import (
 	"encoding/binary"
-	"encoding/json"
-	"fmt"
 	"unicode/utf8"
 )
 
-// The exec answer is a byte stream of unmasked WebSocket binary frames (RFC 6455), each
-// payload starting with a Kubernetes remotecommand channel byte: a header frame (\x01 only),
-// stdout frames (\x01 + bytes), and a footer frame on the error channel (\x03 + a
-// metav1.Status). The caller base64-encodes the stream.
+// The exec answer is a byte stream of unmasked WebSocket frames (RFC 6455), shaped like the
+// captures in Google's public tests (composer-airflow: the Airflow 2 test data
+// peer_vm_exec_response_100000_length_list and the vectors of the Airflow 3
+// patches/kubernetes test_utils.py): a binary header frame (\x01 only), binary stdout frames
+// (\x01 + at most 24 KiB of stdout each), and a WebSocket CLOSE frame with status 1000
+// (88 02 03 E8). There is no Kubernetes Status: the caller learns no exit code (Google's
+// parser drops the first and the last frame whatever they are). The caller base64-encodes the
+// stream.
 
 const (
 	chanStdout = 1
-	chanError  = 3
-	// Large stdout is split into frames of at most this many bytes, on UTF-8 boundaries
-	// (a reader may decode each frame's payload on its own).
-	maxFramePayload = 1 << 20
+	opBinary   = 0x2
+	opClose    = 0x8
+	// Stdout is split into frames of at most this many bytes (Google's capture: 24 KiB), on
+	// UTF-8 boundaries: Google's parser decodes each frame's payload on its own. Where the real
+	// VM cuts a multi-byte character is not known (the captures are ASCII).
+	maxFramePayload = 24 << 10
+	closeNormal     = 1000
 )
 
-func wsFrame(payload []byte) []byte {
+func wsFrame(opcode byte, payload []byte) []byte {
 	n := len(payload)
 	var head []byte
 	switch {
 	case n < 126:
-		head = []byte{0x82, byte(n)}
+		head = []byte{0x80 | opcode, byte(n)}
 	case n <= 0xffff:
-		head = []byte{0x82, 126, 0, 0}
+		head = []byte{0x80 | opcode, 126, 0, 0}
 		binary.BigEndian.PutUint16(head[2:], uint16(n))
 	default:
 		head = make([]byte, 10)
-		head[0], head[1] = 0x82, 127
+		head[0], head[1] = 0x80|opcode, 127
 		binary.BigEndian.PutUint64(head[2:], uint64(n))
 	}
 	return append(head, payload...)
 }
 
 func channelFrame(ch byte, data []byte) []byte {
-	return wsFrame(append([]byte{ch}, data...))
+	return wsFrame(opBinary, append([]byte{ch}, data...))
+}
+
+func closeFrame(code uint16) []byte {
+	return wsFrame(opClose, binary.BigEndian.AppendUint16(nil, code))
 }
 
 // splitUTF8 cuts b into pieces of at most max bytes without splitting a UTF-8 sequence
@@ -63,40 +72,11 @@ func splitUTF8(b []byte, max int) [][]byte {
 	return out
 }
 
-type statusCause struct {
-	Reason  string `json:"reason"`
-	Message string `json:"message"`
-}
-
-type statusDetails struct {
-	Causes []statusCause `json:"causes"`
-}
-
-type k8sStatus struct {
-	Metadata struct{}       `json:"metadata"`
-	Status   string         `json:"status"`
-	Message  string         `json:"message,omitempty"`
-	Reason   string         `json:"reason,omitempty"`
-	Details  *statusDetails `json:"details,omitempty"`
-}
-
-func execStatus(exitCode int, argv []string) []byte {
-	st := k8sStatus{Status: "Success"}
-	if exitCode != 0 {
-		st.Status = "Failure"
-		st.Reason = "NonZeroExitCode"
-		st.Message = fmt.Sprintf("command terminated with non-zero exit code: error executing command %v, exit code %d", argv, exitCode)
-		st.Details = &statusDetails{Causes: []statusCause{{Reason: "ExitCode", Message: fmt.Sprint(exitCode)}}}
-	}
-	b, _ := json.Marshal(st)
-	return b
-}
-
-// EncodeExecFrames builds the frame stream for one finished exec.
-func EncodeExecFrames(stdout []byte, exitCode int, argv []string) []byte {
+// EncodeExecFrames builds the frame stream for one finished exec's stdout.
+func EncodeExecFrames(stdout []byte) []byte {
 	out := channelFrame(chanStdout, nil)
 	for _, chunk := range splitUTF8(stdout, maxFramePayload) {
 		out = append(out, channelFrame(chanStdout, chunk)...)
 	}
-	return append(out, channelFrame(chanError, execStatus(exitCode, argv))...)
+	return append(out, closeFrame(closeNormal)...)
 }

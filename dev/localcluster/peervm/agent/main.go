@@ -124,6 +124,6 @@ func runExec(args []string) int {
 			f.Close()
 		}
 	}
-	os.Stdout.WriteString(base64.StdEncoding.EncodeToString(EncodeExecFrames(stdout.Bytes(), code, argv)))
+	os.Stdout.WriteString(base64.StdEncoding.EncodeToString(EncodeExecFrames(stdout.Bytes())))
 	return 0
 }
