@@ -90,7 +90,7 @@ SCENARIOS = [
         "defaults only",
         "success",
         # The task log's header block, then the pod's own output.
-        r"ComposerPodOperator task '[^']+':(.|\n)*?kubeconfig: (.|\n)*?preflight:  no problems found"
+        r"ComposerPodOperator task '[^']+':(.|\n)*?kubeconfig: (.|\n)*?Preflight: no problems found"
         r"(.|\n)*Hello from a pod on Cloud Composer",
     ),
     Scenario(

@@ -75,9 +75,14 @@ class Airflow:
         if self._token is None:
             root = self.base_url.rsplit("/api/", 1)[0]
             login = os.environ.get("COMPOSER_KPO_AIRFLOW_USER")  # the deployment's UI_LOGIN, when it has one
-            body = {"username": login.split(":", 1)[0], "password": login.split(":", 1)[1]} if login else {}
-            req = urllib.request.Request(root + "/auth/token", data=json.dumps(body).encode(), method="POST")
-            req.add_header("Content-Type", "application/json")
+            if login:
+                body = {"username": login.split(":", 1)[0], "password": login.split(":", 1)[1]}
+                req = urllib.request.Request(root + "/auth/token", data=json.dumps(body).encode(), method="POST")
+                req.add_header("Content-Type", "application/json")
+            else:
+                # All-admins mode: Airflow 3.1 wants a token, which GET hands out without
+                # credentials; 3.3 also takes requests without one.
+                req = urllib.request.Request(root + "/auth/token", method="GET")
             try:
                 with urllib.request.urlopen(req, timeout=self.REQUEST_TIMEOUT) as response:
                     self._token = json.loads(response.read())["access_token"]
