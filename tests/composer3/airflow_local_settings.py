@@ -2,20 +2,34 @@
 
 On Cloud Composer 3 (``COMPOSER_VERSION`` 3.x) Google's Airflow build ships an ``airflow_local_settings``
 whose ``pod_mutation_hook`` turns every pod a KubernetesPodOperator builds into a request for a
-"peer VM": public source GoogleCloudPlatform/composer-airflow, ``airflow/composer/airflow_local_settings.py``
-(the hook) and ``airflow/composer/kubernetes/utils.py`` (``pod_mutation_hook_composer_serverless``,
-the machine-type and disk sizing). This module is our own, smaller re-implementation of that
-behaviour for the local simulation (dev/localcluster/peervm/CONTRACT.md); it was written from the
-public description, not copied.
+"peer VM". Public sources, GoogleCloudPlatform/composer-airflow:
+
+* Airflow 2 images: ``airflow/composer/airflow_local_settings.py`` (the hook, which also installs the
+  PodManager patches) and ``airflow/composer/kubernetes/utils.py``
+  (``pod_mutation_hook_composer_serverless``, the machine-type and disk sizing);
+* Airflow 3 images: ``airflow-core/src/airflow/composer/patches/core/airflow_local_settings.py`` and
+  ``.../patches/core/initialize.py`` (``apply_monkey_patching_patches`` installs every patch when
+  the module is imported, in every Airflow process), ``.../patches/kubernetes/airflow_local_settings.py``
+  and ``.../patches/kubernetes/pod_mutation_hook.py`` (the hook, which does not install patches).
+
+This module is our own, smaller re-implementation of that behaviour for the local simulation
+(dev/localcluster/peervm/CONTRACT.md); it was written from the public description, not copied.
 
 Airflow imports ``airflow_local_settings`` from ``sys.path`` in ``airflow.settings.initialize()``
 (run by ``import airflow``), so put this directory on ``PYTHONPATH`` and set ``COMPOSER_VERSION=3.x``
 *before* Airflow is imported. Only ``pod_mutation_hook`` is exported (``__all__``): Airflow copies every
-other exported name into ``airflow.settings``. With another ``COMPOSER_VERSION`` nothing is exported.
+other exported name into ``airflow.settings``. With another ``COMPOSER_VERSION`` nothing is exported
+and nothing is patched.
+
+When the patches of ``peervm_patches`` are installed follows the installed Airflow, as Google's images
+do: under Airflow 3 when this module is imported (scheduler, triggerer, workers, dag processor alike;
+PodManager and ``KubernetesPodTrigger.define_container_state``), under Airflow 2 on the first
+``pod_mutation_hook`` call (PodManager only).
 
 What the hook does, as Google's does on Composer 3:
 
-* installs the PodManager patches of ``peervm_patches`` (idempotent), Google does it in the hook too;
+* Airflow 2 only: installs the PodManager patches of ``peervm_patches`` (idempotent), as Google's
+  Airflow 2 hook does;
 * namespace forced to ``composer-user-workloads``; label ``node.gke.io/use-workload-identity-service:
   "true"``; annotation ``node.gke.io/gce-vm`` = YAML ``{selector: {matchLabels: {machineType,
   diskSizeGb}}, logging: [Workload, System], vmServiceAccount: peervm-vm@<tenant>.iam...}``
@@ -155,20 +169,29 @@ def mutate_pod(pod: Any) -> None:
     pod.spec.containers[0].resources = None  # the VM's size carries them now
 
 
-def _install_patches() -> None:
+def _patches() -> Any:
     try:
         from . import peervm_patches  # imported as tests.composer3.airflow_local_settings (unit tests)
     except ImportError:
         import peervm_patches  # imported by Airflow from PYTHONPATH as a top-level module
+    return peervm_patches
 
-    peervm_patches.install()
+
+def _install_patches() -> None:
+    _patches().install_for_airflow()
 
 
 if is_composer3():
+    # Airflow 3 images patch every process when airflow_local_settings is imported; Airflow 2 images
+    # patch lazily, from the hook.
+    _PATCH_AT_IMPORT = _patches().google_shape().patch_at_import
+    if _PATCH_AT_IMPORT:
+        _install_patches()
 
     def pod_mutation_hook(pod: Any) -> None:
-        """Composer 3 (test double): patch PodManager once, then make the pod a peer-VM request."""
-        _install_patches()
+        """Composer 3 (test double): (Airflow 2: patch PodManager once, then) make the pod a peer-VM request."""
+        if not _PATCH_AT_IMPORT:
+            _install_patches()
         _log.info("Modifying pod spec")
         mutate_pod(pod)
 

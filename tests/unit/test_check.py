@@ -375,3 +375,31 @@ def test_the_node_pool_helper_gets_the_operators_platform_warning(monkeypatch, c
     found = check_source("dag.py", source, Target((3, 3), (10, 25), composer)).findings
     check_says = {f"{f.message.split('affinity=', 1)[1]} Fix: {f.fix}" for f in found if "affinity=" in f.message}
     assert check_says == operator_says != set()
+
+
+def test_an_import_guarded_by_except_importerror_is_not_an_error_its_fallback_is_checked():
+    from airflow_provider_composer_kpo.tools.check import check_source
+    from airflow_provider_composer_kpo.tools.target import resolve_target
+
+    source = (
+        "try:\n"
+        "    from airflow.sdk import DAG\n"
+        "except ImportError:\n"
+        "    from airflow.contrib.operators.kubernetes_pod_operator import KubernetesPodOperator\n"
+    )
+
+    def found(airflow: str, cncf: str) -> list:
+        target = resolve_target(airflow=airflow, cncf_kubernetes=cncf, composer="2", environ={})
+        return [(f.line, f.code) for f in check_source("dag.py", source, target).findings]
+
+    assert found("2.10", "10.5") == []  # airflow.sdk is missing on 2.10: the except branch runs, and loads
+    assert found("3.1", "10.11") == []  # airflow.sdk loads on 3.1: the removed fallback never runs
+    # When the guarded import fails on the target, the fallback runs, and is checked.
+    both_gone = (
+        "try:\n"
+        "    from airflow.contrib.operators.kubernetes_pod_operator import KubernetesPodOperator\n"
+        "except ImportError:\n"
+        "    from airflow.kubernetes.secret import Secret\n"
+    )
+    target = resolve_target(airflow="3.1", cncf_kubernetes="10.11", composer="3", environ={})
+    assert [(f.line, f.code) for f in check_source("dag.py", both_gone, target).findings] == [(4, "CK101")]

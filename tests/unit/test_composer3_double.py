@@ -1,10 +1,12 @@
 """The Composer 3 test double (tests/composer3/) without a cluster.
 
-tests/composer3/ is OUR test double of Google's Composer 3 code (GoogleCloudPlatform/composer-airflow,
-``airflow/composer/kubernetes/utils.py`` and ``pod_manager.py``); these tests pin the behaviour it
-must share with Google's: the peer-VM sizing table, the pod mutation, the exec-answer frame decoding,
-the PodManager patches and their fallback to upstream for a normal pod, and that Airflow really
-loads it as ``airflow_local_settings`` and stock KubernetesPodOperator calls its hook.
+tests/composer3/ is OUR test double of Google's Composer 3 code (GoogleCloudPlatform/composer-airflow:
+Airflow 2 images ``airflow/composer/kubernetes/utils.py`` and ``pod_manager.py``; Airflow 3 images
+``airflow-core/src/airflow/composer/patches/kubernetes/utils.py`` and ``monkey_patching/*``); these
+tests pin the behaviour it must share with Google's: the peer-VM sizing table, the pod mutation, the
+exec-answer frame decoding, the exec in the placeholder as each image reads it, the PodManager and
+trigger patches and their fallback to upstream for a normal pod, when they are installed, and that
+Airflow really loads it as ``airflow_local_settings`` and stock KubernetesPodOperator calls its hook.
 """
 
 from __future__ import annotations
@@ -34,6 +36,27 @@ from tests.composer3 import peervm_patches as patches
 DOUBLE_DIR = Path(settings_double.__file__).resolve().parent
 REPO = DOUBLE_DIR.parents[1]
 R = k8s.V1ResourceRequirements
+SHAPES = {"airflow2": patches.AIRFLOW2, "airflow3.1": patches.AIRFLOW3_1, "airflow3.3": patches.AIRFLOW3_3}
+AIRFLOW3_SHAPES = ("airflow3.1", "airflow3.3")
+
+
+@pytest.fixture(autouse=True)
+def _patches_removed_afterwards():
+    """Loading the settings double under Airflow 3 patches the real classes: undo it after each test."""
+    yield
+    patches.uninstall_all()
+
+
+def kpo_trigger_module():
+    """cncf-kubernetes' trigger module; the test is skipped on providers without it (5.0)."""
+    return pytest.importorskip("airflow.providers.cncf.kubernetes.triggers.pod")
+
+
+def use_shape(monkeypatch, name: str) -> patches.GoogleShape:
+    """Make the double imitate the image ``name`` whatever Airflow is installed."""
+    shape = SHAPES[name]
+    monkeypatch.setattr(patches, "google_shape", lambda version=None: shape)
+    return shape
 
 
 # --- sizing -------------------------------------------------------------------------------------
@@ -110,6 +133,7 @@ def test_tenant_project_defaults_to_local_tenant(monkeypatch):
 
 def load_settings_fresh(monkeypatch, version: str | None):
     """Import airflow_local_settings.py as Airflow would, under a throw-away name."""
+    monkeypatch.setitem(sys.modules, "peervm_patches", patches)  # its `import peervm_patches`
     if version is None:
         monkeypatch.delenv("COMPOSER_VERSION", raising=False)
     else:
@@ -126,6 +150,41 @@ def test_hook_exported_only_on_composer_3(monkeypatch, version, hooked):
     assert hasattr(module, "pod_mutation_hook") is hooked
     # Airflow copies every exported name into airflow.settings: only the hook may be exported
     assert module.__all__ == (["pod_mutation_hook"] if hooked else [])
+
+
+@pytest.mark.parametrize(("shape", "at_import"), [("airflow2", False), ("airflow3.1", True), ("airflow3.3", True)])
+def test_patches_installed_at_import_under_airflow_3_on_first_hook_call_under_airflow_2(monkeypatch, shape, at_import):
+    """Google's Airflow 3 images patch every process when airflow_local_settings is imported
+    (patches/core/initialize.py); its Airflow 2 images patch from the hook."""
+    KubernetesPodTrigger = kpo_trigger_module().KubernetesPodTrigger
+
+    use_shape(monkeypatch, shape)
+    assert not patches.is_installed() and not patches.is_trigger_installed(KubernetesPodTrigger)
+    module = load_settings_fresh(monkeypatch, "3.0.1")
+    assert patches.is_installed() is at_import
+    assert patches.is_trigger_installed(KubernetesPodTrigger) is at_import  # Airflow 3 only
+    module.pod_mutation_hook(make_pod())
+    assert patches.is_installed()
+    assert patches.is_trigger_installed(KubernetesPodTrigger) is at_import
+
+
+def test_no_patches_without_composer_3(monkeypatch):
+    use_shape(monkeypatch, "airflow3.3")
+    load_settings_fresh(monkeypatch, "2.9.7")
+    assert not patches.is_installed()
+
+
+@pytest.mark.parametrize(
+    ("version", "shape"),
+    [
+        ("2.10.5", "airflow2"),
+        ("3.0.6", "airflow3.1"),
+        ("3.1.8+composer", "airflow3.1"),
+        ("3.3.1+composer", "airflow3.3"),
+    ],
+)
+def test_shape_follows_the_airflow_version(version, shape):
+    assert patches.google_shape(version) is SHAPES[shape]
 
 
 # --- websocket frames ---------------------------------------------------------------------------
@@ -146,11 +205,14 @@ def frame(data: bytes, opcode: int = 2, mask: bytes | None = None) -> bytes:
     return head + data
 
 
-def exec_answer(stdout: bytes, status: str = '{"metadata":{},"status":"Success"}', chunks: int = 1) -> str:
-    """What ``placeholder-pod exec`` prints: base64 of header, data and footer frames."""
+CLOSE_1000 = b"\x88\x02\x03\xe8"  # the WebSocket CLOSE frame ending every real exec answer
+
+
+def exec_answer(stdout: bytes, chunks: int = 1) -> str:
+    """What ``placeholder-pod exec`` prints: base64 of the header frame, data frames, a CLOSE frame."""
     size = max(1, -(-len(stdout) // chunks))
     data = [frame(b"\x01" + stdout[i : i + size]) for i in range(0, len(stdout), size)]
-    return base64.b64encode(frame(b"\x01") + b"".join(data) + frame(b"\x03" + status.encode())).decode()
+    return base64.b64encode(frame(b"\x01") + b"".join(data) + CLOSE_1000).decode()
 
 
 def test_frames_decode_to_the_stdout():
@@ -164,14 +226,18 @@ def test_frames_with_16_and_64_bit_lengths_and_split_utf8():
 
 
 def test_masked_frames_and_empty_stdout():
-    raw = frame(b"\x01", mask=b"\x01\x02\x03\x04") + frame(b"\x01abc", mask=b"\xff\x00\xaa\x55") + frame(b"\x03{}")
+    raw = frame(b"\x01", mask=b"\x01\x02\x03\x04") + frame(b"\x01abc", mask=b"\xff\x00\xaa\x55") + CLOSE_1000
     assert patches.decode_exec_frames(base64.b64encode(raw)) == "abc"
     assert patches.decode_exec_frames(exec_answer(b"")) == ""
 
 
-def test_footer_status_is_readable():
-    failure = '{"metadata":{},"status":"Failure","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}'
-    assert patches.exec_status(exec_answer(b"x", failure))["status"] == "Failure"
+def test_googles_test_vectors():
+    """composer-airflow's Airflow 3 patches/kubernetes tests: header, "222\\n", CLOSE 1000; header, CLOSE;
+    a reserved opcode. The agent builds the first two byte for byte (frames_test.go)."""
+    assert patches.decode_exec_frames("ggEBggUBMjIyCogCA+g=") == "222\n"
+    assert patches.decode_exec_frames("ggEBiAID6A==") == ""
+    with pytest.raises(patches.PeerVmExecError, match="invalid opcode"):
+        patches.decode_exec_frames("fgEBiAID6A==")
 
 
 def test_truncated_frames_are_an_error():
@@ -253,41 +319,93 @@ def sentinel_pod_manager_class():
     return cls
 
 
+GAP = None  # in FakeExec messages: nothing arrives within one update() wait
+LATE = [GAP] * 3  # a message that is not there yet for the next few update() calls
+
+
 class FakeExec:
-    """A finished kubernetes.stream WSClient."""
+    """A kubernetes.stream WSClient, read to its end (Airflow 2 images) or Google's Airflow 3 way.
 
-    def __init__(self, stdout: str = "", stderr: str = "", code: int | None = 0):
+    ``messages``: what arrives, one websocket message per ``update()`` -- ``(channel, text)`` or
+    ``GAP``; the socket closes on the ``update()`` after the last one. Default: the stdout, then the
+    stderr, each in one message.
+    """
+
+    def __init__(self, stdout: str = "", stderr: str = "", code: int | None = 0, messages=None):
         self.stdout, self.stderr, self.code = stdout, stderr, code
+        if messages is None:
+            messages = ([(1, stdout)] if stdout else []) + ([(2, stderr)] if stderr else [])
+        self.script = list(messages)
+        self.messages, self.channels, self.open, self.updates = list(messages), {}, True, 0
+        self.opened = False
 
+    def fresh(self) -> FakeExec:
+        """The same answer, unread (one exec each time it is opened)."""
+        return FakeExec(self.stdout, self.stderr, self.code, self.script)
+
+    # -- Airflow 2 images' reading
     def run_forever(self, timeout=None):
-        pass
+        while self.open:
+            self.update()
 
-    def read_stdout(self):
-        return self.stdout
+    def read_stdout(self, timeout=None):
+        return self.channels.pop(1, "")
 
-    def read_stderr(self):
-        return self.stderr
+    def read_stderr(self, timeout=None):
+        return self.channels.pop(2, "")
+
+    # -- Google's Airflow 3 loop
+    def is_open(self):
+        return self.open
+
+    def update(self, timeout=0):
+        if not self.open:
+            return
+        self.updates += 1
+        if not self.messages:
+            self.open = False
+            return
+        message = self.messages.pop(0)
+        if message is not GAP:
+            channel, text = message
+            self.channels[channel] = self.channels.get(channel, "") + text
+
+    def peek_stdout(self, timeout=0):
+        self.update(timeout)
+        return self.channels.get(1, "")
+
+    def peek_stderr(self, timeout=0):
+        self.update(timeout)
+        return self.channels.get(2, "")
 
     @property
     def returncode(self):
+        if self.open:
+            return None  # what WSClient answers while the socket is open
         if self.code is None:
             raise ValueError("no status")
         return self.code
 
     def close(self):
-        pass
+        self.open = False
 
 
 @pytest.fixture
 def vm(monkeypatch):
     """A fake placeholder: container states per ``container-statuses`` call, exec answers, commands seen."""
-    state = SimpleNamespace(statuses=[], execs=[], commands=[], sidecar_answer=exec_answer(b'{"rows": 42}'))
+    state = SimpleNamespace(
+        statuses=[], execs=[], commands=[], opened_with=[], sidecar_answer=exec_answer(b'{"rows": 42}')
+    )
 
-    def open_exec(pod_manager, pod, command):
+    def open_exec(pod_manager, pod, command, **kwargs):
         state.commands.append(command)
+        state.opened_with.append(kwargs)
         if command[1] == "container-statuses":
             current = state.statuses.pop(0) if len(state.statuses) > 1 else state.statuses[0]
             if isinstance(current, FakeExec):
+                if current.opened:  # a repeated answer: a new, unread one
+                    return current.fresh()
+                current.opened = True
                 return current
             return FakeExec(json.dumps([{"container": c, "state": s} for c, s in current.items()]))
         return state.execs.pop(0) if state.execs else FakeExec(state.sidecar_answer)
@@ -415,7 +533,9 @@ def test_await_container_completion_without_endpoint_fails(vm):
         pm.await_container_completion(placeholder_pod(), "base")
 
 
-def test_exec_errors_are_told_apart_after_five_attempts(vm):
+def test_exec_errors_are_told_apart_after_five_attempts(vm, monkeypatch):
+    """Airflow 2 images (utils.py@26d55e6e): tenacity, 5 attempts; run to the end, read all."""
+    use_shape(monkeypatch, "airflow2")
     pm = manager(sentinel_pod_manager_class(), [placeholder_pod()])
     for fake, error in [
         (FakeExec(code=137), patches.PeerVmShutDown),
@@ -434,7 +554,9 @@ def test_exec_errors_are_told_apart_after_five_attempts(vm):
 def test_exec_handshake_saying_container_not_found(vm, monkeypatch, kind):
     from kubernetes.client.exceptions import ApiException
 
-    def refuse(pod_manager, pod, command):
+    use_shape(monkeypatch, "airflow2")
+
+    def refuse(pod_manager, pod, command, **kwargs):
         vm.commands.append(command)
         text = 'Handshake status 500 Internal Server Error -+-+- {} -+-+- container not found ("peervm-placeholder")'
         raise ApiException(status=0, reason=text) if kind == "api" else RuntimeError(text)
@@ -446,10 +568,211 @@ def test_exec_handshake_saying_container_not_found(vm, monkeypatch, kind):
     assert len(vm.commands) == patches.EXEC_ATTEMPTS
 
 
-def test_exec_recovers_on_a_later_attempt(vm):
+def test_exec_recovers_on_a_later_attempt(vm, monkeypatch):
+    use_shape(monkeypatch, "airflow2")
     vm.statuses = [FakeExec(code=137), {"base": "RUNNING"}]
     pm = manager(sentinel_pod_manager_class(), [placeholder_pod()])
     assert patches.container_statuses(pm, placeholder_pod()) == [{"container": "base", "state": "RUNNING"}]
+
+
+@pytest.mark.parametrize("shape", AIRFLOW3_SHAPES)
+def test_airflow3_exec_is_not_retried(vm, monkeypatch, shape):
+    """Airflow 3 images' exec_on_placeholder_pod has no retry (Airflow 2's tried 5 times, 1 s apart)."""
+    use_shape(monkeypatch, shape)
+    pm = manager(sentinel_pod_manager_class(), [placeholder_pod()])
+    for fake, error in [
+        (FakeExec(code=137), patches.PeerVmShutDown),
+        (FakeExec(code=None), patches.PeerVmShutDown),  # ValueError reading the exit code
+        (FakeExec(code=2), patches.PeerVmExecError),
+        (FakeExec(stderr="boom"), patches.PeerVmExecError),
+    ]:
+        vm.statuses, vm.commands = [fake], []
+        with pytest.raises(error):
+            patches.container_statuses(pm, placeholder_pod())
+        assert len(vm.commands) == 1
+    assert not [m for level, m in pm.log.lines if level == "warning"]  # no "attempt 2"
+
+
+@pytest.mark.parametrize("shape", AIRFLOW3_SHAPES)
+def test_airflow3_container_not_found_only_from_the_api_exception_reason(vm, monkeypatch, shape):
+    """Google maps ApiException.reason "container not found" (the kubelet's handshake answer for a gone
+    placeholder) to NotFound; stderr is a generic error and other exceptions propagate as they are."""
+    from kubernetes.client.exceptions import ApiException
+
+    use_shape(monkeypatch, shape)
+    pm = manager(sentinel_pod_manager_class(), [placeholder_pod()])
+    handshake = 'Handshake status 500 Internal Server Error -+-+- b\'container not found ("peervm-placeholder")'
+    raised: list[Exception] = []
+
+    def refuse(pod_manager, pod, command, **kwargs):
+        vm.commands.append(command)
+        raise raised[-1]
+
+    for exc, expected in [
+        (ApiException(status=0, reason=handshake), patches.PeerVmContainerNotFound),
+        (RuntimeError(handshake), RuntimeError),
+        (ApiException(status=500, reason="Internal Server Error"), ApiException),
+    ]:
+        raised.append(exc)
+        monkeypatch.setattr(patches, "_open_exec", refuse)
+        with pytest.raises(expected):
+            patches.container_statuses(pm, placeholder_pod())
+    body_only = ApiException(status=500, reason="Internal Server Error")
+    body_only.body = "container not found"
+    raised.append(body_only)
+    with pytest.raises(ApiException):
+        patches.container_statuses(pm, placeholder_pod())
+    assert len(vm.commands) == 4  # once each
+
+    monkeypatch.undo()
+    use_shape(monkeypatch, shape)
+    monkeypatch.setattr(patches, "_open_exec", lambda *a, **k: FakeExec(stderr="container not found", code=1))
+    with pytest.raises(
+        patches.PeerVmExecError, match="There was an error in calling kubernetes API: container not found"
+    ):
+        patches.container_statuses(pm, placeholder_pod())
+
+
+@pytest.mark.parametrize("shape", AIRFLOW3_SHAPES)
+def test_airflow3_exec_reads_as_google(vm, monkeypatch, shape):
+    """stdin open; returns after the first stdout that has arrived, with the socket still open (exit
+    code None = success); stderr at once is an error; a command without stdout is read to its status."""
+    use_shape(monkeypatch, shape)
+    pm = manager(sentinel_pod_manager_class(), [placeholder_pod()])
+    late = FakeExec(messages=[GAP, (1, '[{"container": "base", '), *LATE, (1, '"state": "RUNNING"}]')], code=137)
+    vm.statuses = [late]
+    assert patches.exec_on_placeholder(pm, placeholder_pod(), ["placeholder-pod", "container-statuses"]) == (
+        '[{"container": "base", '  # cut short, as Google's reads it; the 137 is never seen
+    )
+    assert vm.opened_with == [{"stdin": True}]
+    assert late.open is False  # closed by the double (Google: contextlib.closing)
+    together = FakeExec(messages=[(1, "[{"), (1, '"container": "base", "state": "RUNNING"}]')])
+    vm.statuses = [together]
+    assert patches.container_statuses(pm, placeholder_pod()) == [{"container": "base", "state": "RUNNING"}]
+    vm.execs = [FakeExec(messages=[GAP, GAP, GAP], code=0)]  # kill -2 1: no stdout, exit 0
+    patches.exec_in_vm_container(pm, placeholder_pod(), "airflow-xcom-sidecar", ["/bin/sh", "-c", "kill -2 1"])
+    vm.statuses = [FakeExec(messages=[(2, "warning: x"), (1, "[]")])]
+    with pytest.raises(patches.PeerVmExecError, match="warning: x"):
+        patches.container_statuses(pm, placeholder_pod())
+
+
+@pytest.mark.parametrize(("shape", "cut_short"), [("airflow2", False), ("airflow3.1", True), ("airflow3.3", True)])
+def test_xcom_arriving_in_late_messages_is_cut_short_on_airflow3(vm, monkeypatch, shape, cut_short):
+    """FINDING (Google's Airflow 3 images, so the double): ``extract_xcom_json`` of stock KPO, and of
+    ComposerPodOperator through upstream's ``extract_xcom``, fails when the exec answer's base64 reaches
+    the client in several websocket messages and the later ones are not there yet after the first:
+    the payload is cut short, and json.loads fails on all 5 attempts."""
+    use_shape(monkeypatch, shape)
+    answer = exec_answer(json.dumps({"rows": list(range(2000))}).encode(), chunks=3)
+    half = len(answer) // 2
+
+    def slow_answer():
+        return FakeExec(messages=[(1, answer[:half]), *LATE, (1, answer[half:])])
+
+    pm = manager(sentinel_pod_manager_class(), [placeholder_pod()])
+    vm.execs = [slow_answer() for _ in range(patches.XCOM_ATTEMPTS)]
+    if not cut_short:
+        assert json.loads(pm.extract_xcom_json(placeholder_pod())) == {"rows": list(range(2000))}
+        return
+    with pytest.raises(Exception) as caught:
+        pm.extract_xcom_json(placeholder_pod())
+    assert isinstance(caught.value, (json.JSONDecodeError, patches.PeerVmExecError, UnicodeDecodeError))
+    assert len(vm.commands) == patches.XCOM_ATTEMPTS
+
+
+def trigger(base="base"):
+    KubernetesPodTrigger = kpo_trigger_module().KubernetesPodTrigger
+
+    cls = type("SentinelTrigger", (KubernetesPodTrigger,), {})
+    UPSTREAM_CALLS.clear()
+
+    def upstream(self, pod):
+        UPSTREAM_CALLS.append("define_container_state")
+        return "upstream"
+
+    cls.define_container_state = upstream
+    assert patches.install_trigger(cls) is True
+    assert patches.install_trigger(cls) is False
+    return cls.__new__(cls), cls
+
+
+@pytest.fixture
+def trigger_pods(monkeypatch, vm):
+    """The PodManager Google's trigger patch builds: answers the given pods in turn."""
+    pods: list = []
+    pm_class = sentinel_pod_manager_class()
+
+    def pod_manager(trigger):
+        pm = manager(pm_class, list(pods))
+        return pm
+
+    monkeypatch.setattr(patches, "_trigger_pod_manager", pod_manager)
+    return pods
+
+
+@pytest.mark.parametrize("shape", AIRFLOW3_SHAPES)
+def test_airflow3_trigger_define_container_state_on_a_placeholder(vm, monkeypatch, trigger_pods, shape):
+    """Google's KubernetesPodTrigger.define_container_state patch (stock KPO deferrable=True)."""
+    ContainerState = kpo_trigger_module().ContainerState
+
+    use_shape(monkeypatch, shape)
+    t, _ = trigger()
+    t.base_container_name = "base"
+    t.__dict__["log"] = Recorder()
+    trigger_pods[:] = [placeholder_pod(endpoint=None, phase="Pending")]
+    assert t.define_container_state(placeholder_pod()) == ContainerState.UNDEFINED
+    assert vm.commands == []
+    trigger_pods[:] = [placeholder_pod(endpoint=None), placeholder_pod()]  # waits for the endpoint
+    vm.statuses = [{"airflow-xcom-sidecar": "RUNNING", "base": "RUNNING"}]
+    assert t.define_container_state(placeholder_pod()) == ContainerState.RUNNING
+    vm.statuses = [{"airflow-xcom-sidecar": "RUNNING", "base": "TERMINATED"}]
+    trigger_pods[:] = [placeholder_pod()]
+    assert t.define_container_state(placeholder_pod()) == ContainerState.TERMINATED  # never FAILED
+    vm.statuses = [{"base": "WAITING"}]
+    assert t.define_container_state(placeholder_pod()) == ContainerState.WAITING
+    assert UPSTREAM_CALLS == []
+
+
+@pytest.mark.parametrize("shape", AIRFLOW3_SHAPES)
+def test_airflow3_trigger_container_gone_is_terminated_shutdown_propagates(vm, monkeypatch, trigger_pods, shape):
+    """3.1.8 and 3.3.1 catch only NotFound (a later version also maps ShutDown)."""
+    ContainerState = kpo_trigger_module().ContainerState
+    from kubernetes.client.exceptions import ApiException
+
+    use_shape(monkeypatch, shape)
+    t, _ = trigger()
+    t.base_container_name = "base"
+    t.__dict__["log"] = Recorder()
+    trigger_pods[:] = [placeholder_pod()]
+
+    def gone(pod_manager, pod, command, **kwargs):
+        raise ApiException(status=0, reason='Handshake status 500 -+-+- container not found ("peervm-placeholder")')
+
+    monkeypatch.setattr(patches, "_open_exec", gone)
+    assert t.define_container_state(placeholder_pod()) == ContainerState.TERMINATED
+    monkeypatch.setattr(patches, "_open_exec", lambda *a, **k: FakeExec(code=137))
+    with pytest.raises(patches.PeerVmShutDown):
+        t.define_container_state(placeholder_pod())
+    trigger_pods[:] = [placeholder_pod(endpoint=None, phase="Failed")]
+    with pytest.raises(patches.PeerVmExecError, match="peer-vm-endpoint"):
+        t.define_container_state(placeholder_pod())
+
+
+def test_trigger_normal_pod_goes_to_upstream(vm, trigger_pods):
+    kpo_trigger_module()
+    t, _ = trigger()
+    trigger_pods[:] = [normal_pod()]
+    assert t.define_container_state(normal_pod()) == "upstream"
+    assert UPSTREAM_CALLS == ["define_container_state"] and vm.commands == []
+
+
+def test_install_and_uninstall_trigger_on_the_real_class():
+    KubernetesPodTrigger = kpo_trigger_module().KubernetesPodTrigger
+
+    before = KubernetesPodTrigger.__dict__["define_container_state"]
+    assert patches.install_trigger() is True and patches.is_trigger_installed()
+    patches.uninstall_trigger()
+    assert KubernetesPodTrigger.__dict__["define_container_state"] is before
 
 
 class LogServer:
@@ -513,13 +836,35 @@ def test_placeholder_logs_stream_until_after_termination(vm, log_server):
     assert len(vm.commands) == 2  # statuses are not asked once terminated
 
 
-def test_placeholder_logs_end_when_the_vm_is_gone(vm, log_server):
+@pytest.mark.parametrize("shape", ["airflow2", *AIRFLOW3_SHAPES])
+def test_placeholder_logs_end_when_the_vm_is_gone(vm, log_server, monkeypatch, shape):
+    from kubernetes.client.exceptions import ApiException
+
+    use_shape(monkeypatch, shape)
     log_server.lines = ["2024-05-01T10:00:01Z stdout F bye"]
-    vm.statuses = [FakeExec(stderr="container not found", code=1)]
+    if shape == "airflow2":  # its mapping takes the text from stderr too
+        vm.statuses = [FakeExec(stderr="container not found", code=1)]
+    else:
+
+        def gone(pod_manager, pod, command, **kwargs):
+            vm.commands.append(command)
+            raise ApiException(status=0, reason='Handshake status 500 -+-+- container not found ("peervm-placeholder")')
+
+        monkeypatch.setattr(patches, "_open_exec", gone)
     pm = manager(sentinel_pod_manager_class(), [placeholder_pod()])
     pm.fetch_container_logs(placeholder_pod(), "base")
     assert "bye" in pm.log.infos()
     assert len(log_server.queries) == 3
+
+
+@pytest.mark.parametrize("shape", AIRFLOW3_SHAPES)
+def test_airflow3_stderr_aborts_the_log_stream(vm, log_server, monkeypatch, shape):
+    """On Airflow 3 images stderr from the statuses exec is no "VM gone": fetch_container_logs fails."""
+    use_shape(monkeypatch, shape)
+    vm.statuses = [FakeExec(stderr="container not found", code=1)]
+    pm = manager(sentinel_pod_manager_class(), [placeholder_pod()])
+    with pytest.raises(patches.PeerVmExecError):
+        pm.fetch_container_logs(pod=placeholder_pod(), container_name="base")
 
 
 def test_placeholder_logs_wait_for_the_endpoint_then_give_up_without_it(vm, log_server):
@@ -559,6 +904,12 @@ PROBE = textwrap.dedent(
     except ImportError:  # cncf-kubernetes 5.0
         from airflow.providers.cncf.kubernetes.operators.kubernetes_pod import KubernetesPodOperator
     from airflow.providers.cncf.kubernetes.utils.pod_manager import PodManager
+    try:
+        from airflow.providers.cncf.kubernetes.triggers.pod import KubernetesPodTrigger
+        trigger_patched = hasattr(KubernetesPodTrigger.define_container_state, "_composer3_double_original")
+    except ImportError:  # providers without the trigger
+        trigger_patched = False
+    patched_at_import = hasattr(PodManager.fetch_container_logs, "_composer3_double_original")
 
     op = KubernetesPodOperator(
         task_id="t", image="busybox:1.36", name="p", namespace="default", config_file=sys.argv[1],
@@ -573,6 +924,8 @@ PROBE = textwrap.dedent(
         "annotation": pod.metadata.annotations.get("node.gke.io/gce-vm"),
         "resources": pod.spec.containers[0].resources,
         "patched": hasattr(PodManager.fetch_container_logs, "_composer3_double_original"),
+        "patched_at_import": patched_at_import,
+        "trigger_patched": trigger_patched,
     }))
     """
 )
@@ -602,3 +955,6 @@ def test_airflow_loads_the_double_and_stock_kpo_calls_its_hook(tmp_path, kubecon
     assert labels == {"machineType": "e2-custom-medium-5120", "diskSizeGb": "30"}
     assert result["resources"] is None
     assert result["patched"] is True
+    shape = patches.google_shape()  # the installed Airflow's: the subprocess runs the same interpreter
+    assert result["patched_at_import"] is shape.patch_at_import
+    assert result["trigger_patched"] is shape.trigger_patch

@@ -43,13 +43,9 @@ UNLOADABLE_AFTER_MIGRATION = {
 }
 #: Files that need a package no test environment has: their DagBag tests are skipped, saying so.
 NEEDS = {"composer1_gke_sample.py": "apache-airflow-providers-google"}
+
+
 #: Where check misjudges whether the original loads (a known gap of check.py, not of the file).
-CHECK_MISJUDGES = {
-    name: "check reports an import inside `try: ... except ImportError:` as fatal; the fallback import loads"
-    for name in ("airflow3_kubernetes_decorator.py", "bigflow_generated_dag.py")
-}
-
-
 def _ids(paths):
     return [path.name for path in paths]
 
@@ -130,8 +126,6 @@ def test_check_predicts_whether_airflow_can_load_the_original(path: Path, tmp_pa
     errors, _ = _load(tmp_path)
     findings = check_source(path.name, path.read_text(), INSTALLED).findings
     predicted = sorted({finding.code for finding in findings} & FAILS_TO_LOAD)
-    if path.name in CHECK_MISJUDGES and bool(predicted) != (path.name in errors):
-        pytest.xfail(CHECK_MISJUDGES[path.name])
     assert bool(predicted) == (path.name in errors), (INSTALLED, predicted, errors)
 
 

@@ -4,7 +4,9 @@ On Composer 3 the pod KubernetesPodOperator creates does not run its containers.
 ``pod_mutation_hook`` sizes a VM from the first container's resources (annotation
 ``node.gke.io/gce-vm``), the cluster turns the pod into a placeholder whose only container is
 ``peervm-placeholder``, and the containers run on that VM. Source: GoogleCloudPlatform/composer-airflow,
-``airflow/composer/kubernetes/utils.py`` and ``pod_manager.py``.
+``airflow/composer/kubernetes/utils.py`` and ``pod_manager.py`` (Airflow 2 images) and
+``airflow-core/src/airflow/composer/patches/kubernetes/utils.py`` and ``monkey_patching/`` (Airflow 3
+images; commits a44693f5 = 3.1.8, 49bcd2dc = 3.3.1).
 
 =========================  ==============================================  ==============================
 question                   where Composer 3 answers it                     what we do with it

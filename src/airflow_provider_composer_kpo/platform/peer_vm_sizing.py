@@ -6,7 +6,9 @@ writes a VM shape into the annotation ``node.gke.io/gce-vm`` (``machineType: e2-
 DAG author sees the VM before the task runs. Source, read for the rules and not copied:
 GoogleCloudPlatform/composer-airflow ``airflow/composer/kubernetes/utils.py`` at commit
 26d55e6e7f74455e20f682fc2347f98e5eb8c5b6 (``_get_composer_serverless_machine_cpu``,
-``_get_composer_serverless_machine_memory``, ``_get_composer_serverless_pod_metadata``).
+``_get_composer_serverless_machine_memory``, ``_get_composer_serverless_pod_metadata``); the Airflow 3
+images' ``airflow-core/src/airflow/composer/patches/kubernetes/pod_mutation_hook.py``
+(``_get_peer_vm_machine_*``, ``_get_peer_vm_pod_metadata``) do the same arithmetic.
 
 =================  ======================================  =============================  =====================
 resource           what Google reads (first container)     rounded up to                  above the range

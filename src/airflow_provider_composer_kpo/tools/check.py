@@ -121,9 +121,11 @@ class _FileCheck:
         self._expands = expand_calls(source.tree)
 
     def run(self) -> FileReport:
+        unreached = self._imports_that_cannot_fail_the_load()
         for node in ast.walk(self.source.tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                self._imports(node)
+                if id(node) not in unreached:
+                    self._imports(node)
             elif (
                 isinstance(node, ast.Constant)
                 and isinstance(node.value, str)
@@ -150,6 +152,29 @@ class _FileCheck:
         self.report.findings.append(CheckFinding(self.source.path, line, col, code, message, fix))
 
     # CK1xx
+    def _imports_that_cannot_fail_the_load(self) -> set[int]:
+        """Return the ids of imports guarded by ``try``/``except ImportError``, and of fallbacks never run.
+
+        A guarded import that fails runs its ``except`` branch instead of stopping the load; that
+        branch runs only if one of the guarded imports fails on the target, and is checked then.
+        """
+        skipped: set[int] = set()
+        for node in ast.walk(self.source.tree):
+            if not (isinstance(node, ast.Try) and any(_catches_import_error(h.type) for h in node.handlers)):
+                continue
+            guarded = _imports_in(node.body)
+            skipped.update(id(n) for n in guarded)
+            if not any(self._would_fail(n) for n in guarded):
+                skipped.update(id(n) for n in _imports_in(node.handlers))
+        return skipped
+
+    def _would_fail(self, node: ast.AST) -> bool:
+        before = len(self.report.findings)
+        self._imports(node)
+        failed = len(self.report.findings) > before
+        del self.report.findings[before:]
+        return failed
+
     def _imports(self, node: ast.AST) -> None:
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -462,6 +487,24 @@ class _FileCheck:
 
 
 _MIGRATE_FIX = "`composer-kpo migrate --write PATH` rewrites it to ComposerPodOperator"
+
+
+#: Exceptions a failed import raises, or that catch one.
+_IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+
+
+def _imports_in(nodes: list) -> list[ast.AST]:
+    return [n for node in nodes for n in ast.walk(node) if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+def _catches_import_error(caught: ast.expr | None) -> bool:
+    if caught is None:  # a bare except
+        return True
+    names = caught.elts if isinstance(caught, ast.Tuple) else [caught]
+    return any(
+        (n.id if isinstance(n, ast.Name) else n.attr if isinstance(n, ast.Attribute) else None) in _IMPORT_ERRORS
+        for n in names
+    )
 
 
 def _shorten(text: str, limit: int = 60) -> str:
