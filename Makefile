@@ -4,9 +4,10 @@
 #               integration suite on the local cluster, fault matrix on the local Airflow
 #   make faults the fault matrix, ComposerPodOperator beside stock KPO, on Airflow 2.10 and 3.3
 #   make browser  Airflow's UI in Debian's chromium (make test's browser stage), screenshots in artifacts/
+#   make release  build the sdist and wheel, twine check --strict, the metadata tests; uploads nothing
 # Both install what they need on a fresh Debian 12 machine (as root) and stop what they start.
 
-.PHONY: test demo venvs lint unit integration faults browser benchmarks
+.PHONY: test demo venvs lint unit integration faults browser benchmarks release
 
 test:
 	@bash dev/test.sh
@@ -32,6 +33,9 @@ faults:
 
 browser:
 	@bash dev/test.sh browser
+
+release:
+	@bash dev/release.sh
 
 include dev/localcluster/cluster.mk
 include dev/airflow/airflow.mk

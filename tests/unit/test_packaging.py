@@ -19,6 +19,31 @@ def test_provider_info_matches_distribution():
     assert info["versions"][0] == package.__version__ == version("airflow-provider-composer-kpo")
 
 
+def test_the_version_is_written_once():
+    """``__version__`` in the package's __init__.py is the only place the version is written: setup.cfg
+    reads it, get_provider_info returns it (newest first, as Airflow lists a provider's versions)."""
+    import configparser
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    config = configparser.ConfigParser()
+    config.read(repo / "setup.cfg")
+    assert config["metadata"]["version"].strip() == "attr: airflow_provider_composer_kpo.__version__"
+    source_dir = repo / "src" / "airflow_provider_composer_kpo"
+    written = re.search(r'^__version__ = "([^"]+)"$', (source_dir / "__init__.py").read_text(), re.MULTILINE)
+    assert written, "__init__.py must set __version__ to a literal string (setup.cfg reads it)"
+    repeated = sorted(
+        path.relative_to(source_dir).as_posix()
+        for path in source_dir.rglob("*.py")
+        if re.search(rf"""["']{re.escape(written[1])}["']""", path.read_text())
+    )
+    assert repeated == ["__init__.py"], f"the version is written again in {repeated}"
+    versions = get_provider_info()["versions"]
+    assert versions[0] == package.__version__
+    assert versions == sorted(set(versions), key=Version, reverse=True)
+
+
 def test_connection_type_points_at_the_hook():
     (conn,) = get_provider_info()["connection-types"]
     module_name, _, class_name = conn["hook-class-name"].rpartition(".")

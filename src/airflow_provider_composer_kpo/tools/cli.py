@@ -2,11 +2,12 @@
 
     composer-kpo check PATH... [--airflow 3.1] [--cncf-kubernetes 10.5] [--composer 3] [--format json]
     composer-kpo migrate PATH... [--write] [same target options]
+    composer-kpo codes
+    composer-kpo explain CODE
 
-Exit status: 0 clean (check: no error or warning; migrate: nothing to change or changes written),
-1 findings (check) or changes to make (migrate without --write) or a file migrate could not parse,
-2 bad usage (unknown option, missing path, a version that is not one or that composer-kpo does not
-support, migrate without its extra).
+The exit statuses are ``EXIT_STATUS``, which ``--help`` prints. A reader that closes the pipe early
+(``composer-kpo check dags/ | head -1``) ends the command quietly with status 141, as SIGPIPE ends a
+shell tool, instead of a BrokenPipeError traceback.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import difflib
 import json
 import os
 import sys
+import textwrap
 from collections import Counter
 from typing import Iterator, Sequence, TextIO
 
@@ -26,11 +28,45 @@ from .target import AIRFLOW, CNCF_KUBERNETES, Target, resolve_target, supported_
 
 _SKIPPED_DIRECTORIES = {"__pycache__", "node_modules"}
 
+EXIT_STATUS = """\
+exit status:
+    0  check: no error or warning; migrate: nothing to change, or the changes
+       written; codes, explain: printed
+    1  check: an error or a warning; migrate: changes to make (without
+       --write), or a file it could not parse
+    2  bad usage: an unknown option or code, a missing PATH, a version that is
+       not one or that composer-kpo does not support, migrate without its
+       extra (pip install 'airflow-provider-composer-kpo[migrate]')
+  141  the reader closed the pipe early (| head): the output stops there,
+       without a traceback
+"""
+#: 128 + SIGPIPE: what a shell reports for a tool that SIGPIPE ended (``yes | head -1``).
+EXIT_BROKEN_PIPE = 141
+
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
     out = stdout or sys.stdout
+    try:
+        try:
+            return _run(argv, out)
+        finally:
+            out.flush()  # inside the try: the reader may be gone when the last of the output goes out
+    except BrokenPipeError:
+        # The reader closed the pipe (`| head`): stop without a traceback. Python flushes stdout
+        # again at exit, which would fail the same way, so stdout now points at /dev/null.
+        if out is sys.stdout:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _run(argv: Sequence[str] | None, out: TextIO) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "codes":
+        return _codes(out)
+    if args.command == "explain":
+        return _explain(args.code, out)
     try:
         target = resolve_target(airflow=args.airflow, cncf_kubernetes=args.cncf_kubernetes, composer=args.composer)
         files = list(_python_files(args.paths))
@@ -42,11 +78,25 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="composer-kpo", description="Check and migrate DAGs for ComposerPodOperator.")
+    parser = argparse.ArgumentParser(
+        prog="composer-kpo",
+        description="Check and migrate DAGs for ComposerPodOperator.",
+        epilog=EXIT_STATUS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    check = commands.add_parser("check", help="report what breaks on the target, without importing the DAGs")
-    migrate = commands.add_parser("migrate", help="rewrite stock KPO tasks to ComposerPodOperator (prints a diff)")
+
+    def subcommand(name: str, summary: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, help=summary, epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+
+    check = subcommand("check", "report what breaks on the target, without importing the DAGs")
+    migrate = subcommand("migrate", "rewrite stock KPO tasks to ComposerPodOperator (prints a diff)")
+    subcommand("codes", "list every code check reports, with its severity and meaning")
+    explain = subcommand("explain", "say what one code means and what to do about it")
+    explain.add_argument("code", metavar="CODE", help="a code check reports, e.g. CK205")
     for command in (check, migrate):
         command.add_argument("paths", nargs="+", metavar="PATH", help="DAG files or folders (searched for *.py)")
         target = command.add_argument_group("target (default: the installed versions, COMPOSER_VERSION)")
@@ -94,7 +144,10 @@ def _check(files: list[str], target: Target, args: argparse.Namespace, out: Text
     ignored = {code.strip().upper() for code in args.ignore.split(",") if code.strip()}
     unknown = ignored - set(CODES)
     if unknown:
-        print(f"composer-kpo: --ignore {','.join(sorted(unknown))}: no such code (see README)", file=sys.stderr)
+        print(
+            f"composer-kpo: --ignore {','.join(sorted(unknown))}: no such code (composer-kpo codes lists them)",
+            file=sys.stderr,
+        )
         return 2
     counts: Counter = Counter()
     files_with_findings = 0
@@ -150,6 +203,28 @@ def _check(files: list[str], target: Target, args: argparse.Namespace, out: Text
                 print(f"    {r.kind} {r.namespace or '<task namespace>'}/{r.name}{keys}", file=out)
         print(summary, file=out)
     return 1 if counts[ERROR] or counts[WARNING] else 0
+
+
+def _codes(out: TextIO) -> int:
+    for code in CODES.values():
+        print(f"{code.code}  {code.severity:<7}  {code.title}", file=out)
+    print("\ncomposer-kpo explain CODE says what one means and what to do about it.", file=out)
+    return 0
+
+
+def _explain(name: str, out: TextIO) -> int:
+    code = CODES.get(name.strip().upper())
+    if code is None:
+        print(f"composer-kpo explain: no such code {name!r} (composer-kpo codes lists them)", file=sys.stderr)
+        return 2
+    severity = {ERROR: "An error", WARNING: "A warning", INFO: "Info"}[code.severity]
+    fails = "check lists it and still exits 0" if code.severity == INFO else "check exits 1 when it reports one"
+    print(f"{code.code} ({code.severity}): {code.title}", file=out)
+    print(f"{severity}: {fails}.", file=out)
+    what = f"What to do: {code.action}"
+    print(textwrap.fill(what, width=100, subsequent_indent="    ", break_on_hyphens=False), file=out)
+    print(f"To silence it: `# noqa: {code.code}` on the line, or --ignore {code.code}.", file=out)
+    return 0
 
 
 def _plural(severity: str, n: int) -> str:
