@@ -120,7 +120,6 @@ SCENARIOS = [
         teardown=delete_example_secrets,
         guide_secrets=True,
     ),
-    Scenario("composer_kpo_node_affinity", "default-pool", "success", r"3\.14159265358979323846"),
     Scenario("composer_kpo_full_pod", "every option", "success", r"3\.14159265358979323846"),
     Scenario("composer_kpo_set_e", "all steps pass", "success", "step 3: publish"),
     Scenario("composer_kpo_set_e", "step 2 fails", "failed", "exited with code 1", conf={"fail_step": 2}),

@@ -114,7 +114,7 @@ def test_docstring_is_the_documentation(path):
     assert doc, f"{path.name} has no module docstring"
     for section in ("What it shows", "Composer versions", "Before you run it", "What to expect"):
         assert section in doc, f"{path.name}: docstring lacks '{section}'"
-    assert claimed_majors(path) <= {1, 2, 3}
+    assert claimed_majors(path) <= {2, 3}  # the supported Composer versions
 
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.name)
@@ -135,19 +135,9 @@ def test_example_parses_without_warnings_on_its_composer(path, major, parsed_on)
     dagbag, caught = parsed_on[major]
     if path.name in (Path(p).name for p in dagbag.import_errors):
         pytest.skip(f"{path.name} does not load with this provider (test_every_example_imports)")
-    found = ours(caught, path)
-    if major in claimed_majors(path):
-        assert found == [], f"{path.name} on Composer {major} ({COMPOSER_VERSIONS[major]})"
-    else:  # not for this Composer (its docstring says why); whatever is shown is that reason
-        assert all(": affinity=" in line for line in found), found
-
-
-@pytest.mark.parametrize("major", [2, 3])
-def test_node_affinity_example_tells_composer_2_and_3_users_why_not(major, parsed_on):
-    path = EXAMPLES / "example_node_affinity_pod.py"
-    assert major not in claimed_majors(path)
-    [warning] = ours(parsed_on[major][1], path)
-    assert f"Composer {major}" in warning and "affinity" in warning
+    if major not in claimed_majors(path):
+        pytest.skip(f"{path.name} is not for Composer {major} (its docstring says why)")
+    assert ours(caught, path) == [], f"{path.name} on Composer {major} ({COMPOSER_VERSIONS[major]})"
 
 
 @pytest.mark.parametrize("major", sorted(COMPOSER_VERSIONS))
@@ -168,8 +158,7 @@ def test_example_passes_check_on_its_composer(path):
     if not HAS_DEFERRABLE and path.name in NEEDS_DEFERRABLE:
         pytest.skip(f"{path.name}: {NEEDS_DEFERRABLE[path.name]} (documented; the check says so too)")
     for major in sorted(claimed_majors(path)):
-        # Composer 1 is not a check target: check it as "not Composer".
-        target = resolve_target(composer=str(major) if major >= 2 else None, environ={})
+        target = resolve_target(composer=str(major), environ={})
         findings = check_source(str(path), path.read_text(), target).findings
         assert [f.as_text() for f in findings if f.severity != INFO] == [], f"{path.name} against {target}"
 
