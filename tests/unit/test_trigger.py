@@ -236,3 +236,23 @@ class TestComposer3Placeholder:
         client.api_client = object()
         assert first_event(trigger(client))["status"] == ENDED  # the placeholder's phase still decides
         assert client.reads == 3
+
+
+@pytest.mark.skipif(not HAS_DEFERRABLE, reason="deferrable=True needs cncf-kubernetes 6.0+")
+def test_the_connection_is_read_in_asgirefs_thread_not_the_api_pool(monkeypatch):
+    """Airflow 3.1's triggerer answers a connection read from a thread of our own pool on a second
+    event loop; concurrent triggers' replies then cross and the triggerer exits. asgiref's thread
+    hands the read back to the triggerer's loop, as upstream's async hook does."""
+    import threading
+
+    made = ComposerPodTrigger(pod_name="p", pod_namespace="ns", trigger_start_time=time.time())
+    threads = []
+
+    def make_client():
+        threads.append(threading.current_thread().name)
+        return "client"
+
+    monkeypatch.setattr(made, "_make_client", make_client)
+    assert asyncio.run(made._api()) == "client"
+    (name,) = threads
+    assert not name.startswith("composer-kpo-trigger"), name

@@ -63,6 +63,15 @@ VM_STATES_EVERY_SECONDS = 5.0
 _executor: ThreadPoolExecutor | None = None
 
 
+async def _in_airflow_thread(call: Callable[[], T]) -> T:
+    """Return ``call()`` run where Airflow's triggerer expects blocking work that may read connections."""
+    try:
+        from asgiref.sync import sync_to_async  # Airflow's own dependency, as upstream's async hook uses it
+    except ImportError:  # pragma: no cover - every supported Airflow has asgiref
+        return await asyncio.get_running_loop().run_in_executor(_api_executor(), call)
+    return await sync_to_async(call)()
+
+
 def _api_executor() -> ThreadPoolExecutor:
     global _executor
     if _executor is None:
@@ -267,7 +276,14 @@ class ComposerPodTrigger(BaseTrigger):
 
     async def _api(self) -> CoreV1Api:
         if self._client is None:
-            self._client = await self._call(self._make_client, "load the Kubernetes client configuration")
+            # Reading the connection talks to the triggerer's supervisor on Airflow 3. From a thread of
+            # our own pool Airflow 3.1 answers it on a second event loop, and the replies to
+            # concurrent triggers cross ("Response read out of order!"): the triggerer exits and every
+            # deferred task waits. asgiref's thread hands the request back to the triggerer's loop.
+            self._client = await call_with_retry_async(
+                lambda: _in_airflow_thread(self._make_client),
+                description="load the Kubernetes client configuration",
+            )
         return self._client
 
     def _make_client(self) -> CoreV1Api:
