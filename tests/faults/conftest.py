@@ -26,6 +26,12 @@ from tests.faults.cases import CLUSTER_WIDE, FAULTS, MEASURED_ONLY, ONE_MAJOR_ON
 STAGGER_SECONDS = 2
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Tests that need no fault case first, while the cluster is free: at the end of a ``make test``
+    run they would wait for other suites' cluster-wide tests (tests/cluster_lock.py)."""
+    items.sort(key=lambda item: "outcomes" in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture(scope="session")
 def outcomes(airflow_api):
     from tests.faults.dags.composer_kpo_faults import dag_id
