@@ -24,7 +24,7 @@ echo "== twine check --strict"
 .venvs/lint/bin/twine check --strict "$sdist" "$wheel"
 
 echo "== metadata tests"
-".venvs/$ENV_ID/bin/python" -m pytest -p no:cacheprovider -q \
+".venvs/$ENV_ID/bin/pytest" -q \
   tests/unit/test_distribution.py tests/unit/test_packaging.py
 
 echo "== would upload (nothing was uploaded)"

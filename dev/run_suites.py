@@ -219,7 +219,9 @@ def pytest_script(pair: str, args: str, env_file: str | None = None, prefix: str
     """A bash line running pytest in PAIR's venv, with a deployment's exports when given; PREFIX is
     a command that runs it (``env NAME=value``, ``nice``)."""
     source = f". {shlex.quote(env_file)} && " if env_file else ""
-    return f"{source}exec {prefix} {venv_python(pair)} -m pytest -p no:cacheprovider -q {args}"
+    # The venv's pytest script, not `python -m pytest`: that would put the checkout, which holds the
+    # package's source, before the installed wheel on sys.path.
+    return f"{source}exec {prefix} .venvs/{pair}/bin/pytest -q {args}"
 
 
 @dataclasses.dataclass

@@ -159,8 +159,9 @@ write_env() {
     echo "# Every component sources it; \`eval \"\$(make -s airflow-up | grep '^export ')\"\` gives a shell the same."
     echo "export PATH=\"$venv/bin:\$PATH\""
     kv AIRFLOW_HOME "$AIRFLOW_HOME_DIR"
-    # The repo root: DAG files may import helpers from tests/ (the package itself is installed).
-    kv PYTHONPATH "$REPO"
+    # DAG files may import helpers from tests/; the package is the installed wheel, so the checkout
+    # (which holds its source at the top) is not on the path, only a folder with a `tests` link.
+    kv PYTHONPATH "$HELPERS_DIR"
     kv KUBECONFIG "$CLUSTER_KUBECONFIG"
     kv COMPOSER_KPO_KUBECONFIG "$CLUSTER_KUBECONFIG"
     kv AIRFLOW_CONN_KUBERNETES_DEFAULT "$conn"
@@ -290,6 +291,8 @@ build_dags_folder() {
     done
   done
   log "DAGs folder $DAGS_DIR: $n file(s)"
+  mkdir -p "$HELPERS_DIR"
+  ln -sfn "$REPO/tests" "$HELPERS_DIR/tests"
 }
 
 # Every port we listen on must be free (a stray server from elsewhere would answer our health

@@ -10,6 +10,7 @@ LOG_DIR="$RUN_DIR/logs"            # one log per component; task logs in logs/ta
 PID_DIR="$RUN_DIR/pids"            # NAME.pid: "<pid> <start time>" (guards against pid reuse)
 AIRFLOW_HOME_DIR="$RUN_DIR/home"
 DAGS_DIR="$RUN_DIR/dags"           # symlinks, rebuilt on every airflow-up
+HELPERS_DIR="$RUN_DIR/pythonpath"  # PYTHONPATH: only a `tests` symlink, never the checkout's package
 ENV_FILE="$RUN_DIR/airflow.env"    # sourced by every component, printed as exports
 SECRETS_FILE="$RUN_DIR/secrets.env"  # keys generated once per run dir
 PAIR_FILE="$RUN_DIR/pair"          # the pair whose schema the database holds

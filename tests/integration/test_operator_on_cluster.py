@@ -321,7 +321,9 @@ def assert_survives_api_server_restarts(core_v1, namespace, api_client, *, resta
         core_v1.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
 
 
-def test_retry_after_worker_sigkill_reattaches_to_the_same_pod(core_v1, namespace, kubeconfig_path, pod_ledger):
+def test_retry_after_worker_sigkill_reattaches_to_the_same_pod(
+    core_v1, namespace, kubeconfig_path, pod_ledger, tmp_path
+):
     """The worker dies mid-task; the retry finds the running pod instead of starting the work again."""
     import json
     import signal
@@ -340,11 +342,13 @@ def test_retry_after_worker_sigkill_reattaches_to_the_same_pod(core_v1, namespac
     }
     selector = f"task_id={spec['task_id']}"
     pod_ledger.claim_labels(task_id=spec["task_id"])  # made by the task processes started below
-    repo = Path(__file__).resolve().parents[2]
+    # `python -m` puts its working directory first on sys.path: a folder holding only a link to tests/,
+    # so the task process imports the installed package, not the checkout's source beside tests/.
+    (tmp_path / "tests").symlink_to(Path(__file__).resolve().parents[1])
 
     def start(try_number: int) -> subprocess.Popen:
         argument = json.dumps({**spec, "try_number": try_number})
-        return subprocess.Popen([sys.executable, "-m", "tests.integration.task_process", argument], cwd=repo)
+        return subprocess.Popen([sys.executable, "-m", "tests.integration.task_process", argument], cwd=tmp_path)
 
     first = start(1)
     deadline = time.monotonic() + 120

@@ -14,6 +14,7 @@ from airflow_provider_composer_kpo.pod.entrypoint import ErrexitPolicy, Outcome,
 from airflow_provider_composer_kpo.tools.check import check_source
 from airflow_provider_composer_kpo.tools.cli import main
 from airflow_provider_composer_kpo.tools.target import Target
+from tests.interpreter import run_python
 
 NEWEST = Target(airflow=(3, 3), cncf_kubernetes=(10, 25), composer=3)
 OLDEST = Target(airflow=(2, 5), cncf_kubernetes=(5, 0))
@@ -262,7 +263,7 @@ def test_check_neither_imports_nor_runs_the_dags(tmp_path):
         "assert not [m for m in sys.modules if m == 'airflow' or m.startswith('airflow.')], 'Airflow imported'\n"
         "sys.exit(status)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = run_python("-c", code, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert not marker.exists()
 
@@ -272,7 +273,7 @@ def test_the_console_script_and_python_m_are_installed():
 
     script = Path(sys.executable).with_name("composer-kpo")
     for command in ([str(script)], [sys.executable, "-m", "airflow_provider_composer_kpo"]):
-        done = subprocess.run([*command, "--version"], capture_output=True, text=True)
+        done = subprocess.run([*command, "--version"], capture_output=True, text=True, cwd=script.parent)
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith("composer-kpo 0.")
 

@@ -9,12 +9,12 @@ import io
 import os
 import re
 import subprocess
-import sys
 
 import pytest
 
 from airflow_provider_composer_kpo.tools import cli
 from airflow_provider_composer_kpo.tools.codes import CODES, INFO
+from tests.interpreter import run_python
 
 STOCK_TASK = (
     "from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator\n"
@@ -85,8 +85,10 @@ def test_a_reader_that_left_ends_the_command_quietly(tmp_path, argv):
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone: every write to the pipe fails
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "airflow_provider_composer_kpo", *(a.format(dags=tmp_path) for a in argv)],
+        done = run_python(
+            "-m",
+            "airflow_provider_composer_kpo",
+            *(a.format(dags=tmp_path) for a in argv),
             stdout=write_end,
             stderr=subprocess.PIPE,
             text=True,

@@ -16,7 +16,6 @@ import importlib.util
 import json
 import os
 import struct
-import subprocess
 import sys
 import textwrap
 import threading
@@ -32,6 +31,7 @@ from kubernetes.client import models as k8s
 
 from tests.composer3 import airflow_local_settings as settings_double
 from tests.composer3 import peervm_patches as patches
+from tests.interpreter import run_python
 
 DOUBLE_DIR = Path(settings_double.__file__).resolve().parent
 REPO = DOUBLE_DIR.parents[1]
@@ -943,9 +943,7 @@ def test_airflow_loads_the_double_and_stock_kpo_calls_its_hook(tmp_path, kubecon
         AIRFLOW_CONN_KUBERNETES_DEFAULT='{"conn_type": "kubernetes"}',  # old providers read it at build
         HOME=str(tmp_path),
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, str(kubeconfig)], env=env, capture_output=True, text=True, timeout=300
-    )
+    proc = run_python("-c", PROBE, str(kubeconfig), env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert Path(result["file"]).resolve() == DOUBLE_DIR / "airflow_local_settings.py"

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 
 import pytest
 
 from airflow_provider_composer_kpo.compat import AIRFLOW_V_3_PLUS
 from airflow_provider_composer_kpo.hooks.connection_form import FIELDS, HIDDEN_FIELDS
+from tests.interpreter import run_python
 
 PREFIX = "extra__composer_kubernetes__"
 
@@ -106,7 +105,7 @@ print("HOOK_META " + json.dumps([m.model_dump(mode="json") for m in meta]))
 def test_the_airflow_3_ui_serves_the_form():
     # On 3.1 this is the hook's get_connection_form_widgets() under mocked FAB (the provider info's
     # conn-fields are not read there), on later releases the conn-fields: both must give the same form.
-    result = subprocess.run([sys.executable, "-c", HOOK_META], capture_output=True, text=True, timeout=300)
+    result = run_python("-c", HOOK_META, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     line = next(line for line in result.stdout.splitlines() if line.startswith("HOOK_META "))
     [meta] = json.loads(line.removeprefix("HOOK_META "))

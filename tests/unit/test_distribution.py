@@ -46,7 +46,7 @@ NEEDED_FOLDERS = (
     "example_dags",
     "requirements",
     "tests",
-    "src/airflow_provider_composer_kpo",
+    "airflow_provider_composer_kpo",
 )
 
 

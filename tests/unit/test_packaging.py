@@ -11,6 +11,20 @@ from packaging.version import Version
 import airflow_provider_composer_kpo as package
 from airflow_provider_composer_kpo import compat
 from airflow_provider_composer_kpo.get_provider_info import get_provider_info
+from tests.interpreter import run_python
+
+
+def test_the_package_under_test_is_installed_not_the_checkout():
+    """The package's source sits at the checkout's root; the suites must import the wheel installed in
+    the venv (pytest's append import mode, the venv's pytest script, subprocesses started elsewhere)."""
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[2] / "airflow_provider_composer_kpo"
+    imported = Path(package.__file__).resolve()
+    assert source not in imported.parents, (
+        f"airflow_provider_composer_kpo was imported from the checkout ({imported}), not the installed wheel: "
+        "run the venv's pytest script (not `python -m pytest` from the checkout) after `bash dev/venvs.sh`"
+    )
 
 
 def test_provider_info_matches_distribution():
@@ -30,7 +44,7 @@ def test_the_version_is_written_once():
     config = configparser.ConfigParser()
     config.read(repo / "setup.cfg")
     assert config["metadata"]["version"].strip() == "attr: airflow_provider_composer_kpo.__version__"
-    source_dir = repo / "src" / "airflow_provider_composer_kpo"
+    source_dir = repo / "airflow_provider_composer_kpo"
     written = re.search(r'^__version__ = "([^"]+)"$', (source_dir / "__init__.py").read_text(), re.MULTILINE)
     assert written, "__init__.py must set __version__ to a literal string (setup.cfg reads it)"
     repeated = sorted(
@@ -91,14 +105,12 @@ def test_secret_importable_on_every_version():
 
 def test_provider_info_imports_nothing_heavy():
     """Airflow imports get_provider_info while loading its configuration: it must not import Airflow."""
-    import subprocess
-    import sys
 
     code = (
         "import sys, airflow_provider_composer_kpo.get_provider_info as m; m.get_provider_info(); "
         "print(sorted(n for n in sys.modules if n.split('.')[0] in ('airflow', 'kubernetes')))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = run_python("-c", code, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
@@ -152,7 +164,7 @@ def test_installed_files_match_the_wheel_record():
         digest = base64.urlsafe_b64encode(hashlib.new(entry.hash.mode, data).digest()).rstrip(b"=").decode()
         assert (digest, len(data)) == (entry.hash.value, entry.size), name
 
-    source_dir = Path(__file__).resolve().parents[2] / "src" / "airflow_provider_composer_kpo"
+    source_dir = Path(__file__).resolve().parents[2] / "airflow_provider_composer_kpo"
     source = {
         "airflow_provider_composer_kpo/" + p.relative_to(source_dir).as_posix()
         for p in source_dir.rglob("*")
