@@ -11,6 +11,7 @@ missing ``kubernetes_default``      6.0 raises   the hook returns an empty conne
 ``deferrable``                      6.0+         5.x: ``deferrable=True`` is a parse-time error
 ``Secret`` in the provider          7.4+         older: ``airflow.kubernetes.secret``
 ``airflow.sdk``                     Airflow 3    DAG/Variable/Connection come from there
+``mask_secret``                     Airflow 3    ``airflow.sdk.log``, else ``utils.log.secrets_masker``
 =================================  ===========  =================================================
 
 Feature flags are read from the installed code (signatures, importable names) rather than
@@ -79,6 +80,11 @@ try:  # Airflow 2.7+
 except ImportError:
     ProviderDeprecationWarning = DeprecationWarning  # type: ignore[assignment,misc]
 
+try:  # Airflow 3: masks in the task process and tells the supervisor, whose log output it writes
+    from airflow.sdk.log import mask_secret
+except ImportError:  # Airflow 2
+    from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
+
 from airflow.models import Connection
 
 _KPO_PARAMETERS = frozenset(inspect.signature(KubernetesPodOperator.__init__).parameters)
@@ -110,4 +116,5 @@ __all__ = [
     "Secret",
     "TaskDeferred",
     "base_container_name",
+    "mask_secret",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from ..compat import AirflowNotFoundException, Connection, KubernetesHook
+from ..compat import AirflowNotFoundException, Connection, KubernetesHook, mask_secret
 from ..exceptions import KubeconfigResolutionError
 from ..kube.client import RetryingCoreV1Api
 from ..kube.kubeconfig import (
@@ -18,8 +18,10 @@ from ..kube.kubeconfig import (
     Origin,
     choose_client_config,
     config_file_problem,
+    read_kubeconfig_texts,
     unusable_config_file,
 )
+from ..kube.kubeconfig_secrets import configuration_secrets, inline_kubeconfig_text, kubeconfig_secrets
 from ..platform.composer import COMPOSER_USER_WORKLOADS_NAMESPACE
 from . import connection_form
 
@@ -110,13 +112,31 @@ class ComposerKubernetesHook(KubernetesHook):
         log = self.log.info if self.announce_config else self.log.debug
         log("Kubernetes client configuration: %s", choice.describe(self.conn_id))
         path = self._chosen_file()
+        self._mask_kubeconfig(path)
         problem = config_file_problem(path) if path else None
         if problem:
             raise KubeconfigResolutionError(unusable_config_file(choice, path, problem, self.conn_id))
         if choice.origin is not Origin.CONNECTION:
             self.config_file = choice.config_file
             self.in_cluster = choice.in_cluster
-        return super().get_conn()
+        client = super().get_conn()
+        # Tokens that exec plugins and auth providers (GKE's) hand the client exist only now.
+        _mask(configuration_secrets(getattr(client, "configuration", None)))
+        return client
+
+    def _mask_kubeconfig(self, path: str | None) -> None:
+        """Register the credentials of the kubeconfig about to be loaded with Airflow's secrets masker.
+
+        Airflow masks connection extras by key name only; a kubeconfig's tokens and keys would show
+        in any later log line that prints the connection, the file or the client's configuration.
+        """
+        secrets: list[str] = []
+        if self.client_config_choice.connection_field == "kube_config":
+            inline = KubernetesHook._get_field(self, "kube_config")
+            secrets += inline_kubeconfig_text(inline) + kubeconfig_secrets(inline)
+        for text in read_kubeconfig_texts(path) if path else []:
+            secrets += kubeconfig_secrets(text)
+        _mask(secrets)
 
     @property
     def is_in_cluster(self) -> bool:
@@ -160,3 +180,18 @@ class ComposerKubernetesHook(KubernetesHook):
             f"Connected to Kubernetes {version} via {self.client_config_choice.describe(None)}; "
             f"pods in {namespace!r} are listable."
         )
+
+
+#: Registered once per process: on Airflow 3 each registration is also a request to the supervisor.
+_masked: set[str] = set()
+
+
+def _mask(secrets: list[str]) -> None:
+    for secret in secrets:
+        if secret in _masked:
+            continue
+        try:
+            mask_secret(secret)
+        except RuntimeError:  # Airflow 2 outside a task: logging has no masker to add it to
+            return
+        _masked.add(secret)

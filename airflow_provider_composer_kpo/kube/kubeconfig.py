@@ -154,6 +154,18 @@ def _read_text(path: str) -> str:
         return file.read()
 
 
+def read_kubeconfig_texts(path: str, read: Callable[[str], str] = _read_text) -> list[str]:
+    """Return the text of each kubeconfig file at ``path`` (a ``:``-separated list too) that can be
+    read; what is wrong with one that cannot is :func:`config_file_problem`'s to say."""
+    texts = []
+    for one in path.split(os.pathsep):
+        try:
+            texts.append(read(one))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return texts
+
+
 def config_file_problem(path: str, read: Callable[[str], str] = _read_text) -> str | None:
     """Return why the kubeconfig at ``path`` cannot configure a client, or None when it can.
 

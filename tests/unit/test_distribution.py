@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 DIST = REPO / "dist"
 STEM = f"airflow_provider_composer_kpo-{package.__version__}"
 SOURCE = "https://github.com/composer-kpo/airflow-provider-composer-kpo"
+DOCS = "https://airflow-provider-composer-kpo.readthedocs.io/"
 #: What building the wheel from the sdist, and testing from it, needs besides the folders below.
 NEEDED_FILES = {
     "LICENSE",
@@ -120,7 +121,8 @@ def test_the_wheel_metadata_is_a_providers():
     urls = dict(url.split(", ", 1) for url in metadata.get_all("Project-URL") or [])
     assert sorted(urls) == ["Changelog", "Documentation", "Issue tracker", "Source"]
     assert urls["Source"] == SOURCE
-    assert all(url.startswith(SOURCE + "/") for name, url in urls.items() if name != "Source"), urls
+    assert urls["Documentation"] == DOCS
+    assert all(url.startswith(SOURCE + "/") for name, url in urls.items() if name not in ("Source", "Documentation"))
     classifiers = metadata.get_all("Classifier") or []
     assert {"Framework :: Apache Airflow", "Framework :: Apache Airflow :: Provider"} <= set(classifiers)
     kinds = {classifier.split(" :: ")[0] for classifier in classifiers}
@@ -134,3 +136,37 @@ def test_no_extra_is_for_developers_only():
     assert metadata.get_all("Provides-Extra") == ["migrate"]
     extras = re.findall(r'extra == "([^"]+)"', " ".join(metadata.get_all("Requires-Dist") or []))
     assert set(extras) == {"migrate"}
+
+
+def test_the_changelog_has_a_released_section_for_this_version():
+    """Keep a Changelog: ``## [Unreleased]`` on top, then ``## [X.Y.Z] - YYYY-MM-DD`` for the version
+    setup.cfg ships (``make release`` runs this file), each with its compare or tag link."""
+    changelog = (REPO / "CHANGELOG.md").read_text()
+    headings = re.findall(r"^## \[([^\]]+)\](.*)$", changelog, re.MULTILINE)
+    assert headings[0] == ("Unreleased", ""), headings[:2]
+    released, dated = headings[1]
+    assert released == package.__version__, (
+        f"CHANGELOG's newest release is {released}, the package {package.__version__}"
+    )
+    assert re.fullmatch(r" - \d{4}-\d{2}-\d{2}", dated), f"## [{released}]{dated} needs ' - YYYY-MM-DD'"
+    for name, _ in headings:
+        assert re.search(rf"^\[{re.escape(name)}\]: {re.escape(SOURCE)}/", changelog, re.MULTILINE), name
+
+
+def test_the_readme_is_a_pypi_page():
+    """The README is PyPI's long description: short, and every link absolute (relative ones break
+    there); a link into the docs site names a page docs/ has."""
+    readme = (REPO / "README.md").read_text()
+    assert len(readme.splitlines()) <= 150
+    targets = re.findall(r"\]\(([^)\s]+)\)|<(https?://[^>\s]+)>", readme)
+    links = [a or b for a, b in targets]
+    assert links, "no links found"
+    relative = [link for link in links if not link.startswith(("https://", "http://"))]
+    assert relative == [], f"relative links break on PyPI: {relative}"
+    for link in links:
+        if link.startswith(DOCS + "en/latest/"):
+            page = link[len(DOCS + "en/latest/") :].split("#")[0]
+            stem = page[: -len(".html")]
+            assert any((REPO / "docs" / f"{stem}{suffix}").is_file() for suffix in (".md", ".rst")), link
+        elif link.startswith(SOURCE + "/blob/main/") or link.startswith(SOURCE + "/tree/main/"):
+            assert (REPO / link.split("/main/", 1)[1]).exists(), link
