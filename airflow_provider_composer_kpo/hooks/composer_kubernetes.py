@@ -18,8 +18,10 @@ from ..kube.kubeconfig import (
     Origin,
     choose_client_config,
     config_file_problem,
+    inline_config_problem,
     read_kubeconfig_texts,
     unusable_config_file,
+    unusable_inline_config,
 )
 from ..kube.kubeconfig_secrets import configuration_secrets, inline_kubeconfig_text, kubeconfig_secrets
 from ..platform.composer import COMPOSER_USER_WORKLOADS_NAMESPACE
@@ -116,6 +118,10 @@ class ComposerKubernetesHook(KubernetesHook):
         problem = config_file_problem(path) if path else None
         if problem:
             raise KubeconfigResolutionError(unusable_config_file(choice, path, problem, self.conn_id))
+        if choice.connection_field == "kube_config":
+            problem = inline_config_problem(KubernetesHook._get_field(self, "kube_config"))
+            if problem:
+                raise KubeconfigResolutionError(unusable_inline_config(problem, self.conn_id))
         if choice.origin is not Origin.CONNECTION:
             self.config_file = choice.config_file
             self.in_cluster = choice.in_cluster

@@ -197,6 +197,33 @@ def config_file_problem(path: str, read: Callable[[str], str] = _read_text) -> s
     return None
 
 
+#: An inline kubeconfig is a few KiB; one past this is pasted by mistake (and would be logged whole).
+MAX_INLINE_CONFIG_BYTES = 1024 * 1024
+
+
+def inline_config_problem(value: object) -> str | None:
+    """Return why the connection's inline kubeconfig (``kube_config``) cannot configure a client, or None.
+
+    As for files, the content never enters the answer: it holds tokens and private keys.
+    """
+    if isinstance(value, str):
+        if len(value.encode()) > MAX_INLINE_CONFIG_BYTES:
+            return f"is {len(value.encode())} bytes, more than a kubeconfig ({MAX_INLINE_CONFIG_BYTES} at most)"
+        return config_file_problem("<inline>", read=lambda _: value)
+    if isinstance(value, dict):
+        return config_file_problem("<inline>", read=lambda _: yaml.safe_dump(value))
+    return f"is {type(value).__name__}, not a kubeconfig (JSON text or object)"
+
+
+def unusable_inline_config(problem: str, conn_id: str | None) -> str:
+    """Return the error for a connection whose inline kubeconfig cannot be used: the field and the fix."""
+    return (
+        f"The kubeconfig in connection {conn_id!r}, extra 'kube_config' (the form's \"Kube config (JSON format)\") "
+        f"{problem}; its content is not shown, it holds credentials. Fix: paste a whole kubeconfig as JSON "
+        "(kubectl config view --raw --flatten --minify -o json), or clear the field to use Composer's kubeconfig."
+    )
+
+
 def unusable_config_file(choice: ClientConfigChoice, path: str, problem: str, conn_id: str | None) -> str:
     """Return the error for a chosen kubeconfig that cannot be used: the path, the rule and the fix."""
     fix = {

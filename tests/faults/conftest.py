@@ -33,7 +33,16 @@ def pytest_collection_modifyitems(items) -> None:
 
 
 @pytest.fixture(scope="session")
-def outcomes(airflow_api):
+def canary_run(airflow_api):
+    """The secrets canary's DAG run (tests/faults/test_secrets_masked.py), going on in a thread."""
+    from tests.faults.canary import CanaryRun
+
+    return CanaryRun(airflow_api)
+
+
+@pytest.fixture(scope="session")
+def outcomes(airflow_api, canary_run):
+    """Every case's outcome; the canary run (started first) goes on beside the cases."""
     from tests.faults.dags.composer_kpo_faults import dag_id
     from tests.faults.driver import Cluster, run_case
 

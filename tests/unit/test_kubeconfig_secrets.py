@@ -147,11 +147,24 @@ def test_the_hook_masks_a_kubeconfig_file(tmp_path, monkeypatch, no_masks):
     assert TOKEN not in redacted(f"read {TOKEN}")
 
 
-def test_a_malformed_inline_kubeconfig_fails_without_its_content(monkeypatch, no_masks):
-    broken = '{"users": [{"user": {"token": "' + TOKEN + '"}}'
+@pytest.mark.parametrize(
+    ("inline", "said"),
+    [
+        ('{"users": [{"user": {"token": "' + TOKEN + '"}}', "is not valid YAML (line 1)"),
+        (json.dumps({"users": [{"user": {"token": TOKEN}}]}), None),  # parses: upstream's own error
+        ('{"apiVersion": "v1", "kind": "Config"}', "is not a kubeconfig"),
+        ("x" * (1024 * 1024 + 1), "bytes, more than a kubeconfig"),
+    ],
+)
+def test_an_unusable_inline_kubeconfig_is_named_not_shown(monkeypatch, no_masks, inline, said):
     monkeypatch.setenv(
-        "AIRFLOW_CONN_K8S_BROKEN", json.dumps({"conn_type": "kubernetes", "extra": {"kube_config": broken}})
+        "AIRFLOW_CONN_K8S_BAD", json.dumps({"conn_type": "kubernetes", "extra": {"kube_config": inline}})
     )
     with pytest.raises(Exception) as raised:
-        ComposerKubernetesHook(conn_id="k8s_broken", use_composer_kubeconfig=False).get_conn()
-    assert TOKEN not in redacted(str(raised.value))
+        ComposerKubernetesHook(conn_id="k8s_bad", use_composer_kubeconfig=False).get_conn()
+    message = str(raised.value)
+    assert TOKEN not in message and "xxxxxxxx" not in message
+    if said is not None:
+        assert said in message, message
+        assert "connection 'k8s_bad', extra 'kube_config'" in message
+        assert "kubectl config view --raw --flatten --minify -o json" in message
