@@ -1,13 +1,14 @@
 # The two commands a newcomer needs (see README):
 #   make demo   run every example DAG end to end on the local cluster and print a table
-#   make test   lint, unit suite on every supported (Airflow, cncf-kubernetes) pair,
+#   make test   lint, docs, unit suite on every supported (Airflow, cncf-kubernetes) pair,
 #               integration suite on the local cluster, fault matrix on the local Airflow
 #   make faults the fault matrix, ComposerPodOperator beside stock KPO, on Airflow 2.10 and 3.3
 #   make browser  Airflow's UI in Debian's chromium (make test's browser stage), screenshots in artifacts/
 #   make release  build the sdist and wheel, twine check --strict, the metadata tests; uploads nothing
+#   make docs   the documentation site (Sphinx, warnings as errors) into docs/_build/html
 # Both install what they need on a fresh Debian 12 machine (as root) and stop what they start.
 
-.PHONY: test demo venvs lint unit integration faults browser benchmarks release
+.PHONY: test demo venvs lint unit integration faults browser benchmarks release docs
 
 test:
 	@bash dev/test.sh
@@ -36,6 +37,9 @@ browser:
 
 release:
 	@bash dev/release.sh
+
+docs:
+	@bash dev/docs.sh
 
 include dev/localcluster/cluster.mk
 include dev/airflow/airflow.mk

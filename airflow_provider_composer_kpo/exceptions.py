@@ -50,7 +50,7 @@ class PodKilledError(AirflowException):
 class PodPreflightError(AirflowException):
     """A check before pod creation found a problem that would stop the pod from starting.
 
-    ``problems`` holds every :class:`~airflow_provider_composer_kpo.preflight.Problem` found,
+    ``problems`` holds every :class:`~airflow_provider_composer_kpo.preflight.checks.Problem` found,
     warnings included; the message is their formatted list.
     """
 

@@ -2,14 +2,15 @@
 
     python3 dev/run_suites.py [STAGE ...] [--env ENV ...]
 
-STAGE is any of lint, package, unit, integration, faults, browser (default: all). ``--env``
+STAGE is any of lint, package, docs, unit, integration, faults, browser (default: all). ``--env``
 limits the unit stage to those environments (``make unit ENV=af210-k1010``).
 
 The plan, on a 2-core machine whose suites mostly wait on pods, Kubernetes timers and Airflow:
 
 * at once, in the background: the Debian packages every stage needs (one apt at a time), then the
   local cluster (built from source on the first run, about 10 minutes; 10 seconds after that);
-* meanwhile in the foreground: the sdist and wheel, the virtualenvs, lint, package, and the unit
+* meanwhile in the foreground: the sdist and wheel, the virtualenvs, lint, package, the docs
+  (dev/docs.sh: Sphinx, warnings as errors, in the docs venv with the run's wheel), and the unit
   suite of every locked environment, two at a time;
 * as soon as the cluster and the virtualenvs are ready: the lanes, each a row of stages one
   after another, all lanes at once. The cluster is shared (tests/cluster_lock.py): a test that
@@ -45,8 +46,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "artifacts"
 LOGS = ARTIFACTS / "test-logs"
-ALL_STAGES = ("lint", "package", "unit", "integration", "faults", "browser")
+ALL_STAGES = ("lint", "package", "docs", "unit", "integration", "faults", "browser")
 CLUSTER_STAGES = {"integration", "faults", "browser"}
+#: requirements/*.in that are tools (ruff and twine; Sphinx), not supported environments: no unit suite.
+TOOL_LOCKS = ("lint", "docs")
 
 
 def _pairs() -> tuple[str, str]:
@@ -70,8 +73,8 @@ DURATIONS = "--durations=15"
 
 
 def locked_environments() -> list[str]:
-    """Every lock but lint's: the Composer images and the version pairs."""
-    return sorted(p.stem for p in (REPO / "requirements").glob("*.in") if p.stem != "lint")
+    """Every lock but the tools': the Composer images and the version pairs."""
+    return sorted(p.stem for p in (REPO / "requirements").glob("*.in") if p.stem not in TOOL_LOCKS)
 
 
 @dataclasses.dataclass
@@ -373,6 +376,8 @@ def main() -> int:
             pairs += INTEGRATION_PAIRS
         if wanted & {"lint", "package"}:
             pairs.append("lint")
+        if "docs" in wanted:
+            pairs.append("docs")
         pairs = list(dict.fromkeys(pairs))
         built = run.run(
             Stage(
@@ -413,6 +418,9 @@ def main() -> int:
             # Every check runs; each failed one is named.
             script = "failed=0; " + " ".join(f"{{ {c}; }} || {{ echo 'FAILED: {c}'; failed=1; }};" for c in checks)
             run.run(Stage("package", "", script + " exit $failed", pytest=False))
+        if "docs" in wanted:
+            # The build stage made .venvs/docs with this run's wheel; a Sphinx warning fails the stage.
+            run.run(Stage("docs", "", "COMPOSER_KPO_VENVS_READY=1 exec nice -n 10 bash dev/docs.sh", pytest=False))
         if "unit" in wanted:
             # CPU-bound, so they wait for the cluster's tail: once the suites that share the
             # cluster are done, its last tests have it alone one after another (they stop the

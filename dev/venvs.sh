@@ -2,7 +2,7 @@
 # Create or refresh the per-pair virtualenvs .venvs/<id> from requirements/<id>.txt.
 #
 #   bash dev/venvs.sh                       # every pair
-#   bash dev/venvs.sh af25-k50 af33-k1025   # only these (also: lint)
+#   bash dev/venvs.sh af25-k50 af33-k1025   # only these (also: lint, docs)
 #
 # Each venv is made with `uv venv` on the Python its lock names (`# python: 3.8` in
 # requirements/<id>.in; pyenv's), filled with `uv pip sync --require-hashes
@@ -20,8 +20,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$(pwd)
 script="$repo/dev/venvs.sh"
 
-# Every lock but lint's: the Composer images and the pairs (dev/test.sh's unit stage).
-mapfile -t ALL_IDS < <(cd requirements && ls -- *.in | sed 's/\.in$//' | grep -vx lint)
+# Every lock but the tools' (lint: ruff and twine; docs: Sphinx): the Composer images and the pairs
+# (dev/test.sh's unit stage). `bash dev/venvs.sh lint docs` makes those two.
+mapfile -t ALL_IDS < <(cd requirements && ls -- *.in | sed 's/\.in$//' | grep -vxE 'lint|docs')
 
 . dev/lib/uv.sh
 
@@ -52,7 +53,7 @@ elapsed() { # seconds since $1 (an $EPOCHREALTIME), one decimal
 mkdir -p .venvs
 status=0
 # The package goes in as the built wheel (not editable): what is tested is what users install.
-# lint alone needs no wheel.
+# lint alone needs no wheel (docs does: autodoc imports the package).
 wheel=
 if printf '%s\n' "${ids[@]}" | grep -qvx lint; then
   if [ -n "${COMPOSER_KPO_WHEEL:-}" ]; then

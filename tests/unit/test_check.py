@@ -278,14 +278,17 @@ def test_the_console_script_and_python_m_are_installed():
         assert done.stdout.startswith("composer-kpo 0.")
 
 
-def test_the_readme_code_table_is_the_code_list():
-    from pathlib import Path
-
+def test_the_docs_code_table_is_the_code_list():
+    """docs/check.md holds no table of codes of its own: the kpo-check-codes directive makes it, when the
+    docs are built, from these rows, which must be CODES, in its order, with each code's action."""
     from airflow_provider_composer_kpo.tools.codes import CODES
+    from tests.docs_site import DOCS, directives, docs_data
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    rows = [line for line in readme.splitlines() if line.startswith("| CK")]
-    assert rows == [f"| {c.code} | {c.severity} | {c.title} |" for c in CODES.values()]
+    assert directives((DOCS / "check.md").read_text(), "kpo-check-codes") == [""]
+    rows = docs_data().check_code_rows()
+    assert [(r.code, r.severity, r.meaning, r.action) for r in rows] == [
+        (c.code, c.severity, c.title, c.action) for c in CODES.values()
+    ]
 
 
 @pytest.mark.parametrize(

@@ -71,11 +71,18 @@ def wheel_metadata() -> tuple[Message, set[str]]:
         return metadata, set(wheel.namelist())
 
 
+#: Build output inside a shipped folder (MANIFEST.in prunes it): the docs site `make docs` builds.
+BUILD_OUTPUT = ("docs/_build",)
+
+
 def checkout_files(folder: str) -> set[str]:
     return {
         path.relative_to(REPO).as_posix()
         for path in (REPO / folder).rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and path.suffix != ".pyc"
+        and not any(REPO / output in path.parents for output in BUILD_OUTPUT)
     }
 
 
@@ -97,6 +104,7 @@ def test_the_sdist_holds_no_build_or_test_leftovers():
         if "__pycache__" in name.split("/")
         or name.endswith(".pyc")
         or name.split("/")[0] in (".venvs", "dist", "build", "artifacts", ".git")
+        or name.startswith(tuple(f"{output}/" for output in BUILD_OUTPUT))
     ]
     assert leftovers == []
 
