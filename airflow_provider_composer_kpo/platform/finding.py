@@ -14,7 +14,7 @@ class Finding:
     """A parameter Composer or GKE will change, ignore or refuse, with what to do instead.
 
     ``value`` is the parameter's value as shown to people (see :func:`show`); ``source`` is the URL
-    or repository path the rule comes from, for the curious and for the README. ``verified`` is False
+    or repository path the rule comes from, for the curious and for the docs. ``verified`` is False
     when the rule rests on something not read in Google's own documentation or code (a secondary
     summary, our inference): :func:`~.rules.platform_findings` logs such findings at debug level and
     never shows them to users.

@@ -157,8 +157,8 @@ CODES: dict[str, Code] = {
             WARNING,
             "option the target Composer changes, ignores or refuses",
             "Follow the finding's fix: the finding says what this Composer version does with the option (Composer 3, "
-            "for one, runs every pod in composer-user-workloads whatever namespace the DAG sets). The README's "
-            "section On Composer 3 tables the rules with their sources.",
+            "for one, runs every pod in composer-user-workloads whatever namespace the DAG sets). The docs' page "
+            "On Composer 3 tables the rules with their sources.",
         ),
         Code(
             "CK701",
