@@ -26,6 +26,8 @@ DOCS = "https://airflow-provider-composer-kpo.readthedocs.io/"
 NEEDED_FILES = {
     "LICENSE",
     "CHANGELOG.md",
+    "CONTRIBUTING.md",
+    ".readthedocs.yaml",
     "README.md",
     "MANIFEST.in",
     "Makefile",
