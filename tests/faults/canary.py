@@ -43,6 +43,9 @@ class CanaryRun:
         put_connection(airflow, CANARY_CONN, json.dumps(config))
         put_connection(airflow, BROKEN_CONN, '{"users": [{"user": {"token": "' + TOKEN + '"}}')
         airflow.wait_for_dag(DAG_ID)
+        from tests.faults.driver import Cluster
+
+        Cluster().ensure_namespace()  # the fault cases' namespace, which the pod task runs in
         self.states: dict[str, str] = {}
         self.run_id = ""
         self._thread = threading.Thread(target=self._follow, daemon=True)

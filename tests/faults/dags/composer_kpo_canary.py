@@ -9,6 +9,7 @@ the REST API before it triggers the DAG.
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 
 from airflow import DAG
@@ -49,7 +50,7 @@ with DAG(DAG_ID, schedule=None, start_date=datetime.datetime(2024, 1, 1), catchu
         hook.get_conn()
         connection = hook.get_connection(CANARY_CONN)
         print("extra:", connection.extra)
-        logging.getLogger(__name__).info("extra_dejson: %s", connection.extra_dejson)
+        logging.getLogger(__name__).info("extra_dejson: %s", json.dumps(connection.extra_dejson))
         logging.getLogger(__name__).info("configuration: %s", vars(hook.get_conn().configuration))
 
     print_connection()
