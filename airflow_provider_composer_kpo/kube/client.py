@@ -1,16 +1,21 @@
-"""The CoreV1Api the operator and its PodManager use: upstream's, with transient failures retried.
+"""The package's access to the Kubernetes API: the retrying CoreV1Api, and "404 means gone".
 
-Only the request/response calls KubernetesPodOperator makes are wrapped; ``connect_*`` (exec for
-XCom) stays untouched because ``kubernetes.stream`` needs the bound method itself. Creating a pod
-is idempotent across retries: the name is fixed per try, so a retry that meets 409 AlreadyExists
+:class:`RetryingCoreV1Api` is upstream's CoreV1Api with transient failures retried. Only the
+request/response calls KubernetesPodOperator makes are wrapped; ``connect_*`` (exec for XCom)
+stays untouched because ``kubernetes.stream`` needs the bound method itself. Creating a pod is
+idempotent across retries: the name is fixed per try, so a retry that meets 409 AlreadyExists
 finds the pod an earlier attempt created, and no second pod is made.
+
+:func:`read_pod_or_none` is the one place a read's 404 becomes "the pod no longer exists".
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from kubernetes.client import CoreV1Api
+from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
 
 from .retry import call_with_retry
@@ -81,6 +86,28 @@ def pod_log_text(client: CoreV1Api, name: str, namespace: str, **kwargs: Any) ->
         return response.data.decode("utf-8", errors="replace")
     finally:
         response.release_conn()
+
+
+def is_gone(error: BaseException) -> bool:
+    """Return whether ``error`` is the API server's 404: the object does not exist (any more)."""
+    return getattr(error, "status", None) == 404
+
+
+def read_pod_or_none(
+    client: CoreV1Api, name: str, namespace: str, *, retry: bool = True, **kwargs: Any
+) -> k8s.V1Pod | None:
+    """Return the pod as it is now, or None when the API server answers 404.
+
+    ``retry=False`` reads once, also through a :class:`RetryingCoreV1Api`: for a caller with a
+    retry policy of its own (:class:`~.pod_stream.PodStream`).
+    """
+    read = client.read_namespaced_pod if retry else functools.partial(CoreV1Api.read_namespaced_pod, client)
+    try:
+        return read(name, namespace, **kwargs)
+    except Exception as error:
+        if is_gone(error):
+            return None
+        raise
 
 
 def _pod_name(body: Any) -> str | None:

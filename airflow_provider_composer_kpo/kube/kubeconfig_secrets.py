@@ -21,6 +21,9 @@ USER_SECRET_FIELDS = ("token", "password", "client-key-data")
 SECRET_KEY_FRAGMENTS = ("token", "secret", "password", "key", "credential")
 #: Shorter values are not masked: they would hide common words and numbers in every log line.
 MIN_SECRET_LENGTH = 6
+#: Whole texts longer than this are not registered: the masker compiles each into a pattern (re2
+#: refuses very large ones), and the hook rejects an inline kubeconfig over 1 MiB anyway.
+MAX_WHOLE_TEXT = 64 * 1024
 
 
 def parse_kubeconfig(value: str | Mapping[str, Any] | None) -> Mapping[str, Any] | None:
@@ -44,7 +47,7 @@ def kubeconfig_secrets(value: str | Mapping[str, Any] | None) -> list[str]:
     """
     data = parse_kubeconfig(value)
     if data is None:
-        return [value] if isinstance(value, str) and len(value.strip()) >= MIN_SECRET_LENGTH else []
+        return _whole(value)
     found: list[str] = []
     for entry in _entries(data.get("users")):
         user = entry.get("user")
@@ -79,9 +82,13 @@ def configuration_secrets(configuration: Any) -> list[str]:
 
 def inline_kubeconfig_text(value: str | Mapping[str, Any] | None) -> list[str]:
     """Return the inline kubeconfig as it may be printed: its text, and as upstream dumps a mapping."""
-    if isinstance(value, Mapping):
-        return [json.dumps(value)]
-    return [value] if isinstance(value, str) and len(value.strip()) >= MIN_SECRET_LENGTH else []
+    return _whole(json.dumps(value) if isinstance(value, Mapping) else value)
+
+
+def _whole(value: Any) -> list[str]:
+    if not isinstance(value, str) or not MIN_SECRET_LENGTH <= len(value.strip()) <= MAX_WHOLE_TEXT:
+        return []
+    return [value]
 
 
 def _entries(value: Any) -> Iterator[Mapping[str, Any]]:

@@ -31,6 +31,7 @@ from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch import Watch
 
+from .client import read_pod_or_none
 from .retry import RETRY_DEADLINE_SECONDS, retry_delay
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,8 @@ class PodStream:
         return cls(
             pod_name=name,
             namespace=namespace,
-            read_pod=functools.partial(read_pod_or_none, client, name, namespace),
+            # One try: the stream retries by its own policy.
+            read_pod=functools.partial(read_pod_or_none, client, name, namespace, retry=False),
             watch_pod=functools.partial(watch_one_pod, client, name, namespace),
             resource_version=pod.metadata.resource_version,
             first=pod,
@@ -210,16 +212,6 @@ class PodStream:
             return False
         self._sleep(delay)
         return True
-
-
-def read_pod_or_none(client: CoreV1Api, name: str, namespace: str) -> k8s.V1Pod | None:
-    """Return the pod, or None when the API server answers 404 (one try: the stream retries)."""
-    try:
-        return CoreV1Api.read_namespaced_pod(client, name, namespace)
-    except ApiException as error:
-        if error.status == 404:
-            return None
-        raise
 
 
 def watch_one_pod(

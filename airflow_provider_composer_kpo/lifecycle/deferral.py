@@ -18,6 +18,7 @@ turns it back into the exception the synchronous path raises, so both modes fail
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, Dict
 
 from ..compat import AirflowTaskTimeout
@@ -31,6 +32,27 @@ TIMED_OUT = "timed_out"
 API_ERROR = "api_error"
 
 Event = Dict[str, Any]  # typing's alias: this line runs on Python 3.8 too
+
+#: Seconds past ``execution_timeout`` after which Airflow ends a deferral the trigger did not end itself.
+DEFER_TIMEOUT_MARGIN_SECONDS = 60
+
+
+def execution_deadline(timeout: timedelta | None, task_start: datetime | None, now: float) -> float | None:
+    """Return when ``execution_timeout`` runs out, in seconds since the epoch, or None without one.
+
+    Counted from the task's start, as Airflow counts it (``now`` when the start is not known).
+    """
+    if timeout is None:
+        return None
+    start = task_start.timestamp() if task_start is not None else now
+    return start + timeout.total_seconds()
+
+
+def deferral_timeout(deadline: float | None, now: float) -> timedelta | None:
+    """Return the deferral's timeout: past the deadline by a margin, so the trigger's own verdict comes first."""
+    if deadline is None:
+        return None
+    return timedelta(seconds=max(0.0, deadline - now) + DEFER_TIMEOUT_MARGIN_SECONDS)
 
 
 def pod_event(

@@ -2,7 +2,9 @@
 
 This module only wires the package's policies into upstream's operator; each rule lives in its
 own module (kubeconfig, entrypoint, timeouts, resources, finish_action, preflight, startup,
-diagnosis).
+diagnosis). Following the running pod is :class:`~..lifecycle.follow.PodFollower`'s, and how the
+task ends is decided by :func:`~..lifecycle.ending.decide_ending`, for the synchronous and the
+resumed path alike; the operator gathers the facts and raises what it decides.
 """
 
 from __future__ import annotations
@@ -11,24 +13,21 @@ import os
 import sys
 import time
 import warnings
-from datetime import timedelta
+from dataclasses import replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from airflow.exceptions import AirflowException
 from kubernetes.client import AuthorizationV1Api
 from kubernetes.client import models as k8s
-from kubernetes.client.exceptions import ApiException
 
 from ..compat import (
-    AIRFLOW_V_3_PLUS,
     CNCF_KUBERNETES_VERSION,
     HAS_DEFERRABLE,
     HAS_ON_FINISH_ACTION,
     HAS_SCHEDULE_TIMEOUT,
     AirflowTaskTimeout,
     KubernetesPodOperator,
-    TaskDeferred,
     base_container_name,
 )
 from ..exceptions import (
@@ -41,41 +40,24 @@ from ..exceptions import (
     PodStartupError,
 )
 from ..hooks.composer_kubernetes import ComposerKubernetesHook
-from ..kube.client import pod_log_text
+from ..kube.client import is_gone, read_pod_or_none
 from ..kube.kubeconfig import Origin
-from ..kube.pod_stream import PodStream
 from ..kube.retry import error_gist
-from ..lifecycle.deferral import Event, deferred_failure
-from ..lifecycle.diagnosis import (
-    container_failure,
-    creation_refusal,
-    pod_outcome,
-    stopped_while_running,
-    workload_ended,
+from ..lifecycle.deferral import Event, deferral_timeout, deferred_failure, execution_deadline
+from ..lifecycle.diagnosis import stopped_while_running
+from ..lifecycle.ending import (
+    EndingFacts,
+    EndingKind,
+    Interruption,
+    UpstreamError,
+    decide_ending,
+    failure_message,
 )
-from ..lifecycle.interruption import execution_timeout_message, pod_disruption
-from ..lifecycle.log_replay import LogReplay, widen_resumed_read
-from ..lifecycle.running import (
-    STREAMED_CHECK_INTERVAL_SECONDS,
-    PodDisruptedError,
-    RunningWatch,
-    await_pod_state,
-    streamed_pod,
-)
-from ..lifecycle.startup import StartupWatch
+from ..lifecycle.follow import PodFollower
+from ..lifecycle.interruption import execution_timeout_message
+from ..lifecycle.running import PodDisruptedError
 from ..lifecycle.task_header import describe_preflight, describe_preflight_mode, start_block
 from ..platform.composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE, composer_major_version
-from ..platform.console_links import pod_place
-from ..platform.peer_vm import (
-    VmSnapshot,
-    is_placeholder,
-    may_become_placeholder,
-    placeholder_succeeded,
-    vm_failure,
-    vm_outcome,
-    vm_start_blocker,
-)
-from ..platform.peer_vm_client import exec_in_placeholder, snapshot_vm
 from ..platform.rules import describe_peer_vm, platform_findings, pod_findings
 from ..pod.entrypoint import ErrexitPolicy, apply_errexit_policy
 from ..pod.finish_action import resolve_on_finish_action, should_delete_pod
@@ -85,18 +67,10 @@ from ..pod.timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS, resolve_timeouts
 from ..pod.validation import validate_static_arguments
 from ..preflight.checks import PreflightMode, format_problems, run_preflight
 from ..triggers.composer_pod import ComposerPodTrigger
-from .links import POD_PLACE_XCOM_KEY, PodLogsLink, WorkloadLink
+from .links import PodLogsLink, WorkloadLink, push_pod_place
 
 if TYPE_CHECKING:
     from airflow.utils.context import Context
-
-#: Log lines of the failed container quoted in the exception.
-FAILURE_LOG_TAIL_LINES = 20
-_ENDED = frozenset({"Succeeded", "Failed"})
-#: PodManager methods that wait on a running pod (the names on every provider version since 5.0).
-_RUNNING_POD_FOLLOWERS = ("fetch_requested_container_logs", "fetch_container_logs", "await_container_completion")
-#: Seconds past ``execution_timeout`` after which Airflow ends a deferral the trigger did not end itself.
-DEFER_TIMEOUT_MARGIN_SECONDS = 60
 
 
 class _NotSet:
@@ -229,16 +203,12 @@ class ComposerPodOperator(KubernetesPodOperator):
             warnings.warn(message, ComposerPodArgumentWarning, stacklevel=2)
         if not HAS_ON_FINISH_ACTION:
             self.on_finish_action = finish_action
+        # What the ending (lifecycle/ending.py) needs beside what the pod follower knows.
         self._preflight_error: PodPreflightError | None = None
         self._startup_error: PodStartupError | None = None
-        self._creation_refused: PodStartupError | None = None
-        self._vm_snapshot: VmSnapshot | None = None
         self._stopped_by_on_kill = False
-        self._watching = False
-        self._log_replays: dict[tuple[str, str, str], LogReplay] = {}
         self._resumed_pod: k8s.V1Pod | None = None
-        self._pod_stream: PodStream | None = None
-        self._created_pod: k8s.V1Pod | None = None
+        self._errexit_outcome = "not applied"
 
     @cached_property
     def hook(self) -> ComposerKubernetesHook:
@@ -259,147 +229,25 @@ class ComposerPodOperator(KubernetesPodOperator):
         return hook
 
     @cached_property
-    def pod_manager(self) -> Any:
-        """Return upstream's PodManager, wrapped on this instance only, so Google's Composer 3 patches keep working.
-
-        Its followers of a running pod run under a :class:`~..lifecycle.running.RunningWatch` (a pod taken
-        away fails the task at once); a resumed log read drops the lines already logged
-        (:mod:`~..lifecycle.log_replay`); on a Composer 3 placeholder the VM is read before it shuts down.
-        Its waits for a container's or the pod's end follow the pod's watch (:attr:`_pod_stream`) instead
-        of reading it every 1-2 s, except on a Composer 3 placeholder, where Google's patched waits run.
-        """
-        manager = super().pod_manager
-        manager.read_pod_logs = self._without_replays(manager.read_pod_logs)
-        create_pod = manager.create_pod
-
-        def create_and_keep(*args: Any, **kwargs: Any) -> Any:
-            try:
-                created = create_pod(*args, **kwargs)
-            except ApiException as error:
-                self._creation_refused = self._refusal(error, kwargs.get("pod", args[0] if args else None))
-                if self._creation_refused is None:
-                    raise
-                raise self._creation_refused from error
-            # Upstream returns its request object; the answer carries the resourceVersion to watch from.
-            self._created_pod = created if isinstance(created, k8s.V1Pod) else None
-            return created
-
-        manager.create_pod = create_and_keep
-        if hasattr(manager, "await_container_completion"):
-            manager.await_container_completion = self._streamed_container_completion(manager.await_container_completion)
-        for method in _RUNNING_POD_FOLLOWERS:
-            if hasattr(manager, method):
-                setattr(manager, method, self._watched(getattr(manager, method)))
-        await_completion = manager.await_pod_completion
-
-        def await_pod_completion(pod: k8s.V1Pod, *args: Any, **kwargs: Any) -> Any:
-            if self._vm_snapshot is None:  # a resumed task read it first thing (resume_from_trigger)
-                self._vm_snapshot = self._read_peer_vm(pod)
-            stream = self._stream_of(pod)
-            if stream is None:
-                return await_completion(pod, *args, **kwargs)
-            # Upstream's signature: (pod) on 5.x, (pod, istio_enabled=False, container_name="base") later.
-            istio_enabled = kwargs.get("istio_enabled", args[0] if args else False)
-            container = kwargs.get("container_name", args[1] if len(args) > 1 else base_container_name(self))
-            return await_pod_state(
-                stream,
-                lambda now: (
-                    now.status is not None
-                    and (now.status.phase in _ENDED or (istio_enabled and workload_ended(now, container)))
-                ),
-            )
-
-        manager.await_pod_completion = await_pod_completion
-        return manager
-
-    def _stream_of(self, pod: k8s.V1Pod | None) -> PodStream | None:
-        """Return the watch following ``pod``, or None where upstream's own reads must run (Composer 3)."""
-        stream = self._pod_stream
-        if stream is None or pod is None or pod.metadata is None or may_become_placeholder(pod):
-            return None
-        return stream if (stream.namespace, stream.pod_name) == (pod.metadata.namespace, pod.metadata.name) else None
-
-    def _streamed_container_completion(self, upstream: Callable[..., Any]) -> Callable[..., Any]:
-        """Return upstream's ``await_container_completion``, waiting on the pod's watch when there is one."""
-
-        def await_container_completion(pod: k8s.V1Pod, container_name: str, *args: Any, **kwargs: Any) -> Any:
-            stream = self._stream_of(pod)
-            if stream is None:
-                return upstream(pod, container_name, *args, **kwargs)
-            await_pod_state(stream, lambda now: workload_ended(now, container_name))
-            return None
-
-        return await_container_completion
-
-    def _watched(self, follow: Callable[..., Any]) -> Callable[..., Any]:
-        """Return ``follow`` run under a RunningWatch; calls it makes itself run unwatched."""
-
-        def watched(*args: Any, **kwargs: Any) -> Any:
-            pod = kwargs.get("pod", args[0] if args else None)
-            if self._watching or getattr(pod, "metadata", None) is None:
-                return follow(*args, **kwargs)
-            name, namespace = pod.metadata.name, pod.metadata.namespace
-            self._watching = True
-            stream = self._pod_stream
-            if stream is not None and (stream.namespace, stream.pod_name) != (namespace, name):
-                stream = None
-            try:
-                return RunningWatch(
-                    pod_name=name,
-                    namespace=namespace,
-                    read_pod=(
-                        (lambda: streamed_pod(stream))
-                        if stream is not None
-                        else (lambda: _read_or_none(self.client, name, namespace))
-                    ),
-                    stopped=lambda: self._stopped_by_on_kill,
-                    on_stopped=lambda: self._killed_error(pod),
-                    **({"check_interval_seconds": STREAMED_CHECK_INTERVAL_SECONDS} if stream is not None else {}),
-                ).run(lambda: follow(*args, **kwargs))
-            finally:
-                self._watching = False
-
-        return watched
-
-    def _without_replays(self, read_pod_logs: Callable[..., Any]) -> Callable[..., Any]:
-        """Return ``read_pod_logs`` whose timestamped reads go through the container's LogReplay."""
-
-        def read(pod: k8s.V1Pod, container_name: str, *args: Any, **kwargs: Any) -> Any:
-            if not kwargs.get("timestamps") or getattr(pod, "metadata", None) is None:
-                return read_pod_logs(pod, container_name, *args, **kwargs)
-            name, namespace = pod.metadata.name, pod.metadata.namespace
-            replay = self._log_replays.get((namespace, name, container_name))
-            if replay is None:
-                replay = self._log_replays[(namespace, name, container_name)] = LogReplay(
-                    on_gap=lambda gap: self.log.warning("%s", gap.message(f"{namespace}/{name}", container_name)),
-                    on_dropped=lambda count: self.log.info(
-                        "Resumed the log stream of container %r: left out %d line(s) already logged",
-                        container_name,
-                        count,
-                    ),
-                )
-            kwargs["since_seconds"], since = widen_resumed_read(kwargs.get("since_seconds"))
-            return replay.read(read_pod_logs(pod, container_name, *args, **kwargs), since)
-
-        return read
-
-    def _read_peer_vm(self, pod: k8s.V1Pod) -> VmSnapshot | None:
-        """Return the VM's container states and log tail if ``pod`` is a Composer 3 placeholder."""
-        if not may_become_placeholder(pod):
-            return None  # no extra API call for pods off Composer 3
-        try:
-            remote_pod = self.client.read_namespaced_pod(pod.metadata.name, pod.metadata.namespace)
-        except Exception as error:
-            self.log.warning("Could not read pod %s to check for a Composer 3 peer VM: %s", pod.metadata.name, error)
-            return None
-        if not is_placeholder(remote_pod):
-            return None
-        return snapshot_vm(
-            remote_pod,
-            base_container_name(self),
-            run_exec=exec_in_placeholder(self.hook.api_client, remote_pod),
-            tail_lines=FAILURE_LOG_TAIL_LINES,
+    def pod_follower(self) -> PodFollower:
+        """Return what follows this task's pod (lifecycle/follow.py); built at first use, on the running copy."""
+        return PodFollower(
+            client=lambda: self.client,
+            api_client=lambda: self.hook.api_client,
+            base_container=lambda: base_container_name(self),
+            stopped=lambda: self._stopped_by_on_kill,
+            on_stopped=self._killed_error,
+            log=lambda: self.log,
         )
+
+    @cached_property
+    def pod_manager(self) -> Any:
+        """Return upstream's PodManager, its methods wrapped on this instance only (:meth:`PodFollower.install`).
+
+        On the instance, so upstream's own calls and Google's Composer 3 patches (on the class) both
+        pass through the wrappers.
+        """
+        return self.pod_follower.install(super().pod_manager)
 
     def build_pod_request_obj(self, context: Context | None = None) -> k8s.V1Pod:
         """Return upstream's pod with the errexit policy applied to the rendered base container."""
@@ -420,17 +268,8 @@ class ComposerPodOperator(KubernetesPodOperator):
             return self._resumed_pod  # a deferred task resumes with the pod its trigger followed
         self._run_preflight(pod_request_obj)
         pod = super().get_or_create_pod(pod_request_obj, context)
-        self._push_pod_place(pod, context)
+        push_pod_place(pod, context)
         return pod
-
-    def _push_pod_place(self, pod: k8s.V1Pod, context: Context) -> None:
-        """On Airflow 2 on Composer, keep where the pod runs for the web server's extra links."""
-        if AIRFLOW_V_3_PLUS:  # links are made in the worker, from self.pod (operators/links.py)
-            return
-        place = pod_place(os.environ, pod.metadata.namespace, pod.metadata.name)
-        ti = context.get("ti") if context else None
-        if place is not None and ti is not None:
-            ti.xcom_push(key=POD_PLACE_XCOM_KEY, value=place.as_dict())
 
     def _log_platform_rules(self, pod: k8s.V1Pod) -> None:
         major = composer_major_version()
@@ -455,7 +294,7 @@ class ComposerPodOperator(KubernetesPodOperator):
             kubeconfig=self.hook.client_config_choice.describe(self.hook.conn_id),
             environ=os.environ,
             timeouts=(("startup", self.startup_timeout_seconds), ("schedule", self.schedule_timeout_seconds)),
-            errexit=getattr(self, "_errexit_outcome", "not applied"),
+            errexit=self._errexit_outcome,
             preflight=describe_preflight_mode(self.preflight.value),
         )
         self.log.info("%s", block)
@@ -494,29 +333,12 @@ class ComposerPodOperator(KubernetesPodOperator):
         From here on the pod is followed through the watch API (:class:`~..kube.pod_stream.PodStream`),
         which the waits for its end use too; :meth:`cleanup` stops it.
         """
-        name, namespace = pod.metadata.name, pod.metadata.namespace
-        created = self._created_pod
-        if created is not None and created.metadata is not None and created.metadata.name == name:
-            pod = created  # as the API server answered the create: its resourceVersion and status
-        self._stop_pod_stream()
-        self._pod_stream = PodStream.for_pod(self.client, pod).start()
-        watch = StartupWatch(
-            pod_name=name,
-            namespace=namespace,
-            read_pod=lambda: self.client.read_namespaced_pod(name, namespace),
-            list_events=lambda: (
-                self.client.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}").items
-            ),
-            schedule_timeout_seconds=self.schedule_timeout_seconds,
-            startup_timeout_seconds=self.startup_timeout_seconds,
-            # The judge's timers, checked on the last state the watch reported: no request each.
-            check_interval_seconds=STREAMED_CHECK_INTERVAL_SECONDS,
-            still_starting=vm_start_blocker,
-            stream=self._pod_stream,
-            first=pod,
-        )
         try:
-            watch.wait()
+            self.pod_follower.await_start(
+                pod,
+                schedule_timeout_seconds=self.schedule_timeout_seconds,
+                startup_timeout_seconds=self.startup_timeout_seconds,
+            )
         except PodStartupError as error:
             self._startup_error = error
             raise
@@ -528,12 +350,9 @@ class ComposerPodOperator(KubernetesPodOperator):
         upstream's and unused: the log is written once, when the task resumes.
         """
         self.hook  # noqa: B018 - resolves config_file and in_cluster by the package's rule
-        deadline = None
-        if self.execution_timeout is not None:
-            # From the task's start, as Airflow counts it; providers before 10.2x call this without the context.
-            started = getattr(context.get("ti"), "start_date", None) if context else None
-            start = started.timestamp() if started is not None else time.time()
-            deadline = start + self.execution_timeout.total_seconds()
+        # Providers before 10.2x call this without the context: the deadline then counts from now.
+        started = getattr(context.get("ti"), "start_date", None) if context else None
+        deadline = execution_deadline(self.execution_timeout, started, time.time())
         trigger = ComposerPodTrigger(
             pod_name=self.pod.metadata.name,
             pod_namespace=self.pod.metadata.namespace,
@@ -550,141 +369,114 @@ class ComposerPodOperator(KubernetesPodOperator):
             poll_interval=self.poll_interval,
             execution_deadline=deadline,
         )
-        timeout = None
-        if deadline is not None:
-            timeout = timedelta(seconds=max(0.0, deadline - time.time()) + DEFER_TIMEOUT_MARGIN_SECONDS)
-        self.defer(trigger=trigger, method_name="resume_from_trigger", timeout=timeout)
+        self.defer(trigger=trigger, method_name="resume_from_trigger", timeout=deferral_timeout(deadline, time.time()))
 
     def resume_from_trigger(self, context: Context, event: Event) -> Any:
         """Finish a deferred task from its trigger's event, as the synchronous path would have."""
         name, namespace = event["name"], event["namespace"]
         self.log.info("Resumed: pod %s/%s %s", namespace, name, event["status"])
         failure = deferred_failure(event)
-        remote_pod = _read_or_none(self.client, name, namespace)
-        if failure is None and remote_pod is None:
-            failure = self._ended_pod_gone(event)
-            if failure is None:
-                return None
-        if failure is None:
+        remote_pod = read_pod_or_none(self.client, name, namespace)
+        if failure is None and remote_pod is not None:
             if hasattr(self, "_set_name"):  # 10.x names the pod in execute(), which a resume skips
                 self.name = self._set_name(self.name)
             self._resumed_pod = remote_pod
             # A peer VM serves its state for a short while after its containers end; Google's log
             # fetch on resume can take longer than that, so read the VM before it.
-            self._vm_snapshot = self._read_peer_vm(remote_pod)
+            self.pod_follower.snapshot_vm(remote_pod)
             return self.execute_sync(context)
         if isinstance(failure, PodStartupError):
             self._startup_error = failure
-        if remote_pod is None:
-            raise failure
-        try:
-            raise failure
-        finally:  # as in upstream's synchronous path: the pod is deleted or kept, the verdict goes on
-            self.cleanup(remote_pod, remote_pod)
-
-    def _ended_pod_gone(self, event: Event) -> BaseException | None:
-        """Return the error for a pod that ended and was deleted before the task resumed, or None."""
-        where = f"Pod {event['namespace']}/{event['name']}"
-        gone = "was deleted before the task resumed"
+        if remote_pod is not None:
+            try:
+                raise failure
+            finally:  # as in upstream's synchronous path: the pod is deleted or kept, the verdict goes on
+                self.cleanup(remote_pod, remote_pod)
+        # The pod is gone: nothing to clean up; the ending is decided on what the trigger sent.
+        place = f"{namespace}/{name}"
+        facts = self._ending_facts(failure, None, pod_gone=True, xcom_expected=bool(self.do_xcom_push), name=place)
         if event.get("message"):
-            return PodFailedError(f"{where} failed: {event['message']}. It {gone}; its log is gone.")
-        if self.do_xcom_push:
-            return PodFailedError(f"{where} succeeded but {gone}; its XCom result is gone.")
-        self.log.warning("%s succeeded and %s; its log is gone", where, gone)
+            facts = replace(facts, failure=failure_message(place, event["message"]))
+        self._end(facts, None, failure)
+        if failure is not None:
+            raise failure
         return None
-
-    def _stop_pod_stream(self) -> None:
-        if self._pod_stream is not None:
-            self._pod_stream.stop()
-            self._pod_stream = None
 
     def cleanup(self, pod: k8s.V1Pod, remote_pod: k8s.V1Pod, *args: Any, **kwargs: Any) -> None:
         """Delete or keep the pod as upstream does, then raise an error that says what went wrong."""
-        self._stop_pod_stream()
-        if self._preflight_error is not None:
-            raise self._preflight_error  # no pod was created; nothing to clean up
-        if self._creation_refused is not None:
-            raise self._creation_refused from None  # likewise: read now, the pod would look deleted
+        follower = self.pod_follower
+        follower.stop()
         # Called from upstream's `finally`: an error here means the task stopped before the pod ended.
-        interrupted = sys.exc_info()[1]
-        if self._startup_error is not None or self._stopped_by_on_kill or isinstance(interrupted, TaskDeferred):
-            interrupted = None
+        error = sys.exc_info()[1]
+        facts = self._ending_facts(error, pod)
+        if facts.no_pod_created:
+            self._end(facts, pod, error)  # raises: no pod was created, nothing to clean up
         if not HAS_ON_FINISH_ACTION:
             self.is_delete_operator_pod = should_delete_pod(
-                self.on_finish_action, remote_pod, task_stopped=interrupted is not None
+                self.on_finish_action, remote_pod, task_stopped=facts.interrupted
             )
-        # Upstream passes the pod as read at creation when the task stopped early: no outcome to tell.
-        if remote_pod is not None and remote_pod.status is not None and remote_pod.status.phase in _ENDED:
-            container = base_container_name(self)
-            outcome = (
-                vm_outcome(remote_pod, self._vm_snapshot, container)
-                if is_placeholder(remote_pod)
-                else pod_outcome(remote_pod, container)
-            )
-            self.log.info("Task %s: %s", self.task_id, outcome)
-        failure = None if self._startup_error or interrupted else self._describe_failure(remote_pod)
-        # Judged before upstream's cleanup deletes the pod: read after, an evicted pod reads as deleted.
-        disruption = self._disruption_of(interrupted, pod) if interrupted is not None else None
+        follower.log_outcome(remote_pod, self.task_id)
+        facts = follower.ending_evidence(facts, pod, remote_pod)  # before upstream's cleanup deletes the pod
         try:
             super().cleanup(pod, remote_pod, *args, **kwargs)
         except AirflowException as upstream_error:
-            if self._stopped_by_on_kill:
-                raise self._killed_error(pod) from upstream_error
-            if type(upstream_error) is not AirflowException:  # skip, or another deliberate error
-                raise
-            if self._startup_error is not None:
-                raise self._startup_error from None
-            if interrupted is not None:
-                self._raise_interruption(interrupted, pod, disruption)
-                return  # no verdict: the error that stopped the task goes on, not upstream's stale one
-            if failure is not None:
-                raise PodFailedError(failure) from None
-            if placeholder_succeeded(remote_pod):
-                # Upstream looked for the base container on the placeholder; Composer 3 runs it on the VM.
-                self.log.info("Composer 3: the placeholder pod succeeded, so its peer VM's containers did")
-                return
-            raise
-        if self._stopped_by_on_kill:
-            raise self._killed_error(pod)
-        if interrupted is not None:
-            self._raise_interruption(interrupted, pod, disruption)
+            raised = UpstreamError.PLAIN if type(upstream_error) is AirflowException else UpstreamError.OTHER
+            self._end(replace(facts, upstream_error=raised), pod, error, upstream_error)
+            return  # the error in flight goes on, not upstream's stale one
+        self._end(facts, pod, error)
 
-    @staticmethod
-    def _refusal(error: ApiException, pod: k8s.V1Pod | None) -> PodStartupError | None:
-        """The error for a pod the API server refused to create (invalid spec, RBAC, quota), if it was that."""
-        meta = pod.metadata if isinstance(pod, k8s.V1Pod) and pod.metadata else k8s.V1ObjectMeta()
-        refusal = creation_refusal(error.status, error.body, namespace=meta.namespace or "?", name=meta.name or "?")
-        return PodStartupError(refusal[1], reason=refusal[0]) if refusal else None
+    def _ending_facts(self, error: BaseException | None, pod: k8s.V1Pod | None, **more: Any) -> EndingFacts:
+        """Return what the task knows about its ending before upstream's cleanup runs."""
+        known = pod is not None and pod.metadata is not None
+        return EndingFacts(
+            preflight_failed=self._preflight_error is not None,
+            creation_refused=self.pod_follower.creation_refused is not None,
+            startup_failed=self._startup_error is not None,
+            stopped_by_on_kill=self._stopped_by_on_kill,
+            interruption=Interruption.of(error),
+            pod_known=known,
+            **({"name": f"{pod.metadata.namespace}/{pod.metadata.name}"} if known else {}),
+            **more,
+        )
 
-    def _disruption_of(self, error: BaseException, pod: k8s.V1Pod | None) -> str | None:
-        """Return what took the pod away while the task followed it, from the pod as it is now."""
-        if pod is None or pod.metadata is None or isinstance(error, (PodFailedError, AirflowTaskTimeout)):
-            return None  # our own verdict already, or a timeout: nothing to read
-        name, namespace = pod.metadata.name, pod.metadata.namespace
-        try:
-            now = _read_or_none(self.client, name, namespace)
-        except Exception as read_error:
-            self.log.warning("Could not read pod %s/%s after the task stopped: %s", namespace, name, read_error)
-            return None
-        return pod_disruption(now, name=name, namespace=namespace)
-
-    def _raise_interruption(self, error: BaseException, pod: k8s.V1Pod | None, disruption: str | None) -> None:
-        """Raise what stopped the task before its pod ended, naming what became of the pod.
-
-        Upstream's stale "Pod ... returned a failure" would hide the real cause.
-        """
-        if pod is None or pod.metadata is None:
-            return  # the original error goes on
-        if isinstance(error, PodFailedError):
-            raise error from None  # our own verdict, already naming what happened; not upstream's stale error
-        if isinstance(error, AirflowTaskTimeout):
+    def _end(
+        self,
+        facts: EndingFacts,
+        pod: k8s.V1Pod | None,
+        error: BaseException | None,
+        upstream_error: AirflowException | None = None,
+    ) -> None:
+        """Raise or log the ending :func:`decide_ending` chose; return when the error in flight, if any, goes on."""
+        ending = decide_ending(facts)
+        kind = ending.kind
+        if kind is EndingKind.PREFLIGHT:
+            raise self._preflight_error
+        if kind is EndingKind.REFUSED:
+            raise self.pod_follower.creation_refused from None  # read now, the pod would look deleted
+        if kind is EndingKind.KILLED:
+            if upstream_error is None:
+                raise self._killed_error(pod)
+            raise self._killed_error(pod) from upstream_error
+        if kind is EndingKind.STARTUP:
+            raise self._startup_error from None
+        if kind is EndingKind.OWN_VERDICT:
+            raise error from None  # already naming what happened; not upstream's stale error
+        if kind is EndingKind.TIMED_OUT:
             deleted, delete_error = self._delete_stopped_pod(pod)
             message = execution_timeout_message(
                 pod, timeout=self.execution_timeout, pod_deleted=deleted, delete_error=delete_error
             )
             raise AirflowTaskTimeout(message) from error
-        if disruption is not None:
-            raise PodDisruptedError.from_verdict(disruption) from error
+        if kind is EndingKind.DISRUPTED:
+            raise PodDisruptedError.from_verdict(ending.message) from error
+        if kind is EndingKind.FAILED:
+            raise PodFailedError(ending.message) from None
+        if kind is EndingKind.UPSTREAM:
+            raise upstream_error
+        if kind is EndingKind.PLACEHOLDER_SUCCEEDED:
+            self.log.info("%s", ending.message)
+        elif kind is EndingKind.GONE:
+            self.log.warning("%s", ending.message)
 
     def _delete_stopped_pod(self, pod: k8s.V1Pod) -> tuple[bool, str | None]:
         """Delete a pod its task gave up on, unless the user keeps pods.
@@ -697,58 +489,16 @@ class ComposerPodOperator(KubernetesPodOperator):
         try:
             self.pod_manager.delete_pod(pod)
         except Exception as error:
-            if getattr(error, "status", None) != 404:
+            if not is_gone(error):
                 return False, error_gist(error)
         return True, None
 
     def on_kill(self) -> None:
         """Delete the pod as upstream does; the task then fails instead of ending as a success."""
         self._stopped_by_on_kill = True
-        self._stop_pod_stream()
+        self.pod_follower.stop()
         super().on_kill()
 
     def _killed_error(self, pod: k8s.V1Pod | None) -> PodKilledError:
         kept = str(getattr(getattr(self, "on_kill_action", None), "value", "")) == "keep_pod"
         return PodKilledError(stopped_while_running(pod, pod_kept=kept))
-
-    def _describe_failure(self, remote_pod: k8s.V1Pod | None) -> str | None:
-        """Return the failure message for a failed pod: reason, exit code, last log lines."""
-        container = base_container_name(self)
-        if is_placeholder(remote_pod):
-            return self._describe_vm_failure(remote_pod, container)
-        summary = container_failure(remote_pod, container)
-        if summary is None:
-            return None
-        name, namespace = remote_pod.metadata.name, remote_pod.metadata.namespace
-        message = f"Pod {namespace}/{name} failed: {summary}."
-        try:  # read before upstream's cleanup deletes the pod
-            tail = pod_log_text(self.client, name, namespace, container=container, tail_lines=FAILURE_LOG_TAIL_LINES)
-        except Exception as error:
-            self.log.warning("Could not read the failed container's log: %s", error)
-            return message
-        return message + _log_tail_text(container, tail.rstrip("\n").splitlines() if tail else [])
-
-    def _describe_vm_failure(self, remote_pod: k8s.V1Pod, container: str) -> str | None:
-        """Return the failure message for a Composer 3 placeholder, from what its VM said."""
-        summary = vm_failure(remote_pod, self._vm_snapshot, container)
-        if summary is None:
-            return None
-        name, namespace = remote_pod.metadata.name, remote_pod.metadata.namespace
-        tail = list(self._vm_snapshot.log_tail) if self._vm_snapshot else []
-        return f"Pod {namespace}/{name} failed: {summary}." + _log_tail_text(container, tail)
-
-
-def _log_tail_text(container: str, lines: list[str]) -> str:
-    if not lines:
-        return ""
-    return f"\nLast {len(lines)} log lines of {container!r}:\n" + "\n".join(f"  {line}" for line in lines)
-
-
-def _read_or_none(client: Any, name: str, namespace: str) -> k8s.V1Pod | None:
-    """Return the pod as it is now, or None if the API server says it no longer exists."""
-    try:
-        return client.read_namespaced_pod(name, namespace)
-    except Exception as error:
-        if getattr(error, "status", None) == 404:
-            return None
-        raise

@@ -17,6 +17,16 @@ from ..platform.console_links import PodPlace, logs_url, pod_place, workload_url
 POD_PLACE_XCOM_KEY = "composer_kpo_pod_place"
 
 
+def push_pod_place(pod: Any, context: Any) -> None:
+    """On Airflow 2 on Composer, keep where the pod runs for the web server's links (Airflow 3 reads ``pod``)."""
+    if AIRFLOW_V_3_PLUS:
+        return
+    place = pod_place(os.environ, pod.metadata.namespace, pod.metadata.name)
+    ti = context.get("ti") if context else None
+    if place is not None and ti is not None:
+        ti.xcom_push(key=POD_PLACE_XCOM_KEY, value=place.as_dict())
+
+
 def place_of(operator: Any, ti_key: Any) -> PodPlace | None:
     """Return where the task's pod ran, from the operator (same process) or XCom (Airflow 2's web server)."""
     pod = getattr(operator, "pod", None)

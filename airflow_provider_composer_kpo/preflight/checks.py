@@ -51,6 +51,7 @@ from kubernetes.client import models as k8s
 from kubernetes.client.rest import ApiException
 
 from ..choices import ParameterChoice
+from ..kube.client import is_gone
 from ..kube.retry import error_gist
 from ..platform.composer import (
     config_map_fix_command,
@@ -263,7 +264,7 @@ def _read(what: str, call: Callable[[], Any], grant: str) -> Any:
     try:
         return call()
     except ApiException as e:
-        if e.status == 404:
+        if is_gone(e):
             return _MISSING
         _not_checked(f"cannot read {what}", e, grant)
         return None

@@ -40,6 +40,7 @@ from kubernetes.client import CoreV1Api
 from kubernetes.client import models as k8s
 
 from ..exceptions import PodStartupError, PodStartupTimeout
+from ..kube.client import read_pod_or_none
 from ..kube.retry import call_with_retry_async
 from ..lifecycle.deferral import API_ERROR, CANNOT_START, DISRUPTED, ENDED, TIMED_OUT, Event, pod_event
 from ..lifecycle.diagnosis import container_failure, workload_ended
@@ -234,17 +235,9 @@ class ComposerPodTrigger(BaseTrigger):
     async def _read_pod(self) -> k8s.V1Pod | None:
         """Return the pod as it is now, or None when the API server answers 404."""
         client = await self._api()
-
-        def read() -> k8s.V1Pod | None:
-            try:
-                return client.read_namespaced_pod(
-                    self.pod_name, self.pod_namespace, _request_timeout=REQUEST_TIMEOUT_SECONDS
-                )
-            except Exception as error:
-                if getattr(error, "status", None) == 404:
-                    return None
-                raise
-
+        read = functools.partial(
+            read_pod_or_none, client, self.pod_name, self.pod_namespace, _request_timeout=REQUEST_TIMEOUT_SECONDS
+        )
         return await self._call(read, f"read pod {self.pod_namespace}/{self.pod_name}")
 
     async def _vm_container_ended(self, pod: k8s.V1Pod) -> bool:

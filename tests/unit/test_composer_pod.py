@@ -236,15 +236,15 @@ class TestComposer3Placeholder:
         mocker.patch.object(PodManager, "await_pod_completion", side_effect=lambda *a, **k: order.append("await"))
         op = make()
         snapshot = VmSnapshot(states={"base": "TERMINATED"})
-        mocker.patch.object(op, "_read_peer_vm", side_effect=lambda pod: order.append("read") or snapshot)
+        mocker.patch.object(op.pod_follower, "read_peer_vm", side_effect=lambda pod: order.append("read") or snapshot)
         op.pod_manager.await_pod_completion(k8s.V1Pod())
         assert order == ["read", "await"]
-        assert op._vm_snapshot is snapshot
+        assert op.pod_follower.vm_snapshot is snapshot
 
     def test_pods_off_composer_3_cost_no_extra_api_call(self, mocker):
         op = make()
         op.__dict__["client"] = client = mocker.MagicMock()
-        assert op._read_peer_vm(k8s.V1Pod(metadata=k8s.V1ObjectMeta(name="p", namespace="ns"))) is None
+        assert op.pod_follower.read_peer_vm(k8s.V1Pod(metadata=k8s.V1ObjectMeta(name="p", namespace="ns"))) is None
         client.read_namespaced_pod.assert_not_called()
 
     def test_failure_message_comes_from_the_vm(self):
@@ -253,8 +253,8 @@ class TestComposer3Placeholder:
         from .test_peer_vm import placeholder
 
         op = make()
-        op._vm_snapshot = VmSnapshot(states={"base": "TERMINATED"}, log_tail=("step 1 ok", "step 2 failed"))
-        message = op._describe_failure(placeholder(phase="Failed", endpoint="10.88.0.5"))
+        op.pod_follower.vm_snapshot = VmSnapshot(states={"base": "TERMINATED"}, log_tail=("step 1 ok", "step 2 failed"))
+        message = op.pod_follower.failure(placeholder(phase="Failed", endpoint="10.88.0.5"))
         assert message is not None
         assert message.startswith("Pod composer-user-workloads/task-abc failed: container 'base' was TERMINATED")
         assert message.endswith("Last 2 log lines of 'base':\n  step 1 ok\n  step 2 failed")
@@ -462,7 +462,7 @@ class TestStoppedTask:
         op.__dict__["client"] = mocker.MagicMock()
         with pytest.raises(ApiException):
             op.pod_manager.create_pod(pod=self.running_pod())
-        assert op._creation_refused is None
+        assert op.pod_follower.creation_refused is None
 
     def test_without_a_verdict_the_error_that_stopped_the_task_goes_on(self, mocker):
         op = self.stopped_op(mocker)

@@ -12,6 +12,7 @@ from kubernetes.client.exceptions import ApiException
 from airflow_provider_composer_kpo import ComposerPodConfigError, ComposerPodOperator, PodFailedError, PodStartupError
 from airflow_provider_composer_kpo.compat import HAS_DEFERRABLE, AirflowTaskTimeout, TaskDeferred
 from airflow_provider_composer_kpo.lifecycle.deferral import CANNOT_START, DISRUPTED, ENDED, TIMED_OUT, pod_event
+from airflow_provider_composer_kpo.lifecycle.follow import PodFollower
 from airflow_provider_composer_kpo.lifecycle.running import PodDisruptedError
 from airflow_provider_composer_kpo.triggers.composer_pod import ComposerPodTrigger
 
@@ -119,7 +120,7 @@ class TestResume:
         pod = the_pod("Failed")
         op = self.op_with(mocker, lambda *a, **k: pod)
         snapshot = mocker.sentinel.snapshot
-        read_vm = mocker.patch.object(type(op), "_read_peer_vm", return_value=snapshot)
+        read_vm = mocker.patch.object(PodFollower, "read_peer_vm", return_value=snapshot)
         seen = {}
 
         def execute_sync(context):
@@ -128,7 +129,7 @@ class TestResume:
 
         mocker.patch.object(op, "execute_sync", side_effect=execute_sync)
         assert op.resume_from_trigger({}, self.event(ENDED)) == "result"
-        assert seen["read before the ending"] == 1 and op._vm_snapshot is snapshot
+        assert seen["read before the ending"] == 1 and op.pod_follower.vm_snapshot is snapshot
 
     def test_failed_pod_deleted_before_the_resume_still_names_its_failure(self, mocker):
         op = self.op_with(mocker, ApiException(status=404))

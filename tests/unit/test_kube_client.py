@@ -69,3 +69,28 @@ def test_pod_log_text_decodes_the_raw_bytes_whatever_the_client_would_make_of_th
     assert text.splitlines() == ["step 1 ok", "ls: /no/such/input: No such file or directory", "✓"]
     read.assert_called_once_with("p", "ns", _preload_content=False, container="base", tail_lines=20)
     assert raw.released
+
+
+def test_read_pod_or_none_is_none_on_404_only(mocker):
+    from airflow_provider_composer_kpo.kube.client import read_pod_or_none
+
+    client = mocker.MagicMock()
+    client.read_namespaced_pod.side_effect = ApiException(status=404)
+    assert read_pod_or_none(client, "p", "ns") is None
+    client.read_namespaced_pod.side_effect = ApiException(status=403)
+    with pytest.raises(ApiException):
+        read_pod_or_none(client, "p", "ns")
+    client.read_namespaced_pod.side_effect = None
+    client.read_namespaced_pod.return_value = pod()
+    assert read_pod_or_none(client, "p", "ns", _request_timeout=30).metadata.name == "p"
+    client.read_namespaced_pod.assert_called_with("p", "ns", _request_timeout=30)
+
+
+def test_read_pod_or_none_once_skips_the_retries(mocker):
+    """The pod stream reads once: it retries by its own policy."""
+    from airflow_provider_composer_kpo.kube.client import read_pod_or_none
+
+    upstream = mocker.patch.object(CoreV1Api, "read_namespaced_pod", side_effect=ApiException(status=503))
+    with pytest.raises(ApiException):
+        read_pod_or_none(RetryingCoreV1Api(api_client=ApiClient()), "p", "ns", retry=False)
+    assert upstream.call_count == 1
