@@ -87,7 +87,7 @@ class ComposerPodOperator(KubernetesPodOperator):
     Takes every ``KubernetesPodOperator`` argument; the ones below differ from upstream, the same
     way on every supported cncf-kubernetes version.
 
-    .. seealso:: The README's table "What we change versus stock KPO".
+    .. seealso:: The operator guide (docs/operator.md): every default we change, and why.
 
     :param errexit_policy: What to do when ``cmds``/``arguments`` run a shell script without
         errexit: ``"inject"`` adds ``set -e`` (``set -eo pipefail`` for bash), ``"require"`` fails
