@@ -16,6 +16,7 @@ from airflow_provider_composer_kpo.compat import (
     KubernetesPodOperator,
     ProviderDeprecationWarning,
 )
+from tests.unit.operator_calls import cleanup_while
 
 CONTEXT = {"ds": "2024-05-01"}
 
@@ -321,17 +322,6 @@ class TestStoppedTask:
         pod.status.phase = "Succeeded"
         op.cleanup(pod, pod)  # no error: the pod succeeded and nobody stopped the task
 
-    def cleanup_while(self, op, pod, error: BaseException) -> BaseException:
-        """Call cleanup as upstream's ``finally`` does while ``error`` propagates; return what escaped."""
-        try:
-            try:
-                raise error
-            finally:
-                op.cleanup(pod, pod)
-        except BaseException as escaped:  # the test inspects whatever escaped
-            return escaped
-        raise AssertionError("nothing escaped cleanup")
-
     def stopped_op(self, mocker, **kwargs):
         op = make(**kwargs)
         op.__dict__["client"] = mocker.MagicMock()
@@ -344,7 +334,7 @@ class TestStoppedTask:
         op = self.stopped_op(mocker, execution_timeout=datetime.timedelta(seconds=20))
         pod = self.running_pod()
         pod.status.phase = "Pending"  # upstream hands cleanup the pod as read at creation
-        escaped = self.cleanup_while(op, pod, AirflowTaskTimeout("Timeout, PID: 1"))
+        escaped = cleanup_while(op, pod, AirflowTaskTimeout("Timeout, PID: 1"))
         assert type(escaped) is AirflowTaskTimeout  # Airflow still sees a timeout
         assert str(escaped) == (
             "execution_timeout (0:00:20) reached while pod composer-user-workloads/p-1 was running; "
@@ -357,7 +347,7 @@ class TestStoppedTask:
 
         op = self.stopped_op(mocker, on_finish_action="delete_succeeded_pod")
         pod = self.running_pod()
-        escaped = self.cleanup_while(op, pod, AirflowTaskTimeout("Timeout"))
+        escaped = cleanup_while(op, pod, AirflowTaskTimeout("Timeout"))
         assert "the pod was deleted" in str(escaped)
         op.pod_manager.delete_pod.assert_called_with(pod)
 
@@ -366,7 +356,7 @@ class TestStoppedTask:
 
         op = self.stopped_op(mocker, on_finish_action="keep_pod")
         pod = self.running_pod()
-        escaped = self.cleanup_while(op, pod, AirflowTaskTimeout("Timeout"))
+        escaped = cleanup_while(op, pod, AirflowTaskTimeout("Timeout"))
         assert "the pod was kept" in str(escaped)
         op.pod_manager.delete_pod.assert_not_called()
 
@@ -377,7 +367,7 @@ class TestStoppedTask:
 
         op = self.stopped_op(mocker)
         op.pod_manager.delete_pod.side_effect = ApiException(status=403, reason="Forbidden")
-        escaped = self.cleanup_while(op, self.running_pod(), AirflowTaskTimeout("Timeout"))
+        escaped = cleanup_while(op, self.running_pod(), AirflowTaskTimeout("Timeout"))
         assert "deleting the pod failed (403 Forbidden); delete it with `kubectl delete pod -n" in str(escaped)
         assert "kept" not in str(escaped)
 
@@ -389,7 +379,7 @@ class TestStoppedTask:
         op = self.stopped_op(mocker)
         op.client.read_namespaced_pod.side_effect = ApiException(status=404, reason="Not Found")
         pod = self.running_pod()
-        escaped = self.cleanup_while(op, pod, ApiException(status=404, reason="Not Found"))
+        escaped = cleanup_while(op, pod, ApiException(status=404, reason="Not Found"))
         assert isinstance(escaped, PodFailedError)
         assert str(escaped).startswith("Pod composer-user-workloads/p-1 was deleted from outside the task while it ran")
 
@@ -400,7 +390,7 @@ class TestStoppedTask:
         evicted = self.running_pod()
         evicted.status = k8s.V1PodStatus(phase="Failed", reason="Evicted", message="usage exceeds 20Mi.")
         op.client.read_namespaced_pod.return_value = evicted
-        escaped = self.cleanup_while(op, self.running_pod(), RuntimeError("log stream ended"))
+        escaped = cleanup_while(op, self.running_pod(), RuntimeError("log stream ended"))
         assert isinstance(escaped, PodFailedError)
         assert "was evicted by the kubelet: usage exceeds 20Mi." in str(escaped)
 
@@ -419,7 +409,7 @@ class TestStoppedTask:
 
         op.pod_manager.delete_pod.side_effect = delete
         op.client.delete_namespaced_pod.side_effect = delete
-        escaped = self.cleanup_while(op, self.running_pod(), ApiException(status=400, reason="Bad Request"))
+        escaped = cleanup_while(op, self.running_pod(), ApiException(status=400, reason="Bad Request"))
         assert "was evicted by the kubelet: usage exceeds 16Mi." in str(escaped)
         assert op.pod_manager.delete_pod.called or op.client.delete_namespaced_pod.called
 
@@ -444,7 +434,7 @@ class TestStoppedTask:
         pod = self.running_pod()
         with pytest.raises(PodStartupError) as raised:
             op.pod_manager.create_pod(pod=pod)
-        assert self.cleanup_while(op, pod, raised.value) is raised.value
+        assert cleanup_while(op, pod, raised.value) is raised.value
         assert str(raised.value) == (
             "Kubernetes refused to create pod composer-user-workloads/p-1 (422 Invalid): "
             'Pod "p-1" is invalid: spec.containers[0].image: Required value. No pod was created.'
@@ -468,7 +458,7 @@ class TestStoppedTask:
         op = self.stopped_op(mocker)
         op.client.read_namespaced_pod.return_value = self.running_pod()
         error = RuntimeError("connection reset")
-        assert self.cleanup_while(op, self.running_pod(), error) is error  # not upstream's stale "returned a failure"
+        assert cleanup_while(op, self.running_pod(), error) is error  # not upstream's stale "returned a failure"
 
     def test_a_deferral_is_not_an_interruption(self, mocker):
         from airflow_provider_composer_kpo.compat import TaskDeferred
@@ -477,5 +467,5 @@ class TestStoppedTask:
         pod = self.running_pod()
         pod.status.phase = "Succeeded"
         deferred = TaskDeferred(trigger=mocker.MagicMock(), method_name="execute_complete")
-        assert self.cleanup_while(op, pod, deferred) is deferred
+        assert cleanup_while(op, pod, deferred) is deferred
         op.client.read_namespaced_pod.assert_not_called()

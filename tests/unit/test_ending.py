@@ -24,6 +24,7 @@ from airflow_provider_composer_kpo.lifecycle.ending import (
 )
 from airflow_provider_composer_kpo.lifecycle.interruption import pod_disruption
 from airflow_provider_composer_kpo.lifecycle.running import PodDisruptedError
+from tests.unit.operator_calls import cleanup_while
 
 K = EndingKind
 I = Interruption  # noqa: E741 - the table reads better short
@@ -182,18 +183,6 @@ def operator(mocker, read, **kwargs) -> ComposerPodOperator:
     op.__dict__["pod_manager"] = mocker.MagicMock()
     op.client.read_namespaced_pod.side_effect = read
     return op
-
-
-def cleanup_while(op: ComposerPodOperator, pod: k8s.V1Pod, error: BaseException) -> BaseException:
-    """Call cleanup as upstream's ``finally`` does while ``error`` propagates; return what escaped."""
-    try:
-        try:
-            raise error
-        finally:
-            op.cleanup(pod, pod)
-    except BaseException as escaped:  # the test inspects whatever escaped
-        return escaped
-    raise AssertionError("nothing escaped cleanup")
 
 
 def resumed(op: ComposerPodOperator, event: dict) -> BaseException:
