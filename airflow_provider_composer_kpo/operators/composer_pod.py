@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import warnings
 from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -22,18 +21,12 @@ from kubernetes.client import AuthorizationV1Api
 from kubernetes.client import models as k8s
 
 from ..compat import (
-    CNCF_KUBERNETES_VERSION,
-    HAS_DEFERRABLE,
     HAS_ON_FINISH_ACTION,
-    HAS_SCHEDULE_TIMEOUT,
     AirflowTaskTimeout,
     KubernetesPodOperator,
     base_container_name,
 )
 from ..exceptions import (
-    ComposerPlatformWarning,
-    ComposerPodArgumentWarning,
-    ComposerPodConfigError,
     PodFailedError,
     PodKilledError,
     PodPreflightError,
@@ -57,28 +50,18 @@ from ..lifecycle.follow import PodFollower
 from ..lifecycle.interruption import execution_timeout_message
 from ..lifecycle.running import PodDisruptedError
 from ..lifecycle.task_header import describe_preflight, describe_preflight_mode, start_block
-from ..platform.composer import COMPOSER_KUBECONFIG_PATH, COMPOSER_USER_WORKLOADS_NAMESPACE, composer_major_version
-from ..platform.rules import describe_peer_vm, platform_findings, pod_findings
+from ..platform.composer import COMPOSER_USER_WORKLOADS_NAMESPACE, composer_major_version
+from ..platform.rules import describe_peer_vm, pod_findings
 from ..pod.entrypoint import ErrexitPolicy, apply_errexit_policy
-from ..pod.finish_action import resolve_on_finish_action, should_delete_pod
-from ..pod.mode_arguments import unhonoured_arguments
-from ..pod.resources import resolve_container_resources
-from ..pod.timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS, resolve_timeouts
-from ..pod.validation import validate_static_arguments
+from ..pod.finish_action import should_delete_pod
+from ..pod.timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS
 from ..preflight.checks import PreflightMode, format_problems, run_preflight
 from ..triggers.composer_pod import ComposerPodTrigger
+from .arguments import NOTSET, resolve_arguments, warn_unhonoured
 from .links import PodLogsLink, WorkloadLink, push_pod_place
 
 if TYPE_CHECKING:
     from airflow.utils.context import Context
-
-
-class _NotSet:
-    def __repr__(self) -> str:
-        return "NOTSET"
-
-
-NOTSET: Any = _NotSet()
 
 
 class ComposerPodOperator(KubernetesPodOperator):
@@ -140,69 +123,28 @@ class ComposerPodOperator(KubernetesPodOperator):
         is_delete_operator_pod: bool | None = None,
         **kwargs: Any,
     ) -> None:
-        task_id = str(kwargs.get("task_id", "<no task_id>"))
-        if kwargs.get("deferrable") and not HAS_DEFERRABLE:
-            raise ComposerPodConfigError(
-                f"Task {task_id!r}: deferrable=True needs apache-airflow-providers-cncf-kubernetes 6.0 or newer; "
-                f"{CNCF_KUBERNETES_VERSION} is installed. Remove deferrable=True (the task then holds a worker "
-                "slot while its pod runs) or upgrade the provider."
-            )
-        self.errexit_policy = ErrexitPolicy.parse(errexit_policy, task_id=task_id)
-        self.preflight = PreflightMode.parse(preflight, task_id=task_id)
-        validate_static_arguments(
-            {**kwargs, "namespace": namespace, "container_resources": container_resources}, task_id=task_id
-        )
-        # Fail at DAG parse time when a static script breaks the policy; templated ones are
-        # checked after rendering, in build_pod_request_obj.
-        apply_errexit_policy(
-            kwargs.get("cmds") or [],
-            kwargs.get("arguments") or [],
-            self.errexit_policy,
-            task_id=task_id,
-            allow_templates=True,
-        )
-
-        schedule_timeout_seconds = resolve_timeouts(startup_timeout_seconds, schedule_timeout_seconds, task_id=task_id)
-        if HAS_SCHEDULE_TIMEOUT:
-            kwargs["schedule_timeout_seconds"] = schedule_timeout_seconds
-
-        container_resources = resolve_container_resources(container_resources, resources, task_id=task_id)
-        # What Composer will change, ignore or refuse; templated values wait for the task log.
-        for finding in platform_findings(
-            composer_major=composer_major_version(),
-            namespace=namespace,
-            container_resources=container_resources,
-            affinity=kwargs.get("affinity"),
-            node_selector=kwargs.get("node_selector"),
-            tolerations=kwargs.get("tolerations"),
-        ):
-            warnings.warn(f"Task {task_id!r}: {finding}", ComposerPlatformWarning, stacklevel=2)
-
-        finish_action = resolve_on_finish_action(on_finish_action, is_delete_operator_pod, task_id=task_id)
-        if HAS_ON_FINISH_ACTION:
-            kwargs["on_finish_action"] = finish_action
-        else:
-            kwargs["is_delete_operator_pod"] = finish_action != "keep_pod"
-
-        self._config_file_explicit = config_file is not NOTSET
-        # config_file=None given explicitly skips the Composer fallbacks, here and in the trigger.
-        self._use_composer_kubeconfig = not (self._config_file_explicit and config_file is None)
-        super().__init__(
-            config_file=COMPOSER_KUBECONFIG_PATH if config_file is NOTSET else config_file,
+        resolved = resolve_arguments(
+            errexit_policy=errexit_policy,
+            preflight=preflight,
+            config_file=config_file,
             namespace=namespace,
             kubernetes_conn_id=kubernetes_conn_id,
             startup_timeout_seconds=startup_timeout_seconds,
+            schedule_timeout_seconds=schedule_timeout_seconds,
             container_resources=container_resources,
-            **kwargs,
+            resources=resources,
+            on_finish_action=on_finish_action,
+            is_delete_operator_pod=is_delete_operator_pod,
+            kwargs=kwargs,
         )
-        self.schedule_timeout_seconds = schedule_timeout_seconds
-        # After upstream's __init__: deferrable may come from [operators] default_deferrable.
-        for message in unhonoured_arguments(
-            kwargs, deferrable=bool(getattr(self, "deferrable", False)), task_id=task_id
-        ):
-            warnings.warn(message, ComposerPodArgumentWarning, stacklevel=2)
+        self.errexit_policy, self.preflight = resolved.errexit_policy, resolved.preflight
+        self._config_file_explicit = resolved.config_file_explicit
+        self._use_composer_kubeconfig = resolved.use_composer_kubeconfig
+        super().__init__(**resolved.upstream)
+        self.schedule_timeout_seconds = resolved.schedule_timeout_seconds
+        warn_unhonoured(kwargs, deferrable=bool(getattr(self, "deferrable", False)))
         if not HAS_ON_FINISH_ACTION:
-            self.on_finish_action = finish_action
+            self.on_finish_action = resolved.finish_action
         # What the ending (lifecycle/ending.py) needs beside what the pod follower knows.
         self._preflight_error: PodPreflightError | None = None
         self._startup_error: PodStartupError | None = None
