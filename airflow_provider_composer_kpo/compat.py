@@ -25,7 +25,7 @@ from importlib.metadata import version as _dist_version
 
 from packaging.version import Version
 
-from .tools.target import CNCF_KUBERNETES_FOR_AIRFLOW_3
+from .verdicts import CNCF_KUBERNETES_FOR_AIRFLOW_3
 
 AIRFLOW_VERSION = Version(Version(_dist_version("apache-airflow")).base_version)
 CNCF_KUBERNETES_VERSION = Version(Version(_dist_version("apache-airflow-providers-cncf-kubernetes")).base_version)

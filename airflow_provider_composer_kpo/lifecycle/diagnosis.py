@@ -35,10 +35,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from kubernetes.client import models as k8s
+
+from ..verdicts import StartupBlocker
 
 #: How long an Unschedulable pod may wait for the cluster autoscaler to act before we give up.
 UNSCHEDULABLE_GRACE_SECONDS = 30
@@ -73,20 +74,6 @@ _NODE_CONSTRAINT = re.compile(
     r"didn't match Pod's node affinity|didn't match node selector|untolerated taint|had taint", re.IGNORECASE
 )
 MAX_EVENTS_IN_MESSAGE = 5
-
-
-@dataclass(frozen=True)
-class StartupBlocker:
-    """A reason the pod cannot start; ``fatal`` means waiting longer will not help."""
-
-    reason: str
-    message: str
-    container: str | None = None
-    fatal: bool = True
-
-    def describe(self) -> str:
-        where = f" (container {self.container!r})" if self.container else ""
-        return f"{self.reason}: {self.message}{where}"
 
 
 def startup_blocker(

@@ -32,7 +32,7 @@ from typing import Any
 
 from kubernetes.client import models as k8s
 
-from ..lifecycle.diagnosis import StartupBlocker
+from ..verdicts import StartupBlocker
 
 PLACEHOLDER_CONTAINER = "peervm-placeholder"
 ENDPOINT_ANNOTATION = "node.gke.io/peer-vm-endpoint"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Mapping, Tuple
 
 from ..platform.composer import composer_major_version
+from ..verdicts import CNCF_KUBERNETES_FOR_AIRFLOW_3
 
 Version = Tuple[int, int]
 
@@ -34,8 +35,6 @@ AIRFLOW_NEEDED_BY: tuple[tuple[Version, Version], ...] = (
     ((10, 5), (2, 10)),
     ((10, 11), (2, 11)),
 )
-#: Older cncf-kubernetes releases import Airflow 2-only modules (compat.py refuses them on Airflow 3).
-CNCF_KUBERNETES_FOR_AIRFLOW_3: Version = (10, 5)
 
 
 def parse_version(text: str, *, option: str) -> Version:
