@@ -45,7 +45,7 @@ try:  # 5.3+
 except ModuleNotFoundError as missing:  # 5.0 - 5.2
     if missing.name != "airflow.providers.cncf.kubernetes.operators.pod":
         raise
-    from airflow.providers.cncf.kubernetes.operators.kubernetes_pod import (  # type: ignore[no-redef]
+    from airflow.providers.cncf.kubernetes.operators.kubernetes_pod import (  # type: ignore[import-not-found,no-redef]
         KubernetesPodOperator,
     )
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
@@ -55,12 +55,12 @@ try:  # 7.4+
 except ModuleNotFoundError as missing:  # Airflow 2 only; removed in Airflow 3
     if missing.name != "airflow.providers.cncf.kubernetes.secret":
         raise
-    from airflow.kubernetes.secret import Secret  # type: ignore[no-redef]
+    from airflow.kubernetes.secret import Secret  # type: ignore[import-not-found,no-redef]
 
 try:
     from airflow.providers.common.compat.sdk import AirflowNotFoundException
 except ImportError:
-    from airflow.exceptions import AirflowNotFoundException  # type: ignore[no-redef]
+    from airflow.exceptions import AirflowNotFoundException
 
 try:  # Airflow 3: the task SDK raises these; airflow.exceptions only re-exports them, deprecated
     from airflow.sdk.exceptions import AirflowTaskTimeout, TaskDeferred
@@ -71,9 +71,9 @@ try:  # Airflow 3: operator links live in the task SDK
     from airflow.sdk import BaseOperatorLink
 except ImportError:
     try:  # Airflow 2.6+
-        from airflow.models.baseoperatorlink import BaseOperatorLink  # type: ignore[no-redef]
+        from airflow.models.baseoperatorlink import BaseOperatorLink  # type: ignore[import-not-found,no-redef]
     except ImportError:
-        from airflow.models.baseoperator import BaseOperatorLink  # type: ignore[no-redef]
+        from airflow.models.baseoperator import BaseOperatorLink  # type: ignore[import-not-found,no-redef]
 
 try:  # Airflow 2.7+
     from airflow.exceptions import AirflowProviderDeprecationWarning as ProviderDeprecationWarning
@@ -83,7 +83,7 @@ except ImportError:
 try:  # Airflow 3: masks in the task process and tells the supervisor, whose log output it writes
     from airflow.sdk.log import mask_secret
 except ImportError:  # Airflow 2
-    from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
+    from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[import-not-found,no-redef]
 
 from airflow.models import Connection
 

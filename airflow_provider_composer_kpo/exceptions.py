@@ -58,7 +58,7 @@ class PodPreflightError(AirflowException):
         super().__init__(message)
         self.problems: tuple[Problem, ...] = tuple(problems)
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[PodPreflightError], tuple[str, tuple[Problem, ...]]]:
         return type(self), (str(self), self.problems)
 
 

@@ -48,8 +48,14 @@ ARTIFACTS = REPO / "artifacts"
 LOGS = ARTIFACTS / "test-logs"
 ALL_STAGES = ("lint", "package", "docs", "unit", "integration", "faults", "browser")
 CLUSTER_STAGES = {"integration", "faults", "browser"}
-#: requirements/*.in that are tools (ruff and twine; Sphinx), not supported environments: no unit suite.
+#: requirements/*.in that are tools (ruff, mypy and twine; Sphinx), not supported environments: no unit suite.
 TOOL_LOCKS = ("lint", "docs")
+#: The environment mypy checks the package against (its Airflow and provider): the newest pair.
+MYPY_ENV = "af33-k1025"
+LINT = (
+    ".venvs/lint/bin/ruff check . && .venvs/lint/bin/ruff format --check . && "
+    f".venvs/lint/bin/mypy --python-executable .venvs/{MYPY_ENV}/bin/python"
+)
 
 
 def _pairs() -> tuple[str, str]:
@@ -376,6 +382,8 @@ def main() -> int:
             pairs += INTEGRATION_PAIRS
         if wanted & {"lint", "package"}:
             pairs.append("lint")
+        if "lint" in wanted:
+            pairs.append(MYPY_ENV)
         if "docs" in wanted:
             pairs.append("docs")
         pairs = list(dict.fromkeys(pairs))
@@ -405,9 +413,7 @@ def main() -> int:
         lanes_starter = in_background(start_lanes) if on_cluster else None
 
         if "lint" in wanted:
-            run.run(
-                Stage("lint", "", ".venvs/lint/bin/ruff check . && .venvs/lint/bin/ruff format --check .", pytest=False)
-            )
+            run.run(Stage("lint", "", LINT, pytest=False))  # the build stage made MYPY_ENV's venv
         if "package" in wanted:
             checks = [
                 ".venvs/lint/bin/twine check --strict dist/*",

@@ -7,7 +7,7 @@ client that upstream's hook creates, and that must keep working.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from ..compat import AirflowNotFoundException, Connection, KubernetesHook, mask_secret
 from ..exceptions import KubeconfigResolutionError
@@ -106,7 +106,7 @@ class ComposerKubernetesHook(KubernetesHook):
         # get_conn, so it sees exactly one source and never raises "mutually exclusive".
         if field_name in CONNECTION_SOURCE_FIELDS and not self.client_config_choice.uses_connection_source:
             return None
-        return super()._get_field(field_name)
+        return super()._get_field(field_name)  # type: ignore[no-untyped-call]  # upstream's is unannotated
 
     def get_conn(self) -> Any:
         """Return an API client built by upstream's hook from the chosen configuration."""
@@ -117,7 +117,7 @@ class ComposerKubernetesHook(KubernetesHook):
         self._mask_kubeconfig(path)
         problem = config_file_problem(path) if path else None
         if problem:
-            raise KubeconfigResolutionError(unusable_config_file(choice, path, problem, self.conn_id))
+            raise KubeconfigResolutionError(unusable_config_file(choice, cast(str, path), problem, self.conn_id))
         if choice.connection_field == "kube_config":
             problem = inline_config_problem(KubernetesHook._get_field(self, "kube_config"))
             if problem:

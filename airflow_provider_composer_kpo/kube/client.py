@@ -12,7 +12,7 @@ finds the pod an earlier attempt created, and no second pod is made.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, cast
 
 from kubernetes.client import CoreV1Api
 from kubernetes.client import models as k8s
@@ -21,7 +21,7 @@ from kubernetes.client.exceptions import ApiException
 from .retry import call_with_retry
 
 
-class RetryingCoreV1Api(CoreV1Api):
+class RetryingCoreV1Api(CoreV1Api):  # type: ignore[misc]  # the kubernetes client is untyped: Any
     """CoreV1Api whose pod, log and event calls survive API server restarts and throttling."""
 
     def read_namespaced_pod(self, name: str, namespace: str, **kwargs: Any) -> Any:
@@ -83,7 +83,7 @@ def pod_log_text(client: CoreV1Api, name: str, namespace: str, **kwargs: Any) ->
     differs by version (kubernetes 36 hands back the repr of the bytes, ``"b'...\\n'"``)."""
     response = client.read_namespaced_pod_log(name, namespace, _preload_content=False, **kwargs)
     try:
-        return response.data.decode("utf-8", errors="replace")
+        return cast(str, response.data.decode("utf-8", errors="replace"))
     finally:
         response.release_conn()
 

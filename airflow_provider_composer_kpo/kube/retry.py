@@ -47,7 +47,8 @@ def retry_after_seconds(error: BaseException) -> float | None:
 
 def backoff_delay(attempt: int, rng: Callable[[], float] = random.random) -> float:
     """Return the delay before retry ``attempt`` (1-based): full jitter under an exponential cap."""
-    return rng() * min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** (attempt - 1))
+    cap: float = min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** (attempt - 1))  # int ** int is Any to mypy
+    return rng() * cap
 
 
 def retry_delay(

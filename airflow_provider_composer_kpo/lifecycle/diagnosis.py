@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, cast
 
 from kubernetes.client import models as k8s
 
@@ -74,6 +74,9 @@ _NODE_CONSTRAINT = re.compile(
     r"didn't match Pod's node affinity|didn't match node selector|untolerated taint|had taint", re.IGNORECASE
 )
 MAX_EVENTS_IN_MESSAGE = 5
+# The kubelet's Secret/ConfigMap cache had not synced yet (a busy node, an API server blip): not a
+# verdict on the object; the kubelet's next attempt says whether it exists.
+_CACHE_NOT_SYNCED = re.compile(r"failed to sync (secret|configmap) cache", re.IGNORECASE)
 
 
 def startup_blocker(
@@ -140,7 +143,9 @@ def pull_error_message(waiting: k8s.V1ContainerStateWaiting, events: Sequence[An
     return max(failed, key=_event_time).message.strip() if failed else message
 
 
-def _container_blockers(pod: k8s.V1Pod, events: Sequence[Any], pull_failing_seconds: Mapping[str, float]):
+def _container_blockers(
+    pod: k8s.V1Pod, events: Sequence[Any], pull_failing_seconds: Mapping[str, float]
+) -> Iterator[StartupBlocker]:
     status = pod.status
     statuses = [*(status.init_container_statuses or []), *(status.container_statuses or [])] if status else []
     for container_status in statuses:
@@ -149,7 +154,9 @@ def _container_blockers(pod: k8s.V1Pod, events: Sequence[Any], pull_failing_seco
             continue
         message = waiting.message or ""
         if waiting.reason in FATAL_WAITING_REASONS:
-            yield StartupBlocker(waiting.reason, message, container_status.name)
+            yield StartupBlocker(
+                waiting.reason, message, container_status.name, fatal=not _CACHE_NOT_SYNCED.search(message)
+            )
         elif waiting.reason in PULL_WAITING_REASONS:
             message = pull_error_message(waiting, events, container_status.name)
             grace = pull_error_grace(message)
@@ -161,7 +168,9 @@ def _container_blockers(pod: k8s.V1Pod, events: Sequence[Any], pull_failing_seco
 
 
 def _scheduling_blocker(pod: k8s.V1Pod, events: Sequence[Any], pending_seconds: float) -> StartupBlocker | None:
-    condition = next((c for c in (pod.status.conditions or []) if c.type == "PodScheduled") if pod.status else (), None)
+    condition = next(
+        (c for c in (pod.status.conditions or []) if c.type == "PodScheduled") if pod.status else iter(()), None
+    )
     if condition is None or condition.status != "False" or condition.reason != "Unschedulable":
         return None
     message = condition.message or ""
@@ -281,7 +290,7 @@ def pod_outcome(pod: k8s.V1Pod, container: str) -> str:
 def _memory_limit(pod: k8s.V1Pod, container: str) -> str | None:
     for spec in pod.spec.containers if pod.spec else []:
         if spec.name == container and spec.resources and spec.resources.limits:
-            return spec.resources.limits.get("memory")
+            return cast("str | None", spec.resources.limits.get("memory"))
     return None
 
 

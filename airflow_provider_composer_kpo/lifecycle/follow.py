@@ -27,9 +27,8 @@ container's name, whether ``on_kill`` ran, its logger), read when needed, never 
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, cast
 
 from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
@@ -84,6 +83,14 @@ def upstream_argument(
     return args[position] if len(args) > position else default
 
 
+class _TaskLog(Protocol):
+    """What the follower writes to: the operator's ``log`` (``logging.Logger``; on Airflow 3 the task SDK's)."""
+
+    def info(self, __msg: str, *args: Any) -> Any: ...
+
+    def warning(self, __msg: str, *args: Any) -> Any: ...
+
+
 class PodFollower:
     """Follow one task's pod: what the operator asks of it once the PodManager is wrapped (:meth:`install`).
 
@@ -103,7 +110,7 @@ class PodFollower:
         base_container: Callable[[], str],
         stopped: Callable[[], bool],
         on_stopped: Callable[[k8s.V1Pod | None], BaseException],
-        log: Callable[[], logging.Logger],
+        log: Callable[[], _TaskLog],
     ) -> None:
         self._client, self._api_client, self._base_container = client, api_client, base_container
         self._stopped, self._on_stopped, self._log = stopped, on_stopped, log
@@ -206,7 +213,8 @@ class PodFollower:
             tail = self._log_tail(remote_pod, container) if summary is not None else ()
         if summary is None:
             return None
-        place = f"{remote_pod.metadata.namespace}/{remote_pod.metadata.name}"
+        pod = cast("k8s.V1Pod", remote_pod)  # not None: both verdicts are None without a pod
+        place = f"{pod.metadata.namespace}/{pod.metadata.name}"
         return failure_message(place, summary, container, tail)
 
     def _log_tail(self, pod: k8s.V1Pod, container: str) -> tuple[str, ...]:

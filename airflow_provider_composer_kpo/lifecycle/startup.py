@@ -18,9 +18,9 @@ from kubernetes.client import models as k8s
 
 from ..exceptions import PodStartupError, PodStartupTimeout
 from ..kube.pod_stream import PodStream
+from ..verdicts import StartupBlocker
 from .diagnosis import (
     PULL_WAITING_REASONS,
-    StartupBlocker,
     format_events,
     pull_error_grace,
     pull_error_kind,

@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.exceptions import AirflowException
 from kubernetes.client import AuthorizationV1Api
@@ -61,7 +61,7 @@ from .arguments import NOTSET, resolve_arguments, warn_unhonoured
 from .links import PodLogsLink, WorkloadLink, push_pod_place
 
 if TYPE_CHECKING:
-    from airflow.utils.context import Context
+    from airflow.sdk import Context  # upstream's annotation on the Airflow 3 mypy checks against
 
 
 class ComposerPodOperator(KubernetesPodOperator):
@@ -144,7 +144,7 @@ class ComposerPodOperator(KubernetesPodOperator):
         self.schedule_timeout_seconds = resolved.schedule_timeout_seconds
         warn_unhonoured(kwargs, deferrable=bool(getattr(self, "deferrable", False)))
         if not HAS_ON_FINISH_ACTION:
-            self.on_finish_action = resolved.finish_action
+            self.on_finish_action = resolved.finish_action  # type: ignore[assignment]  # an OnFinishAction from 7.2
         # What the ending (lifecycle/ending.py) needs beside what the pod follower knows.
         self._preflight_error: PodPreflightError | None = None
         self._startup_error: PodStartupError | None = None
@@ -191,9 +191,12 @@ class ComposerPodOperator(KubernetesPodOperator):
         """
         return self.pod_follower.install(super().pod_manager)
 
-    def build_pod_request_obj(self, context: Context | None = None) -> k8s.V1Pod:
-        """Return upstream's pod with the errexit policy applied to the rendered base container."""
-        pod = super().build_pod_request_obj(context)
+    def build_pod_request_obj(self, context: Context | None = None, **kwargs: Any) -> k8s.V1Pod:
+        """Return upstream's pod with the errexit policy applied to the rendered base container.
+
+        ``kwargs``: upstream's own (``dry_run=True`` from :meth:`dry_run` on cncf-kubernetes 10.2x).
+        """
+        pod = super().build_pod_request_obj(context, **kwargs)
         for container in pod.spec.containers:
             if container.name == base_container_name(self):
                 result = apply_errexit_policy(
@@ -296,8 +299,8 @@ class ComposerPodOperator(KubernetesPodOperator):
         started = getattr(context.get("ti"), "start_date", None) if context else None
         deadline = execution_deadline(self.execution_timeout, started, time.time())
         trigger = ComposerPodTrigger(
-            pod_name=self.pod.metadata.name,
-            pod_namespace=self.pod.metadata.namespace,
+            pod_name=cast("k8s.V1Pod", self.pod).metadata.name,  # execute() made it before deferring
+            pod_namespace=cast("k8s.V1Pod", self.pod).metadata.namespace,
             trigger_start_time=time.time(),
             base_container_name=base_container_name(self),
             kubernetes_conn_id=self.kubernetes_conn_id,
@@ -331,7 +334,7 @@ class ComposerPodOperator(KubernetesPodOperator):
             self._startup_error = failure
         if remote_pod is not None:
             try:
-                raise failure
+                raise cast(BaseException, failure)  # not None: a pod that ended well resumed above
             finally:  # as in upstream's synchronous path: the pod is deleted or kept, the verdict goes on
                 self.cleanup(remote_pod, remote_pod)
         # The pod is gone: nothing to clean up; the ending is decided on what the trigger sent.
@@ -370,6 +373,7 @@ class ComposerPodOperator(KubernetesPodOperator):
     def _ending_facts(self, error: BaseException | None, pod: k8s.V1Pod | None, **more: Any) -> EndingFacts:
         """Return what the task knows about its ending before upstream's cleanup runs."""
         known = pod is not None and pod.metadata is not None
+        seen = cast("k8s.V1Pod", pod)  # read only when known
         return EndingFacts(
             preflight_failed=self._preflight_error is not None,
             creation_refused=self.pod_follower.creation_refused is not None,
@@ -377,7 +381,7 @@ class ComposerPodOperator(KubernetesPodOperator):
             stopped_by_on_kill=self._stopped_by_on_kill,
             interruption=Interruption.of(error),
             pod_known=known,
-            **({"name": f"{pod.metadata.namespace}/{pod.metadata.name}"} if known else {}),
+            **cast("dict[str, Any]", {"name": f"{seen.metadata.namespace}/{seen.metadata.name}"} if known else {}),
             **more,
         )
 
@@ -392,17 +396,18 @@ class ComposerPodOperator(KubernetesPodOperator):
         ending = decide_ending(facts)
         kind = ending.kind
         if kind is EndingKind.PREFLIGHT:
-            raise self._preflight_error
+            raise cast(PodPreflightError, self._preflight_error)
         if kind is EndingKind.REFUSED:
-            raise self.pod_follower.creation_refused from None  # read now, the pod would look deleted
+            # Read now, the pod would look deleted.
+            raise cast(PodStartupError, self.pod_follower.creation_refused) from None
         if kind is EndingKind.KILLED:
             if upstream_error is None:
                 raise self._killed_error(pod)
             raise self._killed_error(pod) from upstream_error
         if kind is EndingKind.STARTUP:
-            raise self._startup_error from None
+            raise cast(PodStartupError, self._startup_error) from None
         if kind is EndingKind.OWN_VERDICT:
-            raise error from None  # already naming what happened; not upstream's stale error
+            raise cast(BaseException, error) from None  # already naming what happened; not upstream's stale error
         if kind is EndingKind.TIMED_OUT:
             deleted, delete_error = self._delete_stopped_pod(pod)
             message = execution_timeout_message(
@@ -410,11 +415,11 @@ class ComposerPodOperator(KubernetesPodOperator):
             )
             raise AirflowTaskTimeout(message) from error
         if kind is EndingKind.DISRUPTED:
-            raise PodDisruptedError.from_verdict(ending.message) from error
+            raise PodDisruptedError.from_verdict(cast(str, ending.message)) from error
         if kind is EndingKind.FAILED:
             raise PodFailedError(ending.message) from None
         if kind is EndingKind.UPSTREAM:
-            raise upstream_error
+            raise cast(AirflowException, upstream_error)
         if kind is EndingKind.PLACEHOLDER_SUCCEEDED:
             self.log.info("%s", ending.message)
         elif kind is EndingKind.GONE:

@@ -53,7 +53,7 @@ class VmSnapshot:
 
 def is_placeholder(pod: k8s.V1Pod | None) -> bool:
     """Return True for a Composer 3 placeholder pod, whose containers run on a peer VM."""
-    containers = pod.spec.containers if pod is not None and pod.spec is not None else None
+    containers: Any = pod.spec.containers if pod is not None and pod.spec is not None else None
     return bool(containers) and containers[0].name == PLACEHOLDER_CONTAINER
 
 
@@ -145,7 +145,7 @@ def placeholder_succeeded(pod: k8s.V1Pod | None) -> bool:
     Upstream's cleanup (cncf-kubernetes 10.2x with ``do_xcom_push``) judges the status of container
     ``base``, which a placeholder does not have, and so fails tasks whose workload succeeded.
     """
-    return is_placeholder(pod) and pod.status is not None and pod.status.phase == "Succeeded"
+    return pod is not None and is_placeholder(pod) and pod.status is not None and pod.status.phase == "Succeeded"
 
 
 def vm_outcome(pod: k8s.V1Pod, snapshot: VmSnapshot | None, container: str) -> str:

@@ -159,7 +159,7 @@ def _combine(request: Any, limit: Any, default: Any) -> Any:
     return request or limit or default
 
 
-def _cpu_step(requests: Mapping | None, limits: Mapping | None) -> tuple[float, str, Clamp | None]:
+def _cpu_step(requests: Mapping[str, Any] | None, limits: Mapping[str, Any] | None) -> tuple[float, str, Clamp | None]:
     wanted = _combine(_cpu(requests, "requests"), _cpu(limits, "limits"), DEFAULT_CPUS)
     for cpus, name in CPU_STEPS:
         if wanted < cpus + EPS:
@@ -168,7 +168,7 @@ def _cpu_step(requests: Mapping | None, limits: Mapping | None) -> tuple[float, 
     return cpus, name, Clamp("cpu", float(wanted), float(cpus), "vCPU")
 
 
-def _cpu(field: Mapping | None, where: str) -> float | None:
+def _cpu(field: Mapping[str, Any] | None, where: str) -> float | None:
     value = field.get("cpu") if field else None
     if not value:
         return None
@@ -186,7 +186,9 @@ def _cpu(field: Mapping | None, where: str) -> float | None:
         ) from None
 
 
-def _memory_step(requests: Mapping | None, limits: Mapping | None, cpus: float) -> tuple[int, Clamp | None]:
+def _memory_step(
+    requests: Mapping[str, Any] | None, limits: Mapping[str, Any] | None, cpus: float
+) -> tuple[int, Clamp | None]:
     request, limit = _gb(requests, "memory", "requests"), _gb(limits, "memory", "limits")
     wanted = _combine(request, limit, cpus * DEFAULT_MEMORY_GB_PER_CPU)
     allowed = [
@@ -200,7 +202,7 @@ def _memory_step(requests: Mapping | None, limits: Mapping | None, cpus: float) 
     return allowed[-1], Clamp("memory", float(wanted), float(allowed[-1]), "GB")
 
 
-def _gb(field: Mapping | None, resource: str, where: str) -> Decimal | None:
+def _gb(field: Mapping[str, Any] | None, resource: str, where: str) -> Decimal | None:
     value = field.get(resource) if field else None
     return _parse_gb(value, resource, where) if value else None
 
@@ -217,7 +219,7 @@ def _parse_gb(value: Any, resource: str, where: str) -> Decimal:
         ) from None
 
 
-def _disk_size(requests: Mapping | None, limits: Mapping | None) -> tuple[int, Clamp | None]:
+def _disk_size(requests: Mapping[str, Any] | None, limits: Mapping[str, Any] | None) -> tuple[int, Clamp | None]:
     extra = max(_disk_gb(requests, "requests"), _disk_gb(limits, "limits"))
     if extra > MAX_EXTRA_DISK_GB:
         clamp = Clamp("ephemeral-storage", float(extra), float(MAX_EXTRA_DISK_GB), "GB")
@@ -225,7 +227,7 @@ def _disk_size(requests: Mapping | None, limits: Mapping | None) -> tuple[int, C
     return BASE_DISK_GB + extra, None
 
 
-def _disk_gb(field: Mapping | None, where: str) -> int:
+def _disk_gb(field: Mapping[str, Any] | None, where: str) -> int:
     """Return whole GB of ephemeral storage; Google reads a missing key as "0", but an empty value fails."""
     if not field:
         return 0

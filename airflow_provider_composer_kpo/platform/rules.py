@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from kubernetes.client import models as k8s
 
@@ -138,7 +138,7 @@ def describe_peer_vm(container_resources: k8s.V1ResourceRequirements | Mapping[s
 def _describe_resources(resources: Any) -> str:
     requests, limits = requests_and_limits(resources)
     parts = [
-        f"{label} " + ", ".join(f"{name} {value}" for name, value in field.items())
+        f"{label} " + ", ".join(f"{name} {value}" for name, value in cast("Mapping[str, Any]", field).items())
         for label, field in (("requests", requests), ("limits", limits))
         if is_set(field)
     ]

@@ -292,7 +292,7 @@ def _check_objects(core_v1: CoreV1Api, refs: PodReferences, environ: Mapping[str
     for (kind, name), uses in _required_uses_by_object(refs.objects).items():
         found = _read(
             f"{kind} {name}",
-            lambda kind=kind, name=name: readers[kind](name, refs.namespace),
+            lambda kind=kind, name=name: readers[kind](name, refs.namespace),  # type: ignore[misc]  # defaults
             f"get on {kind.lower()}s in namespace {refs.namespace}",
         )
         if found is None:

@@ -20,7 +20,7 @@ CK402).
 from __future__ import annotations
 
 import ast
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from ..choices import closest
 from .dag_source import UNKNOWN, DagSource, callee, is_partial
@@ -45,7 +45,7 @@ def refusals(source: DagSource, call: ast.Call, kind: str, target: Target, *, ex
     ``expand``: the ``.expand(...)`` call on a ``.partial(...)`` call, whose keywords must be accepted too.
     """
     found: list[Refusal] = []
-    func = call.func.value if is_partial(call) else call.func
+    func = cast(ast.Attribute, call.func).value if is_partial(call) else call.func
     local = func.id if isinstance(func, ast.Name) else None
     own_keywords = source.local_keywords.get(local) if local else None
     if own_keywords is None:  # no __init__ of the DAG's own: the call goes straight to the operator

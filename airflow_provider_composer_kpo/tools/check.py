@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
 from ..platform.composer import (
     COMPOSER_KUBECONFIG_PATH,
@@ -259,7 +259,7 @@ class _FileCheck:
 
     # CK3xx
     def _templates(self, node: ast.Constant) -> None:
-        text = node.value
+        text = cast(str, node.value)  # the caller passes string constants only
         for variable in removed_template_variables(text, self.target):
             name = variable.name
             why = variable.span.why_not(self.target)
@@ -434,14 +434,15 @@ class _FileCheck:
             if isinstance(name, str):
                 yield Reference(kind, name, namespace, (key,) if isinstance(key, str) else (), files=files)
             return
-        kind = self.source.call_kind_of(call.func)
-        if kind in ("stock", "composer"):
+        operator_kind = self.source.call_kind_of(call.func)
+        if operator_kind in ("stock", "composer"):
             for name in self._names(call, "configmaps"):
                 yield Reference("ConfigMap", name, namespace)
             for name in self._names(call, "image_pull_secrets"):
                 yield Reference("Secret", name, namespace, image_pull=True)
 
-    def _names(self, call: ast.Call, parameter: str) -> list[str]:
+    def _names(self, call: ast.Call, parameter: str) -> list[Any]:
+        """Return the names given: strings, a model's ``name`` (None for an item without one)."""
         keyword = self.source.keyword(call, parameter)
         value = self.source.evaluate(keyword.value) if keyword else None
         if isinstance(value, str):  # image_pull_secrets="a,b"
@@ -493,7 +494,7 @@ _MIGRATE_FIX = "`composer-kpo migrate --write PATH` rewrites it to ComposerPodOp
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
 
 
-def _imports_in(nodes: list) -> list[ast.AST]:
+def _imports_in(nodes: Iterable[ast.AST]) -> list[ast.AST]:
     return [n for node in nodes for n in ast.walk(node) if isinstance(n, (ast.Import, ast.ImportFrom))]
 
 

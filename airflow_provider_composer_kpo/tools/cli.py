@@ -149,7 +149,7 @@ def _check(files: list[str], target: Target, args: argparse.Namespace, out: Text
             file=sys.stderr,
         )
         return 2
-    counts: Counter = Counter()
+    counts: Counter[str] = Counter()
     files_with_findings = 0
     references: dict[tuple[str, str, str | None], Reference] = {}
     findings_json = []
@@ -199,8 +199,8 @@ def _check(files: list[str], target: Target, args: argparse.Namespace, out: Text
         if needed and INFO not in ignored:
             print("Secrets and ConfigMaps these DAGs need (create them before the upgrade):", file=out)
             for r in needed:
-                keys = f" keys: {', '.join(r.keys)}" if r.keys else ""
-                print(f"    {r.kind} {r.namespace or '<task namespace>'}/{r.name}{keys}", file=out)
+                shown_keys = f" keys: {', '.join(r.keys)}" if r.keys else ""
+                print(f"    {r.kind} {r.namespace or '<task namespace>'}/{r.name}{shown_keys}", file=out)
         print(summary, file=out)
     return 1 if counts[ERROR] or counts[WARNING] else 0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, cast
 
 from .upgrade_facts import COMPOSER_KPO_NAMES, COMPOSER_MODULE, DAG_NAMES, STOCK_KPO_NAMES
 
@@ -157,9 +157,9 @@ class DagSource:
             return -operand if isinstance(operand, (int, float)) and not isinstance(operand, bool) else UNKNOWN
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             left, right = self.evaluate(node.left), self.evaluate(node.right)
-            if (isinstance(left, str) and isinstance(right, str)) or (
-                isinstance(left, list) and isinstance(right, list)
-            ):
+            if isinstance(left, str) and isinstance(right, str):
+                return left + right
+            if isinstance(left, list) and isinstance(right, list):
                 return left + right
             return UNKNOWN
         if isinstance(node, ast.Call):
@@ -207,7 +207,7 @@ class DagSource:
         if cls is None:
             return UNKNOWN
         try:  # the client's constructors only store and validate their arguments
-            return cls(*args, **kwargs)
+            return cls(*args, **cast("dict[str, Any]", kwargs))  # no None key: checked above
         except (TypeError, ValueError):
             return UNKNOWN
 
@@ -219,7 +219,7 @@ def is_partial(call: ast.Call) -> bool:
 
 def callee(call: ast.Call) -> str:
     """Return the name a call uses for its operator: ``KPO`` for ``KPO(...)`` and ``KPO.partial(...)``."""
-    func = call.func.value if is_partial(call) else call.func
+    func = cast(ast.Attribute, call.func).value if is_partial(call) else call.func
     return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "call")
 
 

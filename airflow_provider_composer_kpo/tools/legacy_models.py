@@ -21,7 +21,7 @@ which the client sends as written). What cannot be rewritten safely comes back a
 from __future__ import annotations
 
 import re
-from typing import Mapping, Sequence, Tuple, Union
+from typing import Mapping, Sequence, Tuple, Union, cast
 
 import libcst as cst
 
@@ -98,7 +98,7 @@ def _resources(call: cst.Call, given: Mapping[str, cst.Arg]) -> cst.Call:
         field, resource = LEGACY_RESOURCE_KEYS[name]
         parts[field].append(f'"{resource}": {_code(arg.value)}')
     fields = ", ".join(f"{field}={{{', '.join(items)}}}" for field, items in parts.items() if items)
-    return call.with_changes(args=cst.parse_expression(f"f({fields})").args)
+    return call.with_changes(args=cast(cst.Call, cst.parse_expression(f"f({fields})")).args)
 
 
 def _runtime_env(call: cst.Call, given: Mapping[str, cst.Arg]) -> Rewrite:
@@ -130,7 +130,7 @@ def _volume(call: cst.Call, given: Mapping[str, cst.Arg], dicts: Mapping[str, cs
         code = f"{value.value}[{_code(element.key)}]" if isinstance(value, cst.Name) else _code(element.value)
         fields.append(f"{field}={code}")
     name = _code(given["name"].value)
-    return call.with_changes(args=cst.parse_expression(f"f(name={name}, {', '.join(fields)})").args), ()
+    return call.with_changes(args=cast(cst.Call, cst.parse_expression(f"f(name={name}, {', '.join(fields)})")).args), ()
 
 
 def _string_key(element: cst.BaseDictElement) -> str | None:

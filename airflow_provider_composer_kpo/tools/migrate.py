@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import cast
 
 import libcst as cst
 from libcst.codemod import CodemodContext
@@ -155,7 +156,8 @@ class _Rewriter(CallRewriter):
             lines.append(updated_node.with_changes(body=[node.with_changes(names=staying)]))
         for new_module, aliases in moving.items():
             names = [alias.with_changes(comma=cst.MaybeSentinel.DEFAULT) for alias in aliases]
-            line = cst.SimpleStatementLine([cst.ImportFrom(module=cst.parse_expression(new_module), names=names)])
+            dotted = cast("cst.Attribute | cst.Name", cst.parse_expression(new_module))  # a module's dotted name
+            line = cst.SimpleStatementLine([cst.ImportFrom(module=dotted, names=names)])
             # The first line keeps the statement's comments, above it and after it.
             lines.append(line if lines else updated_node.with_changes(body=line.body))
         return cst.FlattenSentinel(lines)

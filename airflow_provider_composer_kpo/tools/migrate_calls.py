@@ -22,7 +22,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence, Union
+from typing import AbstractSet, Any, Callable, Iterator, Sequence, Union, cast
 
 import libcst as cst
 from libcst.codemod import CodemodContext, ContextAwareTransformer
@@ -94,9 +94,9 @@ class CallRewriter(ContextAwareTransformer):
             kind = self._kind(call.func) if isinstance(call, cst.Call) else None
             if kind not in _POD_KINDS:
                 continue
-            for value in self._argument_dicts_of(call):
+            for value in self._argument_dicts_of(cast(cst.Call, call)):  # only calls have a kind
                 self.argument_dicts[id(value)] = kind
-            config_file = self._given(call).get("config_file") if kind != "subclass" else None
+            config_file = self._given(cast(cst.Call, call)).get("config_file") if kind != "subclass" else None
             if config_file is not None and _is_composer_kubeconfig(config_file.value):
                 self.dropped_strings.add(id(config_file.value))
 
@@ -128,9 +128,10 @@ class CallRewriter(ContextAwareTransformer):
 
     def _given(self, call: cst.Call) -> dict[str, Argument]:
         """Return every argument of ``call`` by name, those of its ``**`` dict literals included."""
-        given: dict[str, Argument] = {_keyword(arg): arg for arg in call.args if _keyword(arg)}
+        given: dict[str, Argument] = {cast(str, _keyword(arg)): arg for arg in call.args if _keyword(arg)}
         for value in self._argument_dicts_of(call):
-            given.update((key, element) for element in value.elements if (key := _key(element)))
+            # _key() names only a DictElement
+            given.update((key, cast(cst.DictElement, element)) for element in value.elements if (key := _key(element)))
         return given
 
     # calls
@@ -166,7 +167,9 @@ class CallRewriter(ContextAwareTransformer):
         elements = _kept(original_node.elements, updated_node.elements, lambda o, e: self._argument(o, e, kind, given))
         return updated_node.with_changes(elements=elements)
 
-    def _argument(self, original: Argument, argument: Argument, kind: str, given: set) -> Argument | None:
+    def _argument(
+        self, original: Argument, argument: Argument, kind: str, given: AbstractSet[str | None]
+    ) -> Argument | None:
         """Return what one argument of a ``kind`` call becomes: itself, renamed, rewritten, or None (dropped)."""
         name = _keyword(argument) if isinstance(argument, cst.Arg) else _key(argument)
         if name is None:
@@ -204,7 +207,8 @@ class CallRewriter(ContextAwareTransformer):
                 if key not in LEGACY_RESOURCE_KEYS:
                     break
                 field_name, resource = LEGACY_RESOURCE_KEYS[key]
-                quote = element.key.value.lstrip("rRuU")[0]  # the file's own quote style
+                # The file's own quote style; a key _key() read is a DictElement's SimpleString.
+                quote = cast(cst.SimpleString, cast(cst.DictElement, element).key).value.lstrip("rRuU")[0]
                 parts[field_name].append(f"{quote}{resource}{quote}: {_code(element.value)}")
             else:
                 fields = ", ".join(f"{name}={{{', '.join(items)}}}" for name, items in parts.items() if items)
@@ -220,7 +224,7 @@ class CallRewriter(ContextAwareTransformer):
             AddImportsVisitor.add_needed_import(self.context, "kubernetes.client", "models", "k8s")
         return self.k8s_alias
 
-    def _finish_action(self, original: Argument, argument: Argument, given: set) -> Argument | None:
+    def _finish_action(self, original: Argument, argument: Argument, given: AbstractSet[str | None]) -> Argument | None:
         value = argument.value.value if isinstance(argument.value, cst.Name) else None
         if value not in ("True", "False"):
             self._note(original, "is_delete_operator_pod is not True or False here: replace it by hand with "
@@ -276,9 +280,9 @@ class CallRewriter(ContextAwareTransformer):
                              "step now fails the task (errexit_policy='off' keeps the old behaviour)")  # fmt: skip
 
 
-def _kept(originals: Sequence, updated: Sequence, rewrite: Callable[[Any, Any], Any]) -> list:
+def _kept(originals: Sequence[Any], updated: Sequence[Any], rewrite: Callable[[Any, Any], Any]) -> list[Any]:
     """Return ``rewrite(original, updated)`` of each argument or dict entry, without those it drops (None)."""
-    kept: list = []
+    kept: list[Any] = []
     for original, node in zip(originals, updated):
         new = rewrite(original, node)
         if new is not None:

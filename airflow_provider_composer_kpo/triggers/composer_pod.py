@@ -119,7 +119,7 @@ class ComposerPodTrigger(BaseTrigger):
         execution_deadline: float | None = None,
         **unknown: Any,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # BaseTrigger's is unannotated
         if unknown:
             log.warning("ComposerPodTrigger: ignoring arguments this version does not know: %s", sorted(unknown))
         self.pod_name = pod_name

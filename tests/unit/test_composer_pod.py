@@ -94,6 +94,13 @@ class TestKubeconfig:
 
 
 class TestErrexit:
+    def test_dry_run_prints_the_pod_with_errexit(self, capsys):
+        """Upstream's dry_run() (``airflow tasks test`` previews) builds the pod through our override; on
+        cncf-kubernetes 10.2x it passes ``dry_run=True``, which the override must take."""
+        make(cmds=["sh", "-c"], arguments=["false; true"]).dry_run()
+        printed = capsys.readouterr().out
+        assert "set -e" in printed and "false; true" in printed
+
     def test_inline_script_gets_errexit_in_the_pod(self):
         pod = rendered_pod(make(cmds=["bash", "-c"], arguments=["echo one; false; echo two"]))
         assert base_container(pod).command == ["bash", "-c"]

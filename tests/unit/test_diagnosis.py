@@ -65,6 +65,16 @@ class TestContainerBlockers:
             blocker.describe() == "CreateContainerConfigError: secret \"airflow-secrets\" not found (container 'base')"
         )
 
+    @pytest.mark.parametrize("kind", ["secret", "configmap"])
+    def test_a_cache_not_synced_yet_waits_for_the_kubelets_verdict(self, kind):
+        """Under load the kubelet's first CreateContainerConfigError may be its cache timing out, which
+        says nothing about the object; its next attempt names the missing one."""
+        pod = waiting_pod(
+            "CreateContainerConfigError", f"failed to sync {kind} cache: timed out waiting for the condition"
+        )
+        blocker = startup_blocker(pod, [], pending_seconds=1)
+        assert blocker is not None and blocker.reason == "CreateContainerConfigError" and not blocker.fatal
+
     def test_init_container_counts_too(self):
         blocker = startup_blocker(waiting_pod("InvalidImageName", "bad", "init", init=True), [], pending_seconds=1)
         assert (blocker.fatal, blocker.container) == (True, "init")
