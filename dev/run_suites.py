@@ -560,8 +560,31 @@ def report(run: Run, status: int) -> int:
     )
     if failed or any(not s.ok for s in run.stages):
         status = 1
+        name_failures(run)
     print(f"test: {passed} passed, {failed} failed")
     return status
+
+
+#: Where the logs of failed stages are kept: CI deletes its checkout, and only a tail of the run's output survives.
+KEPT_LOGS = Path("/var/tmp/composer-kpo-test-logs")
+
+
+def name_failures(run: Run) -> None:
+    """Last in the output, so that a tail shows them: each failed stage's failed tests (pytest's
+    short summary) or its log's last lines; the logs are copied outside the checkout."""
+    kept = KEPT_LOGS / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    for s in run.stages:
+        if s.ok or not s.log.exists():
+            continue
+        text = s.log.read_text(errors="replace")
+        with contextlib.suppress(OSError):
+            kept.mkdir(parents=True, exist_ok=True)
+            (kept / s.log.name).write_text(text)
+        lines = text.splitlines()
+        named = [line for line in lines if line.startswith(("FAILED ", "ERROR "))] or lines[-15:]
+        print(f"failed: {s.label} (log kept in {kept / s.log.name})")
+        for line in named[:20]:
+            print(f"    {line[:300]}")
 
 
 if __name__ == "__main__":
