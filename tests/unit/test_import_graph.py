@@ -19,7 +19,7 @@ PACKAGE = "airflow_provider_composer_kpo"
 SOURCE = Path(__file__).resolve().parents[2] / PACKAGE
 
 LAYERS = (
-    {"", "compat", "exceptions", "choices", "verdicts"},
+    {"", "compat", "exceptions", "choices", "verdicts", "findings"},
     {"platform"},
     {"kube", "pod"},
     {"preflight", "lifecycle"},
