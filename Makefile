@@ -2,13 +2,14 @@
 #   make demo   run every example DAG end to end on the local cluster and print a table
 #   make test   lint, docs, unit suite on every supported (Airflow, cncf-kubernetes) pair,
 #               integration suite on the local cluster, fault matrix on the local Airflow
-#   make faults the fault matrix, ComposerPodOperator beside stock KPO, on Airflow 2.10 and 3.3
+#   make fault-table  the fault matrix as a benchmark: ComposerPodOperator beside stock KPO, both
+#               Composer package sets (benchmarks/faults.py); make faults is make test's faults stage
 #   make browser  Airflow's UI in Debian's chromium (make test's browser stage), screenshots in artifacts/
 #   make release  build the sdist and wheel, twine check --strict, the metadata tests; uploads nothing
 #   make docs   the documentation site (Sphinx, warnings as errors) into docs/_build/html
 # Both install what they need on a fresh Debian 12 machine (as root) and stop what they start.
 
-.PHONY: test demo venvs lint unit integration faults browser benchmarks release docs
+.PHONY: test demo venvs lint unit integration faults fault-table browser benchmarks release docs
 
 test:
 	@bash dev/test.sh
@@ -30,7 +31,10 @@ integration:
 	@bash dev/test.sh integration
 
 faults:
-	@bash dev/faults.sh
+	@bash dev/test.sh faults
+
+fault-table:
+	@bash dev/fault_table.sh
 
 browser:
 	@bash dev/test.sh browser

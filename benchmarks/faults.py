@@ -9,8 +9,8 @@ ends with. Stock KPO's outcome is reported as measured.
     eval "$(make -s airflow-up AIRFLOW=3 | grep '^export ')"
     python benchmarks/faults.py [--only CASE ...] [--markdown]
 
-Or `make faults`, which does this on Airflow 2.10 and 3.3. Prints; asserts nothing. Takes about
-six minutes per Airflow major (the silent case sleeps five).
+Or `make fault-table`, which does this on both Composer package sets. Prints; asserts nothing.
+Takes about six minutes per Airflow major (the silent case sleeps five).
 """
 
 from __future__ import annotations

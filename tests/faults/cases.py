@@ -194,7 +194,7 @@ CLUSTER_WIDE = frozenset({"node_lost", "log_apiserver_restart", "deferred_node_l
 #: minutes per major) and the deferred log rotation (a documented limit: the log is read once, at
 #: the resume, and the kubelet serves only its current file).
 MEASURED_ONLY = frozenset({"deferred_node_lost", "deferred_log_rotation"})
-#: Cases `make test` runs on one Airflow major only (case -> major; `make faults` runs both): five
+#: Cases `make test` runs on one Airflow major only (case -> major; `make fault-table` runs both): five
 #: silent minutes follow the same log stream code on either, and would make up half the stage.
 ONE_MAJOR_ONLY = {"silent": 3}
 #: Cases that restart a component only deferred tasks use: beside the other cases (whose deferred

@@ -96,7 +96,7 @@ def test_cleared_task_with_keep_pod_runs_a_new_pod(outcomes):
 
 def test_silent_pod_succeeds(outcomes):
     if "silent" not in outcomes:
-        pytest.skip("make test runs the silent case on Airflow 3 only (cases.ONE_MAJOR_ONLY); make faults on both")
+        pytest.skip("make test runs the silent case on Airflow 3 only (cases.ONE_MAJOR_ONLY); make fault-table on both")
     outcome = outcomes["silent"]
     assert (outcome.state, outcome.try_number) == ("success", 1), outcome
     assert "after 300 silent seconds" in log_text(outcome, 1)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# `make faults`: the fault matrix, ComposerPodOperator beside stock KPO (benchmarks/faults.py), on
+# `make fault-table`: the fault matrix as a benchmark, ComposerPodOperator beside stock KPO (benchmarks/faults.py), on
 # the local Airflow deployment of each Composer image's set (dev/lib/pairs.sh) in turn, on the local cluster.
 #
-#   bash dev/faults.sh [--markdown] [--only CASE ...]     # arguments go to benchmarks/faults.py
+#   bash dev/fault_table.sh [--markdown] [--only CASE ...]     # arguments go to benchmarks/faults.py
 #
 # Starts what it needs and stops what it started (the cluster only if it was not running).
 set -uo pipefail
@@ -10,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 . dev/lib/pairs.sh
 PAIRS=("$AIRFLOW2_PAIR" "$AIRFLOW3_PAIR")
-bash dev/venvs.sh "${PAIRS[@]}" || { echo "faults: creating the virtualenvs failed"; exit 1; }
+bash dev/venvs.sh "${PAIRS[@]}" || { echo "fault-table: creating the virtualenvs failed"; exit 1; }
 
 started_cluster=0
 bash dev/localcluster/cluster-status.sh >/dev/null 2>&1 || started_cluster=1
