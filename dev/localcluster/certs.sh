@@ -86,7 +86,7 @@ main() {
   # The aggregation layer's client (request-header auth); without it the controller manager
   # and scheduler log "missing content for CA bundle" every few seconds.
   make_cert front-proxy-client "/CN=front-proxy-client" client
-  # The Composer 3 simulation's admission webhook (peervm/webhook.py): the API server calls it at
+  # The Composer 3 simulation's admission webhook (tests/composer3/peervm/webhook.py): the API server calls it at
   # https://127.0.0.1:$PEERVM_WEBHOOK_PORT and trusts it through the caBundle = this CA.
   make_cert peervm-webhook "/CN=composer-kpo-peervm-webhook" server "IP:127.0.0.1"
   # Service-account token signing pair.

@@ -241,7 +241,7 @@ start_apiserver() {
   wait_for kube-apiserver "the API server to be ready" https_ok "https://127.0.0.1:$APISERVER_PORT/readyz"
 }
 
-# The Composer 3 simulation (peervm/CONTRACT.md): the admission webhook that turns pods carrying
+# The Composer 3 simulation (tests/composer3/CONTRACT.md): the admission webhook that turns pods carrying
 # the node.gke.io/gce-vm annotation into peer-VM placeholder pods, and the controller that sets
 # their node.gke.io/peer-vm-endpoint annotation. Registered for labelled pods only, so every
 # other pod is never sent to it (and is unaffected when it is down).
@@ -252,7 +252,7 @@ start_peervm() {
 }
 
 launch_peervm() {
-  start_bg peervm /usr/bin/python3 -u "$LC_DIR/peervm/webhook.py" \
+  start_bg peervm /usr/bin/python3 -u "$PEERVM_DIR/webhook.py" \
     --port "$PEERVM_WEBHOOK_PORT" --pki-dir "$PKI_DIR" --api-server "https://127.0.0.1:$APISERVER_PORT"
 }
 

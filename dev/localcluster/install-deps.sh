@@ -20,7 +20,7 @@ PACKAGES=(
   conntrack                    # kubelet's host port cleanup calls it when present
   ca-certificates              # debootstrap over https mirrors
   gcc libc6-dev                # the static pause binary
-  python3                      # the Composer 3 simulation's webhook (peervm/webhook.py, stdlib only)
+  python3                      # the Composer 3 simulation's webhook (tests/composer3/peervm/webhook.py, stdlib)
 )
 
 missing=()

@@ -41,15 +41,17 @@ NODE_IP=10.88.0.1             # the bridge's (gateway) address: kubelet refuses 
 ETCD_CLIENT_PORT=23790        # non-default ports: no clash with a stray etcd
 ETCD_PEER_PORT=23800
 APISERVER_PORT=6443
-# Composer 3 simulation (peervm/CONTRACT.md): admission webhook + endpoint controller, one host
+# The Composer 3 simulation's cluster side lives with its Airflow side (tests/composer3/): here its
+# admission webhook + endpoint controller, one host
 # process on 127.0.0.1; only pods labelled node.gke.io/use-workload-identity-service=true reach it.
 PEERVM_WEBHOOK_PORT=19443
+PEERVM_DIR="$(cd "$LC_DIR/../../tests/composer3/peervm" && pwd)"   # CONTRACT.md, webhook.py, agent/
 PEERVM_WEBHOOK_CONFIG=composer-kpo-peervm   # the MutatingWebhookConfiguration's name
 NAMESPACE=composer-user-workloads
 NODE_NAME="$(hostname | tr '[:upper:]' '[:lower:]')"
 
 # Start order; cluster-down stops in the documented reverse-ish order.
-# `peervm` is the Composer 3 simulation's webhook + controller (python3 peervm/webhook.py).
+# `peervm` is the Composer 3 simulation's webhook + controller (python3 $PEERVM_DIR/webhook.py).
 COMPONENTS=(etcd kube-apiserver peervm kube-controller-manager kube-scheduler containerd kubelet)
 
 # Host sysctls the kubelet (protectKernelDefaults=false) or the CNI bridge plugin rewrite;

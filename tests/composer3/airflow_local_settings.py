@@ -13,7 +13,7 @@ whose ``pod_mutation_hook`` turns every pod a KubernetesPodOperator builds into 
   and ``.../patches/kubernetes/pod_mutation_hook.py`` (the hook, which does not install patches).
 
 This module is our own, smaller re-implementation of that behaviour for the local simulation
-(dev/localcluster/peervm/CONTRACT.md); it was written from the public description, not copied.
+(tests/composer3/CONTRACT.md); it was written from the public description, not copied.
 
 Airflow imports ``airflow_local_settings`` from ``sys.path`` in ``airflow.settings.initialize()``
 (run by ``import airflow``), so put this directory on ``PYTHONPATH`` and set ``COMPOSER_VERSION=3.x``

@@ -17,7 +17,7 @@ Google's Airflow build patches PodManager to talk to the VM instead. Public sour
   (``3.1.8+composer``) for Airflow 3.0-3.2 and 49bcd2dc (``3.3.1+composer``) for 3.3 and later.
 
 This module is our own, smaller re-implementation of that behaviour for the local simulation
-(dev/localcluster/peervm/CONTRACT.md); it was written from the public description, not copied.
+(tests/composer3/CONTRACT.md); it was written from the public description, not copied.
 Which image it imitates follows the installed Airflow (:func:`google_shape`):
 
 * Airflow 2: patches installed on the first ``pod_mutation_hook`` call; every exec in the placeholder

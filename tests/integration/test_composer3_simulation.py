@@ -1,4 +1,4 @@
-"""The local Composer 3 simulation does what dev/localcluster/peervm/CONTRACT.md says, checked
+"""The local Composer 3 simulation does what tests/composer3/CONTRACT.md says, checked
 with raw Kubernetes calls (no Airflow): the admission webhook turns a labelled + annotated pod
 into a placeholder, the controller publishes its endpoint, and the agent in it runs the
 original containers like a peer VM (states, logs, exec with websocket frames, signals, the

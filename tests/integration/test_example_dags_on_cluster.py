@@ -2,7 +2,7 @@
 
 The scenarios (including the documented failures) live in dev/run_examples.py, which `make demo`
 runs too; this test runs them under the current venv's Airflow and checks each one. The Composer 3
-set runs on the local Composer 3 simulation (tests/composer3 + dev/localcluster/peervm).
+set runs on the local Composer 3 simulation (tests/composer3 + tests/composer3/peervm).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Composer 3 simulation's admission webhook and controller (dev/localcluster/peervm/webhook.py),
+"""The Composer 3 simulation's admission webhook and controller (tests/composer3/peervm/webhook.py),
 without a cluster: the mutation is a pure function of the pod, the controller's choice a pure
 function of the pod list, and the HTTP handler is exercised over plain HTTP on loopback."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-WEBHOOK_PATH = Path(__file__).resolve().parents[2] / "dev" / "localcluster" / "peervm" / "webhook.py"
+WEBHOOK_PATH = Path(__file__).resolve().parents[2] / "tests" / "composer3" / "peervm" / "webhook.py"
 
 
 def _load():

@@ -6,7 +6,7 @@
 #   docker.io/library/debian:bookworm-slim   debootstrap --variant=minbase bookworm
 #   docker.io/library/perl:5.36          the same + Debian's perl
 #   composer-kpo.local/peervm:1          the perl image's layer + a layer with busybox and the
-#                                        Composer 3 peer VM agent (../peervm/agent, Go, static)
+#                                        Composer 3 peer VM agent (tests/composer3/peervm/agent, Go)
 # Each tarball is built only when missing. `build-images.sh import` loads them into
 # containerd's k8s.io namespace (the cluster's containerd must be running).
 set -euo pipefail
@@ -20,7 +20,7 @@ SUITE=bookworm
 # The peervm image's revision follows its recipe (PEERVM_RECIPE), the agent's sources and
 # the perl image it is built on, so editing the agent rebuilds the image.
 PEERVM_RECIPE=1
-AGENT_DIR="$LC_DIR/peervm/agent"
+AGENT_DIR="$PEERVM_DIR/agent"
 peervm_revision() {
   local e perl=""
   for e in "${IMAGES[@]}"; do [[ $e == perl\|* ]] && perl="$e"; done

@@ -1,7 +1,7 @@
 """STOCK KubernetesPodOperator on the local Composer 3 simulation.
 
 Airflow side: tests/composer3/ (our test double of Google's Composer 3 hook and PodManager patches),
-loaded as airflow_local_settings. Cluster side: dev/localcluster/peervm (the webhook turns the pod into
+loaded as airflow_local_settings. Cluster side: tests/composer3/peervm (the webhook turns the pod into
 a ``peervm-placeholder`` pod whose agent runs the containers as a "peer VM"). Nothing here knows
 about the simulation except the assertions: the operator is upstream's, unchanged, as on Composer 3.
 Google's timings are used (10 s before the first log read, 10 reads after termination).

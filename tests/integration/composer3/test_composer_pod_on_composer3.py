@@ -94,7 +94,7 @@ def test_missing_secret_without_preflight_fails_fast_on_the_placeholder():
 
 
 def test_vm_that_cannot_be_created_fails_at_once_naming_the_machine():
-    # The simulated project's CPU quota is below 16 vCPUs (dev/localcluster/peervm/README.md).
+    # The simulated project's CPU quota is below 16 vCPUs (tests/composer3/peervm/README.md).
     resources = k8s.V1ResourceRequirements(requests={"cpu": "16", "memory": "16G"})
     op = operator("echo never", container_resources=resources)
     with pytest.raises(PodStartupError, match=r"could not create the peer VM \(e2-custom-16-16384, 30 GB disk\)") as e:
