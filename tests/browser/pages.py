@@ -33,6 +33,9 @@ class AirflowUI:
         # A React page re-renders under the test's feet: an element found a moment ago may be gone.
         gone = (NoSuchElementException, StaleElementReferenceException)
         self.wait = WebDriverWait(self.driver, 30, poll_frequency=0.3, ignored_exceptions=gone)
+        # A server-rendered page after a POST: Airflow 2 sends the DAG list (every DAG of the
+        # deployment) after Save, which took over 30 s while make test's unit suites held both cores.
+        self.page_wait = WebDriverWait(self.driver, 120, poll_frequency=0.5, ignored_exceptions=gone)
 
     def click_button(self, text: str, within: str = "") -> None:
         """Click the visible button whose text (or aria-label) is ``text``."""
@@ -144,7 +147,7 @@ class Airflow2UI(AirflowUI):
 
     def save(self) -> None:
         self.click_button("Save")
-        self.wait.until(lambda d: "/connection/add" not in d.current_url, message="saving the connection failed")
+        self.page_wait.until(lambda d: "/connection/add" not in d.current_url, message="saving the connection failed")
         assert "Added Row" in self.driver.find_element(By.CSS_SELECTOR, ".alert").text
 
     def trigger(self, dag_id: str) -> str:
