@@ -1,13 +1,10 @@
-"""Closed sets of string values for operator parameters, parsed with one error message."""
+"""Closed sets of string values for operator parameters, each checked with one message."""
 
 from __future__ import annotations
 
 import difflib
 import enum
 from collections.abc import Iterable
-from typing import TypeVar
-
-C = TypeVar("C", bound="ParameterChoice")
 
 
 def closest(name: object, candidates: Iterable[str]) -> str | None:
@@ -40,13 +37,3 @@ class ParameterChoice(str, enum.Enum):
             accepted = ", ".join(repr(member.value) for member in cls)
             return f"{cls.parameter()}={value!r} is not one of {accepted}."
         return None
-
-    @classmethod
-    def parse(cls: type[C], value: object, *, task_id: str) -> C:
-        """Return the member for ``value``, or raise an error naming the task and the accepted values."""
-        problem = cls.problem(value)
-        if problem is not None:
-            from .exceptions import ComposerPodConfigError  # imports Airflow; `composer-kpo check` must not
-
-            raise ComposerPodConfigError(f"Task {task_id!r}: {problem}")
-        return cls(value)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from airflow.exceptions import AirflowException
 from airflow.providers.cncf.kubernetes.utils.pod_manager import PodLaunchFailedException
 
-if TYPE_CHECKING:
-    from .preflight.checks import Problem
+from .findings import Finding
 
 
 class ComposerPodConfigError(AirflowException, ValueError):
@@ -50,15 +48,15 @@ class PodKilledError(AirflowException):
 class PodPreflightError(AirflowException):
     """A check before pod creation found a problem that would stop the pod from starting.
 
-    ``problems`` holds every :class:`~airflow_provider_composer_kpo.preflight.checks.Problem` found,
-    warnings included; the message is their formatted list.
+    ``problems`` holds a :class:`~airflow_provider_composer_kpo.findings.Finding` for every problem
+    found, warnings included (``fatal`` False); the message is their formatted list.
     """
 
-    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+    def __init__(self, message: str, problems: Sequence[Finding] = ()) -> None:
         super().__init__(message)
-        self.problems: tuple[Problem, ...] = tuple(problems)
+        self.problems: tuple[Finding, ...] = tuple(problems)
 
-    def __reduce__(self) -> tuple[type[PodPreflightError], tuple[str, tuple[Problem, ...]]]:
+    def __reduce__(self) -> tuple[type[PodPreflightError], tuple[str, tuple[Finding, ...]]]:
         return type(self), (str(self), self.problems)
 
 

@@ -52,12 +52,12 @@ from ..lifecycle.running import PodDisruptedError
 from ..lifecycle.task_header import describe_preflight, describe_preflight_mode, start_block
 from ..platform.composer import COMPOSER_USER_WORKLOADS_NAMESPACE, composer_major_version
 from ..platform.rules import describe_peer_vm, pod_findings
-from ..pod.entrypoint import ErrexitPolicy, apply_errexit_policy
+from ..pod.entrypoint import ErrexitPolicy
 from ..pod.finish_action import should_delete_pod
 from ..pod.timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS
 from ..preflight.checks import PreflightMode, format_problems, run_preflight
 from ..triggers.composer_pod import ComposerPodTrigger
-from .arguments import NOTSET, resolve_arguments, warn_unhonoured
+from .arguments import NOTSET, apply_errexit, resolve_arguments, warn_unhonoured
 from .links import PodLogsLink, WorkloadLink, push_pod_place
 
 if TYPE_CHECKING:
@@ -199,7 +199,7 @@ class ComposerPodOperator(KubernetesPodOperator):
         pod = super().build_pod_request_obj(context, **kwargs)
         for container in pod.spec.containers:
             if container.name == base_container_name(self):
-                result = apply_errexit_policy(
+                result = apply_errexit(
                     container.command or [], container.args or [], self.errexit_policy, task_id=self.task_id
                 )
                 container.command = result.cmds or None

@@ -61,8 +61,8 @@ from typing import Any
 
 from kubernetes.client import models as k8s
 
+from ..findings import PARAMETER, Finding, show
 from ._inputs import XCOM_SIDECAR_NAME, field, is_set, is_templated, quantity
-from .finding import Finding, show
 from .peer_vm_sizing import requests_and_limits
 
 AUTOPILOT_REQUESTS_DOC = "https://cloud.google.com/kubernetes-engine/docs/concepts/autopilot-resource-requests"
@@ -126,13 +126,14 @@ def composer2_warnings(
     if is_set(affinity) and not is_templated(affinity):
         findings.append(
             Finding(
+                PARAMETER,
                 "affinity",
-                show(affinity),
                 "Composer 2 documents pod affinity as not available: its cluster is GKE Autopilot, with no node "
                 "pools of yours to select.",
                 "remove affinity; pick hardware with an Autopilot compute class in node_selector "
                 "(cloud.google.com/compute-class), or run the task on a cluster of your own with GKEStartPodOperator.",
-                COMPOSER2_KPO_DOC,
+                value=show(affinity),
+                source=COMPOSER2_KPO_DOC,
             )
         )
     return findings + autopilot_warnings(
@@ -163,13 +164,14 @@ def _unset(resources: Any, base: Mapping[str, Decimal]) -> Iterator[Finding]:
     if "ephemeral-storage" in missing:
         parts.append("1 GiB of ephemeral storage")
     yield Finding(
+        PARAMETER,
         "container_resources",
-        show(resources),
         f"no {', '.join(missing)} request: GKE Autopilot (Composer 2) sets {'; '.join(parts)}, "
         "and Autopilot bills what a pod requests.",
         "set requests for cpu, memory and ephemeral-storage to what the task needs, "
         "e.g. requests={'cpu': '500m', 'memory': '1Gi', 'ephemeral-storage': '2Gi'}.",
-        AUTOPILOT_REQUESTS_DOC,
+        value=show(resources),
+        source=AUTOPILOT_REQUESTS_DOC,
     )
 
 
@@ -185,12 +187,13 @@ def _minimums(resources: Any, base: Mapping[str, Decimal]) -> Iterator[Finding]:
             continue
         floor = text(minimum) if minimum == bursting else f"{text(minimum)} ({text(bursting)} where pods can burst)"
         yield Finding(
+            PARAMETER,
             "container_resources",
-            show(resources),
             f"GKE Autopilot raises a {name} request of {text(amount)} to at least {floor}, and bills the raised "
             "amount (minimums from a secondary summary of Google's page: unverified).",
             f"request at least {text(minimum)} of {name}, or accept the raise.",
-            SECONDARY_SUMMARY if name != "ephemeral-storage" else EPHEMERAL_QUOTE,
+            value=show(resources),
+            source=SECONDARY_SUMMARY if name != "ephemeral-storage" else EPHEMERAL_QUOTE,
             verified=False,
         )
 
@@ -207,13 +210,14 @@ def _ratio(resources: Any, base: Mapping[str, Decimal]) -> Iterator[Finding]:
     else:
         return
     yield Finding(
+        PARAMETER,
         "container_resources",
-        show(resources),
         f"GKE Autopilot keeps memory between 1 and 6.5 GiB per vCPU on its general-purpose class; for "
         f"{_cpu_text(cpu)} with {_bytes_text(memory)} it {change}, and bills that (ratio from a secondary "
         "summary of Google's page: unverified).",
         "keep memory between 1 and 6.5 GiB per requested vCPU.",
-        SECONDARY_SUMMARY,
+        value=show(resources),
+        source=SECONDARY_SUMMARY,
         verified=False,
     )
 
@@ -228,13 +232,14 @@ def _limits_above_requests(resources: Any) -> Iterator[Finding]:
     if not raised:
         return
     yield Finding(
+        PARAMETER,
         "container_resources",
-        show(resources),
         f"the {' and '.join(raised)} limit is above the request; on Autopilot clusters without pod bursting GKE "
         "sets limits equal to requests, so the container is throttled or OOM-killed at its request (which Composer 2 "
         "clusters support bursting is unverified).",
         f"request the {' and '.join(raised)} the task needs, and set the limit equal to it.",
-        BURSTING_DOC,
+        value=show(resources),
+        source=BURSTING_DOC,
         verified=False,
     )
 
@@ -244,12 +249,13 @@ def _unsized_extra_containers(containers: Sequence[Any]) -> Iterator[Finding]:
         if _effective_requests(field(container, "resources")).keys() >= {"cpu", "memory"}:
             continue
         yield Finding(
+            PARAMETER,
             f"containers[{index}]",
-            show(field(container, "name")),
             "GKE Autopilot gives a container without cpu and memory requests 0.5 vCPU and 2 GiB, sidecars included, "
             "and the pod is billed for them.",
             "set small requests on this container, e.g. {'cpu': '250m', 'memory': '512Mi'}.",
-            AUTOPILOT_REQUESTS_DOC,
+            value=show(field(container, "name")),
+            source=AUTOPILOT_REQUESTS_DOC,
         )
 
 
@@ -273,14 +279,15 @@ def _pod_totals(
             continue
         together = f" (its {len(containers)} containers together)" if others else ""
         yield Finding(
+            PARAMETER,
             "container_resources",
-            show(resources),
             f"the pod requests {text(totals[name])} of {name}{together}; GKE Autopilot's general-purpose class "
             f"allows at most {text(maximum)} per pod{caveat}, and {action}.",
             f"ask for at most {text(maximum)}"
             + (", and keep large scratch data in Cloud Storage." if name == "ephemeral-storage" else ".")
             + " For more, run the task on a cluster of your own with GKEStartPodOperator.",
-            source,
+            value=show(resources),
+            source=source,
             verified=False,
         )
 

@@ -47,9 +47,9 @@ from typing import Any
 
 from kubernetes.client import models as k8s
 
+from ..findings import PARAMETER, Finding, show
 from ._inputs import XCOM_SIDECAR_NAME, field, is_set, is_templated
 from .composer import COMPOSER_USER_WORKLOADS_NAMESPACE
-from .finding import Finding, show
 from .peer_vm_sizing import (
     MAX_EXTRA_DISK_GB,
     Clamp,
@@ -104,12 +104,13 @@ def _namespace(namespace: str | None) -> Iterator[Finding]:
     if not namespace or namespace == COMPOSER_USER_WORKLOADS_NAMESPACE or is_templated(namespace):
         return
     yield Finding(
+        PARAMETER,
         "namespace",
-        show(namespace),
         f"Composer 3 runs every pod in {COMPOSER_USER_WORKLOADS_NAMESPACE!r} whatever namespace is given, "
         "and changes it without a warning.",
         f"set namespace={COMPOSER_USER_WORKLOADS_NAMESPACE!r} (or leave it unset) so the DAG says where the pod runs.",
-        COMPOSER3_KPO_DOC,
+        value=show(namespace),
+        source=COMPOSER3_KPO_DOC,
     )
 
 
@@ -120,11 +121,12 @@ def _resources(resources: Any) -> Iterator[Finding]:
         size = peer_vm_size(resources)
     except UnsizableResources as e:
         yield Finding(
+            PARAMETER,
             "container_resources",
-            show(resources),
             f"{e} Composer 3 runs this hook for every pod, so the task fails before its pod is created.",
             "write cpu as a string ('2', '1.5', '500m') and memory/ephemeral-storage as quantities ('4G', '512Mi').",
-            GOOGLE_HOOK_SOURCE,
+            value=show(resources),
+            source=GOOGLE_HOOK_SOURCE,
         )
         return
     for clamp in size.clamps:
@@ -158,7 +160,7 @@ def _clamp_finding(clamp: Clamp, size: PeerVmSize, resources: Any) -> Finding:
             f"gets a {size.disk_gb} GB disk; it is evicted or fails when it writes more."
         )
         fix = f"ask for at most {MAX_EXTRA_DISK_GB}G of ephemeral-storage and keep large data in Cloud Storage."
-    return Finding("container_resources", value, message, fix, GOOGLE_HOOK_SOURCE)
+    return Finding(PARAMETER, "container_resources", message, fix, value=value, source=GOOGLE_HOOK_SOURCE)
 
 
 def _limit_sizes_vm(resources: Any, size: PeerVmSize) -> Iterator[Finding]:
@@ -171,13 +173,14 @@ def _limit_sizes_vm(resources: Any, size: PeerVmSize) -> Iterator[Finding]:
     if (by_request.machine_type, by_request.disk_gb) == (size.machine_type, size.disk_gb):
         return
     yield Finding(
+        PARAMETER,
         "container_resources",
-        show(resources),
         f"Composer 3 sizes the VM from the larger of request and limit, so the limits make it {size.machine_type} "
         f"with a {size.disk_gb} GB disk (the requests alone: {by_request.machine_type}, {by_request.disk_gb} GB). "
         "The VM is what you pay for.",
         "set limits equal to requests, with requests at what the task needs.",
-        GOOGLE_HOOK_SOURCE,
+        value=show(resources),
+        source=GOOGLE_HOOK_SOURCE,
     )
 
 
@@ -185,12 +188,13 @@ def _affinity(affinity: Any) -> Iterator[Finding]:
     if not is_set(affinity) or is_templated(affinity):
         return
     yield Finding(
+        PARAMETER,
         "affinity",
-        show(affinity),
         "Composer 3 does not support pod affinity: each pod runs on a VM of its own that Google sizes from "
         "the resources, so there are no node pools of yours to choose.",
         f"remove affinity and size the VM with container_resources, {_OWN_CLUSTER}.",
-        COMPOSER3_KPO_DOC,
+        value=show(affinity),
+        source=COMPOSER3_KPO_DOC,
     )
 
 
@@ -200,13 +204,14 @@ def _node_selector(node_selector: Any) -> Iterator[Finding]:
     if not is_set(node_selector) or is_templated(node_selector):
         return
     yield Finding(
+        PARAMETER,
         "node_selector",
-        show(node_selector),
         "Composer 3 runs each pod on a VM of its own and has no node pools of yours to select; its documentation "
         "does not say node selectors are honoured (unverified: the selector may be ignored, or may keep the pod "
         "Pending).",
         f"remove node_selector and size the VM with container_resources, {_OWN_CLUSTER}.",
-        f"{COMPOSER3_KPO_DOC} (not mentioned there)",
+        value=show(node_selector),
+        source=f"{COMPOSER3_KPO_DOC} (not mentioned there)",
         verified=False,
     )
 
@@ -216,12 +221,13 @@ def _tolerations(tolerations: Any) -> Iterator[Finding]:
     if not is_set(tolerations) or is_templated(tolerations):
         return
     yield Finding(
+        PARAMETER,
         "tolerations",
-        show(tolerations),
         "Composer 3 runs each pod on a VM of its own, with no tainted nodes of yours to tolerate; its documentation "
         "does not mention tolerations (unverified: they are probably ignored).",
         "remove tolerations on Composer 3.",
-        f"{COMPOSER3_KPO_DOC} (not mentioned there)",
+        value=show(tolerations),
+        source=f"{COMPOSER3_KPO_DOC} (not mentioned there)",
         verified=False,
     )
 
@@ -240,10 +246,11 @@ def _extra_containers(extra_containers: Sequence[Any], init_containers: Sequence
         sized = " Its resources would not size the VM either: only the first container's do."
         sized = sized if is_set(field(container, "resources")) else ""
         yield Finding(
+            PARAMETER,
             where,
-            show(name),
             f"Composer 3 runs at most one sidecar, and only one named {XCOM_SIDECAR_NAME!r}; Google's patched "
             f"PodManager also fails when the VM reports another container besides the base one.{sized}",
             f"do this container's work in the base container (start it from the entrypoint), {_OWN_CLUSTER}.",
-            COMPOSER3_KPO_DOC,
+            value=show(name),
+            source=COMPOSER3_KPO_DOC,
         )

@@ -23,10 +23,10 @@ from typing import Any, cast
 
 from kubernetes.client import models as k8s
 
+from ..findings import Finding
 from ._inputs import is_set, is_templated
 from .autopilot_rules import composer2_warnings
 from .composer3_rules import composer3_warnings
-from .finding import Finding
 from .peer_vm_sizing import UnsizableResources, format_cpus, peer_vm_size, requests_and_limits
 
 log = logging.getLogger(__name__)

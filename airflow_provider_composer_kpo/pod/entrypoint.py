@@ -60,6 +60,7 @@ class Outcome(str, enum.Enum):
     INJECTED = "errexit injected"
     TEMPLATED = "script is templated; checked when rendered"
     OFF = "errexit policy is off"
+    REFUSED = "script does not enable errexit; errexit_policy='require' refuses it"
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,12 @@ class ShellEntrypoint:
 
 @dataclass(frozen=True)
 class ErrexitResult:
+    """The entrypoint to send; ``problem`` says why the policy refuses it (and the fix), for :attr:`Outcome.REFUSED`."""
+
     cmds: list[str]
     arguments: list[str]
     outcome: Outcome
+    problem: str | None = None
 
 
 def find_shell_entrypoint(argv: Sequence[str]) -> ShellEntrypoint | None:
@@ -219,10 +223,9 @@ def apply_errexit_policy(
     arguments: Sequence[str],
     policy: ErrexitPolicy,
     *,
-    task_id: str,
     allow_templates: bool = False,
 ) -> ErrexitResult:
-    """Return ``cmds`` and ``arguments`` with the policy applied.
+    """Return ``cmds`` and ``arguments`` with the policy applied, or unchanged with the refusal's ``problem``.
 
     :param allow_templates: True at DAG parse time, when a script holding Jinja is checked later,
         after rendering; False for rendered values, where every script is checked.
@@ -235,30 +238,32 @@ def apply_errexit_policy(
     if entry is None:
         return ErrexitResult(cmds, arguments, outcome)
     assert entry.script_index is not None  # errexit_gap returns an entry only with a script
-    where = _location(entry.script_index, len(cmds))
-    from ..exceptions import ErrexitRequiredError  # imports Airflow; `composer-kpo check` must not
-
+    if policy is ErrexitPolicy.REQUIRE:
+        return ErrexitResult(cmds, arguments, Outcome.REFUSED, problem=_require_problem(entry, len(cmds)))
     if not entry.inline:
-        if policy is ErrexitPolicy.REQUIRE:
-            raise ErrexitRequiredError(
-                f"Task {task_id!r}: {entry.shell} runs the script file in {where} without errexit, and "
-                f"errexit_policy='require'. Add '-e' after {entry.shell!r} in cmds, or use "
-                f"errexit_policy='inject'."
-            )
         flags = ["-e", "-o", "pipefail"] if entry.shell in PIPEFAIL_SHELLS else ["-e"]
         argv[entry.shell_index + 1 : entry.shell_index + 1] = flags
         split = len(cmds) + (len(flags) if entry.shell_index < len(cmds) else 0)
         return ErrexitResult(argv[:split], argv[split:], Outcome.INJECTED)
-    script = argv[entry.script_index]
-    if policy is ErrexitPolicy.REQUIRE:
-        suggestion = "set -euo pipefail" if entry.shell in PIPEFAIL_SHELLS else "set -eu"
-        raise ErrexitRequiredError(
-            f"Task {task_id!r}: the {entry.shell} script in {where} does not start with errexit, and "
-            f"errexit_policy='require'. Make `{suggestion}` its first command, or use "
+    argv[entry.script_index] = inject_errexit(argv[entry.script_index], entry.shell)
+    return ErrexitResult(argv[: len(cmds)], argv[len(cmds) :], Outcome.INJECTED)
+
+
+def _require_problem(entry: ShellEntrypoint, n_cmds: int) -> str:
+    """Return why ``errexit_policy='require'`` refuses the entry (the script is never quoted: it may hold secrets)."""
+    where = describe_location(entry, n_cmds)
+    if not entry.inline:
+        return (
+            f"{entry.shell} runs the script file in {where} without errexit, and "
+            f"errexit_policy='require'. Add '-e' after {entry.shell!r} in cmds, or use "
             f"errexit_policy='inject'."
         )
-    argv[entry.script_index] = inject_errexit(script, entry.shell)
-    return ErrexitResult(argv[: len(cmds)], argv[len(cmds) :], Outcome.INJECTED)
+    suggestion = "set -euo pipefail" if entry.shell in PIPEFAIL_SHELLS else "set -eu"
+    return (
+        f"the {entry.shell} script in {where} does not start with errexit, and "
+        f"errexit_policy='require'. Make `{suggestion}` its first command, or use "
+        f"errexit_policy='inject'."
+    )
 
 
 def errexit_gap(

@@ -6,9 +6,12 @@ cncf-kubernetes 7.2 replaced the boolean ``is_delete_operator_pod`` with ``on_fi
 
 from __future__ import annotations
 
-import warnings
+from typing import TYPE_CHECKING
 
-from kubernetes.client import models as k8s
+from .resolved import Resolved
+
+if TYPE_CHECKING:
+    from kubernetes.client import models as k8s
 
 ON_FINISH_ACTIONS = ("delete_pod", "delete_succeeded_pod", "keep_pod")
 DEFAULT_ON_FINISH_ACTION = "delete_pod"
@@ -28,26 +31,21 @@ def finish_action_problem(on_finish_action: object, is_delete_operator_pod: obje
     return None
 
 
-def resolve_on_finish_action(on_finish_action: str | None, is_delete_operator_pod: bool | None, *, task_id: str) -> str:
-    """Return the one finish action the two (possibly both given) parameters mean."""
-    from ..compat import ProviderDeprecationWarning  # imports Airflow; `composer-kpo check` must not
-    from ..exceptions import ComposerPodConfigError
+def resolve_on_finish_action(on_finish_action: str | None, is_delete_operator_pod: bool | None) -> Resolved[str]:
+    """Return the one finish action the two (possibly both given) parameters mean, and the boolean's deprecation.
 
-    problem = finish_action_problem(on_finish_action)
-    if problem is not None:
-        raise ComposerPodConfigError(f"Task {task_id!r}: {problem}")
+    ``on_finish_action`` as :func:`finish_action_problem` accepts it; whether the boolean contradicts it is
+    that function's question too (asked after the deprecation, which the boolean earns either way).
+    """
     if is_delete_operator_pod is None:
-        return str(on_finish_action or DEFAULT_ON_FINISH_ACTION)
-    warnings.warn(
-        "is_delete_operator_pod is deprecated; pass on_finish_action='delete_pod' or 'keep_pod' instead. "
-        "airflow-provider-composer-kpo will stop accepting it in its 1.0 release.",
-        ProviderDeprecationWarning,
-        stacklevel=3,
+        return Resolved(str(on_finish_action or DEFAULT_ON_FINISH_ACTION))
+    return Resolved(
+        "delete_pod" if is_delete_operator_pod else "keep_pod",
+        deprecation=(
+            "is_delete_operator_pod is deprecated; pass on_finish_action='delete_pod' or 'keep_pod' instead. "
+            "airflow-provider-composer-kpo will stop accepting it in its 1.0 release."
+        ),
     )
-    problem = finish_action_problem(on_finish_action, is_delete_operator_pod)
-    if problem is not None:
-        raise ComposerPodConfigError(f"Task {task_id!r}: {problem}")
-    return "delete_pod" if is_delete_operator_pod else "keep_pod"
 
 
 def should_delete_pod(on_finish_action: str, remote_pod: k8s.V1Pod | None, *, task_stopped: bool = False) -> bool:

@@ -7,12 +7,12 @@ on every provider version so they keep working, and warn so they get updated.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 
 from kubernetes.client import models as k8s
 
 from ..choices import did_you_mean
+from .resolved import Resolved
 
 #: legacy key -> (V1ResourceRequirements field, resource name)
 LEGACY_RESOURCE_KEYS: dict[str, tuple[str, str]] = {
@@ -50,13 +50,8 @@ def resources_problem(resources: object, container_resources: object = None) -> 
     return None
 
 
-def legacy_resources_to_requirements(resources: Mapping[str, object], *, task_id: str) -> k8s.V1ResourceRequirements:
-    """Return ``V1ResourceRequirements`` for a pre-5.0 ``resources`` dict; unknown keys are an error."""
-    problem = resources_problem(resources)
-    if problem is not None:
-        from ..exceptions import ComposerPodConfigError  # imports Airflow; `composer-kpo migrate` must not
-
-        raise ComposerPodConfigError(f"Task {task_id!r}: {problem}")
+def legacy_resources_to_requirements(resources: Mapping[str, object]) -> k8s.V1ResourceRequirements:
+    """Return ``V1ResourceRequirements`` for a pre-5.0 ``resources`` dict that :func:`resources_problem` accepts."""
     fields: dict[str, dict[str, str]] = {"requests": {}, "limits": {}}
     for key, value in resources.items():
         if value is None:
@@ -69,24 +64,16 @@ def legacy_resources_to_requirements(resources: Mapping[str, object], *, task_id
 def resolve_container_resources(
     container_resources: k8s.V1ResourceRequirements | None,
     resources: Mapping[str, object] | None,
-    *,
-    task_id: str,
-) -> k8s.V1ResourceRequirements | None:
-    """Return the container's resources from either form; the legacy dict gets a deprecation warning."""
-    from ..compat import ProviderDeprecationWarning  # imports Airflow; `composer-kpo migrate` must not
-    from ..exceptions import ComposerPodConfigError
-
+) -> Resolved[k8s.V1ResourceRequirements | None]:
+    """Return the container's resources from either form (the two as :func:`resources_problem` accepts them);
+    the legacy dict earns a deprecation."""
     if resources is None:
-        return container_resources
-    problem = resources_problem(resources, container_resources)
-    if problem is not None:
-        raise ComposerPodConfigError(f"Task {task_id!r}: {problem}")
-    translated = legacy_resources_to_requirements(resources, task_id=task_id)
-    warnings.warn(
-        "The `resources` dict is deprecated since cncf-kubernetes 5.0; pass "
-        "container_resources=k8s.V1ResourceRequirements(requests={...}, limits={...}) instead. "
-        "airflow-provider-composer-kpo will stop translating it in its 1.0 release.",
-        ProviderDeprecationWarning,
-        stacklevel=3,
+        return Resolved(container_resources)
+    return Resolved(
+        legacy_resources_to_requirements(resources),
+        deprecation=(
+            "The `resources` dict is deprecated since cncf-kubernetes 5.0; pass "
+            "container_resources=k8s.V1ResourceRequirements(requests={...}, limits={...}) instead. "
+            "airflow-provider-composer-kpo will stop translating it in its 1.0 release."
+        ),
     )
-    return translated

@@ -34,20 +34,17 @@ def timeout_problem(parameter: str, value: object) -> str | None:
     return None
 
 
-def validate_timeout(parameter: str, value: object, *, task_id: str) -> int:
-    """Return ``value`` if it is a whole number of seconds within bounds, else raise naming the fix."""
-    problem = timeout_problem(parameter, value)
-    if problem is not None:
-        from ..exceptions import ComposerPodConfigError  # imports Airflow; `composer-kpo check` must not
+def timeouts_problem(startup_timeout_seconds: object, schedule_timeout_seconds: object) -> str | None:
+    """Return what is wrong with the first bad timeout (and the fix); None when both are usable.
 
-        raise ComposerPodConfigError(f"Task {task_id!r}: {problem}")
-    assert isinstance(value, int)
-    return value
+    ``schedule_timeout_seconds`` may be None: it then follows the startup timeout.
+    """
+    problem = timeout_problem("startup_timeout_seconds", startup_timeout_seconds)
+    if problem is None and schedule_timeout_seconds is not None:
+        problem = timeout_problem("schedule_timeout_seconds", schedule_timeout_seconds)
+    return problem
 
 
-def resolve_timeouts(startup_timeout_seconds: object, schedule_timeout_seconds: object, *, task_id: str) -> int:
-    """Validate both timeouts and return the schedule timeout (the startup timeout when not given)."""
-    startup = validate_timeout("startup_timeout_seconds", startup_timeout_seconds, task_id=task_id)
-    if schedule_timeout_seconds is None:
-        return startup
-    return validate_timeout("schedule_timeout_seconds", schedule_timeout_seconds, task_id=task_id)
+def resolve_schedule_timeout(startup_timeout_seconds: int, schedule_timeout_seconds: int | None) -> int:
+    """Return the schedule timeout: the startup timeout when not given. Both as :func:`timeouts_problem` accepts."""
+    return startup_timeout_seconds if schedule_timeout_seconds is None else schedule_timeout_seconds

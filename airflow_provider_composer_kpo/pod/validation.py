@@ -25,18 +25,10 @@ IMAGE_PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 MAX_POD_NAME = 220  # upstream's limit before it adds a random suffix
 
 
-def validate_static_arguments(arguments: Mapping[str, Any], *, task_id: str) -> None:
-    """Raise :class:`ComposerPodConfigError` for the first static argument Kubernetes would reject."""
-    for _, problem in static_argument_problems(arguments):
-        from ..exceptions import ComposerPodConfigError  # imports Airflow; `composer-kpo check` must not
-
-        raise ComposerPodConfigError(f"Task {task_id!r}: {problem}")
-
-
 def static_argument_problems(arguments: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """Yield (parameter, what is wrong and the fix) for each static argument Kubernetes would reject.
 
-    In the order :func:`validate_static_arguments` checks them; ``composer-kpo check`` reports each.
+    The operator refuses the first; ``composer-kpo check`` reports each.
     """
     for parameter in ("cmds", "arguments"):
         problem = _unclosed_jinja_comment(arguments.get(parameter), parameter)

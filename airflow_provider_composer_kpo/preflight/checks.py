@@ -37,7 +37,7 @@ authorizes through an IAM webhook, so its rules review is often incomplete; then
 that looks missing is confirmed with a ``SelfSubjectAccessReview`` before it is reported.
 
 **Secrets.** Reading a Secret returns its data; only the key names are kept. No value ever
-reaches a :class:`Problem`, a log line or a message.
+reaches a :class:`~..findings.Finding`, a log line or a message.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from kubernetes.client import models as k8s
 from kubernetes.client.rest import ApiException
 
 from ..choices import ParameterChoice
+from ..findings import Finding
 from ..kube.client import is_gone
 from ..kube.retry import error_gist
 from ..platform.composer import (
@@ -87,19 +88,6 @@ class PreflightMode(ParameterChoice):
     @classmethod
     def parameter(cls) -> str:
         return "preflight"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something that would stop the pod (``fatal``) or may delay it (a warning)."""
-
-    kind: str  # "Namespace" | "Secret" | "ConfigMap" | "ServiceAccount" | "Permission" | "Node"
-    name: str  # the object's name; "verb resource" for a Permission; the selector for a Node
-    namespace: str  # "" for cluster-wide things (Namespace, Node)
-    detail: str
-    used_by: str
-    fix: str
-    fatal: bool
 
 
 @dataclass(frozen=True)
@@ -169,8 +157,8 @@ def run_preflight(
     need_exec: bool,
     environ: Mapping[str, str] | None = None,
     file_hints: Mapping[tuple[str, str], Sequence[str]] | None = None,
-) -> list[Problem]:
-    """Return the problems that would stop ``pod`` from starting or running, and warnings.
+) -> list[Finding]:
+    """Return the problems that would stop ``pod`` from starting or running (``fatal``), and warnings.
 
     :param pod: The pod as the operator would create it (after the pod mutation hook).
     :param core_v1: Client for namespaces, Secrets, ConfigMaps, service accounts and nodes.
@@ -191,7 +179,7 @@ def run_preflight(
     return problems
 
 
-def format_problems(problems: Sequence[Problem], *, task_id: str, namespace: str) -> str:
+def format_problems(problems: Sequence[Finding], *, task_id: str, namespace: str) -> str:
     """Return a header line and one line per problem, errors first, each with its fix."""
     errors = [p for p in problems if p.fatal]
     warnings = [p for p in problems if not p.fatal]
@@ -199,11 +187,7 @@ def format_problems(problems: Sequence[Problem], *, task_id: str, namespace: str
     lines = [f"Task {task_id!r}: preflight found {counts or 'no problems'} for the pod in namespace {namespace!r}:"]
     for problem in errors + warnings:
         # The header names the pod's namespace; a line repeats it only when it is another one.
-        where = f" in namespace {problem.namespace!r}" if problem.namespace not in ("", namespace) else ""
-        lines.append(
-            f"  {'error' if problem.fatal else 'warning'}: {problem.kind} {problem.name!r}{where}: {problem.detail}; "
-            f"used by {problem.used_by}; fix: {problem.fix}"
-        )
+        lines.append(f"  {'error' if problem.fatal else 'warning'}: {problem.describe(namespace_shown=namespace)}")
     return "\n".join(lines)
 
 
@@ -278,15 +262,15 @@ def _not_checked(what: str, error: ApiException, grant: str, skipped: str = "not
         log.info("Preflight: %s (%s); %s", what, error_gist(error), skipped)
 
 
-def _check_namespace(core_v1: CoreV1Api, namespace: str, environ: Mapping[str, str] | None) -> Problem | None:
+def _check_namespace(core_v1: CoreV1Api, namespace: str, environ: Mapping[str, str] | None) -> Finding | None:
     found = _read(f"Namespace {namespace}", lambda: core_v1.read_namespace(namespace), "get on namespaces")
     if found is not _MISSING:
         return None
     fix = namespace_fix_command(namespace, environ)
-    return Problem("Namespace", namespace, "", "not found", "metadata.namespace", fix, fatal=True)
+    return Finding("Namespace", namespace, "not found", fix, fatal=True, used_by="metadata.namespace")
 
 
-def _check_objects(core_v1: CoreV1Api, refs: PodReferences, environ: Mapping[str, str] | None) -> Iterator[Problem]:
+def _check_objects(core_v1: CoreV1Api, refs: PodReferences, environ: Mapping[str, str] | None) -> Iterator[Finding]:
     """Read each required Secret and ConfigMap once and yield what is missing from it."""
     readers = {SECRET: core_v1.read_namespaced_secret, CONFIG_MAP: core_v1.read_namespaced_config_map}
     for (kind, name), uses in _required_uses_by_object(refs.objects).items():
@@ -323,7 +307,7 @@ def _object_problem(
     uses: list[ObjectUse],
     keys: frozenset[str] | None,
     environ: Mapping[str, str] | None,
-) -> Problem | None:
+) -> Finding | None:
     """Return the problem with one Secret or ConfigMap (None if it has all it needs)."""
     fix_command = secret_fix_command if kind == SECRET else config_map_fix_command
     if keys is None:
@@ -335,20 +319,22 @@ def _object_problem(
             file_keys = [key for use in uses if use.files for key in use.keys or use.file_hints]
             mounted = any(use.files for use in uses)
             fix = fix_command(name, namespace, keys=needed, file_keys=file_keys, mounted=mounted, environ=environ)
-        detail = "not found; a public image pulls without it" if pull_only else "not found"
-        return Problem(kind, name, namespace, detail, _joined(u.used_by for u in uses), fix, fatal=not pull_only)
+        message = "not found; a public image pulls without it" if pull_only else "not found"
+        used_by = _joined(u.used_by for u in uses)
+        return Finding(kind, name, message, fix, fatal=not pull_only, namespace=namespace, used_by=used_by)
     lacking = [use for use in uses if any(key not in keys for key in use.keys)]
     if not lacking:
         return None
     missing = list(dict.fromkeys(key for use in lacking for key in use.keys if key not in keys))
-    detail = f"has no key {_joined(repr(k) for k in missing)}"
+    message = f"has no key {_joined(repr(k) for k in missing)}"
     fix = fix_command(name, namespace, keys=missing, existing_keys=keys, environ=environ)
-    return Problem(kind, name, namespace, detail, _joined(u.used_by for u in lacking), fix, fatal=True)
+    used_by = _joined(u.used_by for u in lacking)
+    return Finding(kind, name, message, fix, fatal=True, namespace=namespace, used_by=used_by)
 
 
 def _check_service_account(
     core_v1: CoreV1Api, refs: PodReferences, environ: Mapping[str, str] | None
-) -> Iterator[Problem]:
+) -> Iterator[Finding]:
     name, namespace = refs.service_account, refs.namespace
     found = _read(
         f"ServiceAccount {name}",
@@ -357,13 +343,15 @@ def _check_service_account(
     )
     if found is _MISSING:
         fix = service_account_fix_command(name, namespace, environ)
-        yield Problem("ServiceAccount", name, namespace, "not found", "serviceAccountName", fix, fatal=True)
+        yield Finding(
+            "ServiceAccount", name, "not found", fix, fatal=True, namespace=namespace, used_by="serviceAccountName"
+        )
 
 
 # --- nodes --------------------------------------------------------------------------------------
 
 
-def _check_nodes(core_v1: CoreV1Api, refs: PodReferences, environ: Mapping[str, str] | None) -> Iterator[Problem]:
+def _check_nodes(core_v1: CoreV1Api, refs: PodReferences, environ: Mapping[str, str] | None) -> Iterator[Finding]:
     if not refs.node_selector and not refs.node_selector_terms:
         return
     try:
@@ -381,15 +369,13 @@ def _check_nodes(core_v1: CoreV1Api, refs: PodReferences, environ: Mapping[str, 
         for part, present in (("nodeSelector", refs.node_selector), ("nodeAffinity", refs.node_selector_terms))
         if present
     )
-    detail = f"matches no node now (fine if a node pool scales up for it); {_existing_labels(refs, labelled)}"
-    yield Problem(
+    yield Finding(
         "Node",
         describe_selector(refs.node_selector, refs.node_selector_terms),
-        "",
-        detail,
-        used_by,
+        f"matches no node now (fine if a node pool scales up for it); {_existing_labels(refs, labelled)}",
         node_selector_fix_hint(environ),
         fatal=False,
+        used_by=used_by,
     )
 
 
@@ -413,7 +399,7 @@ def _check_permissions(
     namespace: str,
     needed: Sequence[Access],
     environ: Mapping[str, str] | None,
-) -> list[Problem]:
+) -> list[Finding]:
     missing = missing_permissions(authorization_v1, namespace, needed)
     if not missing:
         return []
@@ -421,7 +407,8 @@ def _check_permissions(
     resources = list(dict.fromkeys(f"{a.resource}/{a.subresource}".rstrip("/") for a in missing))
     fix = role_fix_command(namespace, verbs, resources, environ)
     return [
-        Problem("Permission", a.label, namespace, "not allowed", a.needed_for, fix, fatal=a.required) for a in missing
+        Finding("Permission", a.label, "not allowed", fix, fatal=a.required, namespace=namespace, used_by=a.needed_for)
+        for a in missing
     ]
 
 

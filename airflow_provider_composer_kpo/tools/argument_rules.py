@@ -23,6 +23,8 @@ import ast
 from typing import Any, NamedTuple, cast
 
 from ..choices import closest
+from ..pod.entrypoint import ErrexitPolicy
+from ..pod.finish_action import finish_action_problem
 from .dag_source import UNKNOWN, DagSource, callee, is_partial
 from .parameters import DATED_KEYWORDS, accepted_keywords, why_unknown
 from .target import Target, show_version
@@ -82,8 +84,8 @@ def expand_calls(tree: ast.AST) -> dict[int, ast.Call]:
 
 def rejected_values(source: DagSource, call: ast.Call) -> list[tuple[str, str]]:
     """Return (parameter, the operator's message) for each value the file states that ComposerPodOperator refuses."""
-    from ..pod.entrypoint import ErrexitPolicy
-    from ..pod.finish_action import finish_action_problem
+    # Lazy for their cost, not for Airflow (none of them imports it): they load the kubernetes client,
+    # over a thousand modules, which `composer-kpo` loads only for a file that needs it.
     from ..pod.resources import resources_problem
     from ..pod.validation import static_argument_problems
     from ..preflight.checks import PreflightMode

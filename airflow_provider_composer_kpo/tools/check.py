@@ -4,15 +4,19 @@ Each rule reads the parsed source (:mod:`.dag_source`) and the version tables (:
 :mod:`.parameters`); the shell and timeout rules are the operator's own (:mod:`..pod.entrypoint`,
 :mod:`..pod.timeouts`), so are the argument checks (:mod:`.argument_rules`), and the Composer rules are
 :func:`..platform.rules.platform_findings`, so the check and the operator cannot disagree.
+
+What it reports is a :class:`~..findings.Finding`, the operator's own type, placed at a line of the
+file under a code (:class:`Diagnostic`); the code says how serious it is.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, cast
 
+from ..findings import PARAMETER, Finding
 from ..platform.composer import (
     COMPOSER_KUBECONFIG_PATH,
     COMPOSER_USER_WORKLOADS_NAMESPACE,
@@ -23,7 +27,7 @@ from ..platform.composer import (
 from ..pod.entrypoint import describe_location, errexit_gap
 from ..pod.timeouts import DEFAULT_STARTUP_TIMEOUT_SECONDS, timeout_problem
 from .argument_rules import expand_calls, refusals
-from .codes import CODES
+from .codes import CODES, ERROR
 from .dag_source import UNKNOWN, DagSource
 from .dag_source import callee as _callee
 from .dag_source import is_partial as _is_partial
@@ -52,14 +56,27 @@ _REFERENCING_MODELS = {
 }
 
 
+#: ``Finding.kind`` of what the check finds besides parameters, Secrets and ConfigMaps.
+FILE, IMPORT, TEMPLATE_VARIABLE, OPERATOR = "file", "import", "template variable", "operator"
+
+
 @dataclass(frozen=True)
-class CheckFinding:
+class Diagnostic:
+    """A finding at a line and column of a DAG file, under the code that says how serious it is."""
+
     path: str
     line: int
     col: int
     code: str
-    message: str
-    fix: str = ""
+    finding: Finding
+
+    @property
+    def message(self) -> str:
+        return self.finding.message
+
+    @property
+    def fix(self) -> str:
+        return self.finding.fix
 
     @property
     def severity(self) -> str:
@@ -95,7 +112,7 @@ class Reference:
 
 @dataclass
 class FileReport:
-    findings: list[CheckFinding] = field(default_factory=list)
+    findings: list[Diagnostic] = field(default_factory=list)
     references: list[Reference] = field(default_factory=list)
 
 
@@ -107,10 +124,15 @@ def check_source(path: str, text: str, target: Target) -> FileReport:
         line = getattr(e, "lineno", None) or 1
         col = getattr(e, "offset", None) or 1
         message = getattr(e, "msg", None) or str(e)
-        return FileReport([CheckFinding(path, line, col, "CK001", f"not checked: {message}", "fix the syntax error")])
+        return FileReport([not_checked(path, message, line, col, "fix the syntax error")])
     report = _FileCheck(source, target).run()
     report.findings = _without_noqa(report.findings, text)
     return report
+
+
+def not_checked(path: str, why: str, line: int = 1, col: int = 1, fix: str = "") -> Diagnostic:
+    """Return the CK001 diagnostic for a file that cannot be read as Python, so nothing in it is checked."""
+    return Diagnostic(path, line, col, "CK001", Finding(FILE, path, f"not checked: {why}", fix, fatal=True))
 
 
 class _FileCheck:
@@ -142,14 +164,31 @@ class _FileCheck:
                 self._timeouts(call, kind)
                 self._platform(call, kind)
                 if kind == "stock":
-                    self._add(call, "CK801", "stock KubernetesPodOperator task", _MIGRATE_FIX)
+                    self._add(
+                        call, "CK801", (OPERATOR, _callee(call)), "stock KubernetesPodOperator task", _MIGRATE_FIX
+                    )
         self._references(kpo_calls)
         self.report.findings.sort(key=lambda f: (f.line, f.col, f.code))
         return self.report
 
-    def _add(self, node: ast.AST, code: str, message: str, fix: str = "") -> None:
+    def _add(
+        self, node: ast.AST, code: str, subject: tuple[str, str], message: str, fix: str = "", *, namespace: str = ""
+    ) -> None:
+        """Report ``message`` about ``subject`` (kind, name) at ``node``; a code of severity error is fatal."""
+        kind, name = subject
+        fatal = CODES[code].severity == ERROR
+        self._place(node, code, Finding(kind, name, message, fix, fatal=fatal, namespace=namespace))
+
+    def _place(self, node: ast.AST, code: str, finding: Finding) -> None:
         line, col = getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1
-        self.report.findings.append(CheckFinding(self.source.path, line, col, code, message, fix))
+        self.report.findings.append(Diagnostic(self.source.path, line, col, code, finding))
+
+    def _subject(self, call: ast.Call, node: ast.AST) -> tuple[str, str]:
+        """Return the parameter whose value ``node`` is (in the call or its ``.expand()``), else the operator."""
+        for keyword in [*call.keywords, *getattr(self._expands.get(id(call)), "keywords", [])]:
+            if keyword.value is node and keyword.arg:
+                return PARAMETER, keyword.arg
+        return OPERATOR, _callee(call)
 
     # CK1xx
     def _imports_that_cannot_fail_the_load(self) -> set[int]:
@@ -200,7 +239,8 @@ class _FileCheck:
     def _import_finding(self, node: ast.AST, name: str, span: Any) -> None:
         why = span.why_not(self.target)
         code = "CK102" if why.startswith("added") else "CK101"
-        self._add(node, code, f"`{name}` cannot be imported on {self.target}: {why}", self._import_fix(name))
+        message = f"`{name}` cannot be imported on {self.target}: {why}"
+        self._add(node, code, (IMPORT, name), message, self._import_fix(name))
 
     def _import_fix(self, name: str) -> str:
         candidates = [symbol for symbol in SYMBOLS_BY_NAME.values() if name in (symbol.qualified, symbol.module)]
@@ -225,20 +265,21 @@ class _FileCheck:
                 continue
             version = self.target.version_of(argument.span.package)
             label = f"{_callee(call)}({argument.name}=...)"
+            subject = (PARAMETER, argument.name)
             if not argument.span.holds_on(self.target):
                 why = argument.span.why_not(self.target)
                 if why.startswith("added"):
                     fix = f"use {argument.replacement}, or target a newer version"
-                    self._add(keyword.value, "CK204", f"{label}: {why}; {self.target} rejects it", fix)
+                    self._add(keyword.value, "CK204", subject, f"{label}: {why}; {self.target} rejects it", fix)
                 elif argument.ignored:
-                    self._add(
-                        keyword.value, "CK202", f"{label}: {why}, now silently ignored", self._argument_fix(argument)
-                    )
+                    message = f"{label}: {why}, now silently ignored"
+                    self._add(keyword.value, "CK202", subject, message, self._argument_fix(argument))
                 else:
-                    self._add(keyword.value, "CK201", f"{label}: {why}", self._argument_fix(argument))
+                    self._add(keyword.value, "CK201", subject, f"{label}: {why}", self._argument_fix(argument))
             elif argument.deprecated_from is not None and version >= argument.deprecated_from:
                 since = f" since {show_version(argument.deprecated_from)}" if argument.deprecated_from > (0, 0) else ""
-                self._add(keyword.value, "CK203", f"{label} is deprecated{since}", self._argument_fix(argument))
+                message = f"{label} is deprecated{since}"
+                self._add(keyword.value, "CK203", subject, message, self._argument_fix(argument))
 
     @staticmethod
     def _argument_fix(argument: Any) -> str:
@@ -255,7 +296,8 @@ class _FileCheck:
 
     def _operator_rules(self, call: ast.Call, kind: str) -> None:
         for refusal in refusals(self.source, call, kind, self.target, expand=self._expands.get(id(call))):
-            self._add(refusal.node, refusal.code, refusal.message, refusal.fix)
+            subject = self._subject(call, refusal.node)
+            self._add(refusal.node, refusal.code, subject, refusal.message, refusal.fix)
 
     # CK3xx
     def _templates(self, node: ast.Constant) -> None:
@@ -274,7 +316,7 @@ class _FileCheck:
                 fix = f"write `{variable.rename}` (`composer-kpo migrate` does it)"
             else:
                 fix = f"write {variable.instead}"
-            self._add(node, "CK301", message, fix)
+            self._add(node, "CK301", (TEMPLATE_VARIABLE, name), message, fix)
 
     # CK4xx
     def _errexit(self, call: ast.Call, kind: str) -> None:
@@ -289,7 +331,8 @@ class _FileCheck:
         if entry is None:
             return
         where = describe_location(entry, len(cmds))
-        node = self.source.keyword(call, "cmds" if where.startswith("cmds") else "arguments")
+        parameter = "cmds" if where.startswith("cmds") else "arguments"
+        node = self.source.keyword(call, parameter)
         what = (
             f"the {entry.shell} script in {where}" if entry.inline else f"{entry.shell} running the script in {where}"
         )
@@ -298,6 +341,7 @@ class _FileCheck:
             self._add(
                 node.value if node else call,
                 "CK206" if _is_partial(call) else "CK402",
+                (PARAMETER, parameter),
                 f"{what} does not enable errexit, and errexit_policy='require' rejects it",
                 "make `set -e` its first command (bash: `set -eo pipefail`), or use errexit_policy='inject'",
             )
@@ -308,7 +352,7 @@ class _FileCheck:
             if kind == "stock"
             else "make `set -e` its first command, or drop errexit_policy='off'"
         )
-        self._add(node.value if node else call, "CK401", f"{what} runs without errexit", fix)
+        self._add(node.value if node else call, "CK401", (PARAMETER, parameter), f"{what} runs without errexit", fix)
 
     def _errexit_policy(self, call: ast.Call) -> str:
         keyword = self.source.keyword(call, "errexit_policy")
@@ -346,16 +390,18 @@ class _FileCheck:
                     self._add(
                         keyword.value,
                         "CK501",
+                        (PARAMETER, parameter),
                         message,
                         f"use a value in range; the default is {DEFAULT_STARTUP_TIMEOUT_SECONDS}",
                     )
                 else:
                     fix = f"use a value in range; ComposerPodOperator's default is {DEFAULT_STARTUP_TIMEOUT_SECONDS}"
-                    self._add(keyword.value, "CK502", message, fix)
+                    self._add(keyword.value, "CK502", (PARAMETER, parameter), message, fix)
         if kind == "stock" and not given:
             self._add(
                 call,
                 "CK503",
+                (PARAMETER, "startup_timeout_seconds"),
                 f"no startup_timeout_seconds: stock KPO gives up after {STOCK_STARTUP_TIMEOUT_SECONDS} s, "
                 "too short for a big image on a new node",
                 f"startup_timeout_seconds={DEFAULT_STARTUP_TIMEOUT_SECONDS}, or ComposerPodOperator (its default)",
@@ -365,6 +411,8 @@ class _FileCheck:
     def _platform(self, call: ast.Call, kind: str) -> None:
         if not self.target.composer or self.target.composer < 2:
             return
+        # Imported here for its cost: the rules load the kubernetes client (over a thousand modules),
+        # which `composer-kpo check` needs only for a Composer target.
         from ..platform.rules import platform_findings
 
         values: dict[str, Any] = {}
@@ -375,13 +423,9 @@ class _FileCheck:
         if kind == "composer" and self.source.keyword(call, "namespace") is None:
             values["namespace"] = COMPOSER_USER_WORKLOADS_NAMESPACE
         for finding in platform_findings(composer_major=self.target.composer, **values):
-            keyword = self.source.keyword(call, finding.parameter)
-            self._add(
-                keyword.value if keyword else call,
-                "CK601",
-                f"Composer {self.target.composer}: {finding.parameter}={finding.value}: {finding.message}",
-                finding.fix,
-            )
+            keyword = self.source.keyword(call, finding.name)
+            message = f"Composer {self.target.composer}: {finding.name}={finding.value}: {finding.message}"
+            self._place(keyword.value if keyword else call, "CK601", replace(finding, message=message))
 
     # CK7xx
     def _references(self, kpo_calls: list[tuple[ast.Call, str]]) -> None:
@@ -411,8 +455,10 @@ class _FileCheck:
                 self._add(
                     node,
                     code,
+                    (reference.kind, reference.name),
                     f"{reference.kind} {where}/{reference.name}{keys} must exist before the task runs",
                     f"if missing: {fix}",
+                    namespace=reference.namespace or "",
                 )
 
     def _referenced(self, call: ast.Call, namespace: str | None) -> Iterable[Reference]:
@@ -513,7 +559,7 @@ def _shorten(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _without_noqa(findings: list[CheckFinding], text: str) -> list[CheckFinding]:
+def _without_noqa(findings: list[Diagnostic], text: str) -> list[Diagnostic]:
     """Drop findings on lines marked ``# noqa`` (all codes) or ``# noqa: CK401, CK503`` (those)."""
     lines = text.splitlines()
     kept = []

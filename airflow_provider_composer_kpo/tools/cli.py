@@ -22,7 +22,7 @@ from collections import Counter
 from typing import Iterator, Sequence, TextIO
 
 from .. import __version__
-from .check import FileReport, Reference, check_source
+from .check import FileReport, Reference, check_source, not_checked
 from .codes import CODES, ERROR, INFO, SEVERITIES, WARNING
 from .target import AIRFLOW, CNCF_KUBERNETES, Target, resolve_target, supported_range
 
@@ -156,10 +156,7 @@ def _check(files: list[str], target: Target, args: argparse.Namespace, out: Text
     for path in files:
         text, error = _read(path)
         if text is None:
-            report = FileReport()
-            from .check import CheckFinding
-
-            report.findings.append(CheckFinding(path, 1, 1, "CK001", f"not checked: cannot read it: {error}"))
+            report = FileReport([not_checked(path, f"cannot read it: {error}")])
         else:
             report = check_source(path, text, target)
         findings = [finding for finding in report.findings if finding.code not in ignored]

@@ -272,8 +272,8 @@ def _named_object(module: str, target: str) -> Any:
 
 
 def _imported_for_type_checking(module: Any, name: str) -> str | None:
-    """Where ``module`` imports ``name`` from under ``if TYPE_CHECKING:`` (``.preflight.checks.Problem``),
-    the names its annotations use without having them at run time; None when it does not."""
+    """Where ``module`` imports ``name`` from under ``if TYPE_CHECKING:`` (``kubernetes.client.CoreV1Api`` in
+    ``preflight/checks.py``), the names its annotations use without having them at run time; None when it does not."""
     try:
         tree = ast.parse(inspect.getsource(module))
     except (OSError, TypeError, SyntaxError):

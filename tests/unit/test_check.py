@@ -10,8 +10,10 @@ import textwrap
 
 import pytest
 
+from airflow_provider_composer_kpo.findings import PARAMETER
+from airflow_provider_composer_kpo.platform.rules import platform_findings
 from airflow_provider_composer_kpo.pod.entrypoint import ErrexitPolicy, Outcome, apply_errexit_policy
-from airflow_provider_composer_kpo.tools.check import check_source
+from airflow_provider_composer_kpo.tools.check import FILE, IMPORT, OPERATOR, check_source
 from airflow_provider_composer_kpo.tools.cli import main
 from airflow_provider_composer_kpo.tools.target import Target
 from tests.interpreter import run_python
@@ -87,7 +89,7 @@ def test_names_are_resolved_through_aliases_constants_and_subclasses():
     ],
 )
 def test_the_errexit_finding_is_the_operators_own_rule(cmds, arguments):
-    injected = apply_errexit_policy(cmds, arguments, ErrexitPolicy.INJECT, task_id="t").outcome is Outcome.INJECTED
+    injected = apply_errexit_policy(cmds, arguments, ErrexitPolicy.INJECT).outcome is Outcome.INJECTED
     source = STOCK + f"KubernetesPodOperator(task_id='t', image='i', cmds={cmds!r}, arguments={arguments!r})\n"
     assert ("CK401" in codes(source)) == injected
 
@@ -141,6 +143,55 @@ def test_references_name_namespace_keys_and_the_command_for_the_target():
     assert "gcloud beta composer environments user-workloads-secrets create" in composer3[0].fix
 
 
+def test_each_diagnostic_holds_the_finding_it_places():
+    source = HEADER + textwrap.dedent("""
+        from airflow.providers.cncf.kubernetes.secret import Secret
+        creds = Secret("volume", "/var/secrets/google", "gcp-key", "service-account.json")
+        ComposerPodOperator(task_id="t", image="i", secrets=[creds], namespace="team", preflight="strict")
+    """)
+    secret, platform, refused = check_source("dag.py", source, Target((2, 10), (10, 5), 2)).findings
+    assert (secret.code, secret.finding.kind, secret.finding.name, secret.finding.namespace) == (
+        "CK701",
+        "Secret",
+        "gcp-key",
+        "team",
+    )
+    assert not secret.finding.fatal  # info
+    assert (refused.code, refused.finding.kind, refused.finding.name, refused.finding.fatal) == (
+        "CK205",
+        PARAMETER,
+        "preflight",
+        True,
+    )
+    # CK601 is the operator's own platform finding, its message prefixed with the Composer version.
+    (operator_finding,) = platform_findings(composer_major=2, namespace="team")
+    assert platform.finding.name == operator_finding.name == "container_resources"
+    assert platform.message == f"Composer 2: container_resources=None: {operator_finding.message}"
+    assert (platform.fix, platform.finding.value) == (operator_finding.fix, operator_finding.value)
+    assert (platform.message, platform.fix) == (platform.finding.message, platform.finding.fix)
+
+
+def test_what_is_not_a_parameter_is_named_by_its_kind():
+    stock = check_source("dag.py", STOCK + "KubernetesPodOperator(image='i')\n", NEWEST).findings
+    assert {(f.code, f.finding.kind, f.finding.name) for f in stock} >= {
+        ("CK205", OPERATOR, "KubernetesPodOperator"),  # without task_id
+        ("CK801", OPERATOR, "KubernetesPodOperator"),
+    }
+    old = "from airflow.contrib.operators import kubernetes_pod_operator\n"
+    (imported,) = check_source("dag.py", old, NEWEST).findings
+    assert (imported.finding.kind, imported.finding.name) == (
+        IMPORT,
+        "airflow.contrib.operators.kubernetes_pod_operator",
+    )
+    (broken,) = check_source("dag.py", "def (:\n", NEWEST).findings
+    assert (broken.code, broken.finding.kind, broken.finding.name, broken.finding.fatal) == (
+        "CK001",
+        FILE,
+        "dag.py",
+        True,
+    )
+
+
 def test_noqa_silences_a_line(tmp_path):
     source = STOCK + "KubernetesPodOperator(task_id='t', image='i')  # noqa: CK503, CK801\n"
     assert codes(source) == []
@@ -183,6 +234,7 @@ def test_json_output(tmp_path):
     assert status == 0
     assert document["target"] == {"airflow": [2, 10], "cncf_kubernetes": [10, 5], "composer": None}
     assert [(f["code"], f["severity"], f["line"]) for f in document["findings"]] == [("CK801", "info", 2)]
+    assert list(document["findings"][0]) == ["path", "line", "col", "code", "severity", "message", "fix"]
     assert document["summary"] == {"files": 1, "error": 0, "warning": 0, "info": 1}
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime
+import sys
 
 import pytest
 from kubernetes.client import models as k8s
@@ -24,7 +25,10 @@ CONTEXT = {"ds": "2024-05-01"}
 def make(**kwargs) -> ComposerPodOperator:
     kwargs.setdefault("task_id", "task")
     kwargs.setdefault("image", "busybox:1.36")
-    return ComposerPodOperator(**kwargs)
+    return ComposerPodOperator(**kwargs)  # the "DAG file line" the operator's warnings must name
+
+
+MAKE_LINE = make.__code__.co_firstlineno + 3
 
 
 def base_container(pod: k8s.V1Pod) -> k8s.V1Container:
@@ -133,8 +137,17 @@ class TestErrexit:
         assert (container.command, container.args) == (["perl"], ["-Mbignum=bpi", "-wle", "print bpi(20)"])
 
     def test_bad_policy_value(self):
-        with pytest.raises(ComposerPodConfigError, match="errexit_policy='always'"):
+        with pytest.raises(
+            ComposerPodConfigError,
+            match=r"^Task 'task': errexit_policy='always' is not one of 'inject', 'require', 'off'",
+        ):
             make(errexit_policy="always")
+
+    def test_bad_preflight_value(self):
+        with pytest.raises(
+            ComposerPodConfigError, match=r"^Task 'task': preflight='strict' is not one of 'fail', 'warn', 'off'\.$"
+        ):
+            make(preflight="strict")
 
 
 class TestTimeouts:
@@ -172,6 +185,27 @@ class TestResources:
         assert resources.limits == {"memory": "250M", "cpu": "100m"}
         assert resources.requests == {"cpu": "50m"}
 
+    def test_legacy_dict_warning_names_the_dag_file_line(self):
+        with pytest.warns(ProviderDeprecationWarning, match="container_resources") as caught:
+            make(resources={"limit_memory": "250M"})
+        assert [(w.filename, w.lineno) for w in caught] == [(__file__, MAKE_LINE)]
+
+    def test_a_team_subclass_warning_names_the_subclass_line(self):
+        lines = []
+
+        class TeamPodOperator(ComposerPodOperator):
+            def __init__(self, **kwargs):
+                lines.append(sys._getframe().f_lineno + 1)
+                super().__init__(image="busybox:1.36", **kwargs)  # the line the warning must name
+
+        with pytest.warns(ProviderDeprecationWarning, match="container_resources") as caught:
+            TeamPodOperator(task_id="task", resources={"limit_memory": "250M"})
+        assert [(w.filename, w.lineno) for w in caught] == [(__file__, lines[0])]
+
+    def test_legacy_not_a_dict_rejected(self):
+        with pytest.raises(ComposerPodConfigError, match=r"^Task 'task': resources=\['limit_memory'\] must be a dict"):
+            make(resources=["limit_memory"])
+
     def test_legacy_unknown_key_rejected(self):
         with pytest.raises(ComposerPodConfigError, match=r"'limit_mem'.*accepted keys are request_memory"):
             make(resources={"limit_mem": "1G"})
@@ -192,6 +226,16 @@ class TestFinishAction:
         with pytest.warns(ProviderDeprecationWarning, match="on_finish_action"):
             op = make(is_delete_operator_pod=flag)
         assert str(getattr(op.on_finish_action, "value", op.on_finish_action)) == action
+
+    def test_is_delete_operator_pod_warning_names_the_dag_file_line(self):
+        with pytest.warns(ProviderDeprecationWarning, match="on_finish_action") as caught:
+            make(is_delete_operator_pod=True)
+        assert [(w.filename, w.lineno) for w in caught] == [(__file__, MAKE_LINE)]
+
+    def test_unknown_action_is_refused_before_the_deprecation(self, recwarn):
+        with pytest.raises(ComposerPodConfigError, match="on_finish_action='delete'"):
+            make(on_finish_action="delete", is_delete_operator_pod=True)
+        assert not [w for w in recwarn if issubclass(w.category, ProviderDeprecationWarning)]
 
     def test_contradiction_rejected(self):
         with pytest.raises(ComposerPodConfigError, match="contradicts"), pytest.warns(ProviderDeprecationWarning):
@@ -251,7 +295,7 @@ class TestComposer3Placeholder:
 
     def test_pods_off_composer_3_cost_no_extra_api_call(self, mocker):
         op = make()
-        op.__dict__["client"] = client = mocker.MagicMock()
+        op.client = client = mocker.MagicMock()
         assert op.pod_follower.read_peer_vm(k8s.V1Pod(metadata=k8s.V1ObjectMeta(name="p", namespace="ns"))) is None
         client.read_namespaced_pod.assert_not_called()
 
@@ -275,8 +319,11 @@ class TestPlatformRulesWiring:
         from airflow_provider_composer_kpo import ComposerPlatformWarning
 
         monkeypatch.setenv("COMPOSER_VERSION", "3.1.0")
-        with pytest.warns(ComposerPlatformWarning, match=r"Task 'task': namespace='default'"):
+        with pytest.warns(ComposerPlatformWarning, match=r"Task 'task': namespace='default'") as caught:
             make(namespace="default")
+        assert {(w.filename, w.lineno) for w in caught if issubclass(w.category, ComposerPlatformWarning)} == {
+            (__file__, MAKE_LINE)
+        }
 
     def test_off_composer_nothing_is_warned(self, recwarn):
         from airflow_provider_composer_kpo import ComposerPlatformWarning
@@ -312,8 +359,8 @@ class TestStoppedTask:
         from airflow_provider_composer_kpo import PodKilledError
 
         op = make()
-        op.__dict__["client"] = mocker.MagicMock()  # the API calls on_kill and cleanup make
-        op.__dict__["pod_manager"] = mocker.MagicMock()
+        op.client = mocker.MagicMock()  # the API calls on_kill and cleanup make
+        op.pod_manager = mocker.MagicMock()
         pod = self.running_pod()
         op.pod = pod
         op.on_kill()
@@ -323,16 +370,16 @@ class TestStoppedTask:
 
     def test_cleanup_without_on_kill_is_upstreams(self, mocker):
         op = make()
-        op.__dict__["client"] = mocker.MagicMock()
-        op.__dict__["pod_manager"] = mocker.MagicMock()
+        op.client = mocker.MagicMock()
+        op.pod_manager = mocker.MagicMock()
         pod = self.running_pod()
         pod.status.phase = "Succeeded"
         op.cleanup(pod, pod)  # no error: the pod succeeded and nobody stopped the task
 
     def stopped_op(self, mocker, **kwargs):
         op = make(**kwargs)
-        op.__dict__["client"] = mocker.MagicMock()
-        op.__dict__["pod_manager"] = mocker.MagicMock()
+        op.client = mocker.MagicMock()
+        op.pod_manager = mocker.MagicMock()
         return op
 
     def test_execution_timeout_names_the_timeout_and_the_deleted_pod(self, mocker):
@@ -436,7 +483,7 @@ class TestStoppedTask:
         )  # fmt: skip
         mocker.patch.object(PodManager, "create_pod", side_effect=refused)
         op = make()
-        op.__dict__["client"] = client = mocker.MagicMock()
+        op.client = client = mocker.MagicMock()
         client.read_namespaced_pod.side_effect = ApiException(status=404, reason="Not Found")
         pod = self.running_pod()
         with pytest.raises(PodStartupError) as raised:
@@ -456,7 +503,7 @@ class TestStoppedTask:
 
         mocker.patch.object(PodManager, "create_pod", side_effect=ApiException(status=504, reason="Gateway Timeout"))
         op = make()
-        op.__dict__["client"] = mocker.MagicMock()
+        op.client = mocker.MagicMock()
         with pytest.raises(ApiException):
             op.pod_manager.create_pod(pod=self.running_pod())
         assert op.pod_follower.creation_refused is None

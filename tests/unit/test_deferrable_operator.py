@@ -72,8 +72,8 @@ class TestDefer:
 class TestResume:
     def op_with(self, mocker, read):
         op = make()
-        op.__dict__["client"] = mocker.MagicMock()
-        op.__dict__["pod_manager"] = mocker.MagicMock()
+        op.client = mocker.MagicMock()
+        op.pod_manager = mocker.MagicMock()
         op.client.read_namespaced_pod.side_effect = read
         return op
 

@@ -179,8 +179,8 @@ def running_pod() -> k8s.V1Pod:
 
 def operator(mocker, read, **kwargs) -> ComposerPodOperator:
     op = ComposerPodOperator(task_id="task", image="busybox:1.36", **kwargs)
-    op.__dict__["client"] = mocker.MagicMock()  # the API calls cleanup and the resume make
-    op.__dict__["pod_manager"] = mocker.MagicMock()
+    op.client = mocker.MagicMock()  # the API calls cleanup and the resume make
+    op.pod_manager = mocker.MagicMock()
     op.client.read_namespaced_pod.side_effect = read
     return op
 

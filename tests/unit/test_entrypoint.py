@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_composer_kpo.exceptions import ComposerPodConfigError, ErrexitRequiredError
+from airflow_provider_composer_kpo.exceptions import ErrexitRequiredError
+from airflow_provider_composer_kpo.operators.arguments import apply_errexit
 from airflow_provider_composer_kpo.pod.entrypoint import (
     ErrexitPolicy,
     Outcome,
@@ -17,7 +18,12 @@ INJECT, REQUIRE, OFF = ErrexitPolicy.INJECT, ErrexitPolicy.REQUIRE, ErrexitPolic
 
 
 def apply(cmds, arguments=(), policy=INJECT, **kw):
-    return apply_errexit_policy(cmds, arguments, policy, task_id="t", **kw)
+    return apply_errexit_policy(cmds, arguments, policy, **kw)
+
+
+def require(cmds, arguments=(), **kw):
+    """The policy as the operator applies it: a refusal raised, naming the task."""
+    return apply_errexit(cmds, arguments, REQUIRE, task_id="t", **kw)
 
 
 class TestFindShellEntrypoint:
@@ -209,34 +215,47 @@ class TestApplyErrexitPolicy:
 
     def test_require_rejects_and_names_task_and_place(self):
         with pytest.raises(ErrexitRequiredError, match=r"Task 't'.*arguments\[0\].*set -euo pipefail"):
-            apply(["bash", "-c"], ["false; true"], policy=REQUIRE)
+            require(["bash", "-c"], ["false; true"])
+
+    def test_require_refusal_is_returned_not_raised_by_the_rule(self):
+        result = apply(["bash", "-c"], ["false; true"], policy=REQUIRE)
+        assert (result.cmds, result.arguments, result.outcome) == (["bash", "-c"], ["false; true"], Outcome.REFUSED)
+        assert result.problem == (
+            "the bash script in arguments[0] does not start with errexit, and errexit_policy='require'. "
+            "Make `set -euo pipefail` its first command, or use errexit_policy='inject'."
+        )
+        assert apply(["sh", "-c", "false; true"]).problem is None
 
     def test_require_accepts_set_e(self):
-        result = apply(["bash", "-c", "set -euo pipefail\nfalse"], policy=REQUIRE)
+        result = require(["bash", "-c", "set -euo pipefail\nfalse"])
         assert result.outcome is Outcome.ALREADY_SET
 
     def test_require_rejects_script_file_without_flag(self):
         with pytest.raises(ErrexitRequiredError, match="Add '-e'"):
-            apply(["bash", "run.sh"], policy=REQUIRE)
+            require(["bash", "run.sh"])
+        assert apply(["bash", "run.sh"], policy=REQUIRE).problem == (
+            "bash runs the script file in cmds[1] without errexit, and errexit_policy='require'. "
+            "Add '-e' after 'bash' in cmds, or use errexit_policy='inject'."
+        )
 
     def test_templated_script_deferred_at_parse_time(self):
-        result = apply(["sh", "-c", "echo {{ ds }}"], policy=REQUIRE, allow_templates=True)
+        result = require(["sh", "-c", "echo {{ ds }}"], allow_templates=True)
         assert result.outcome is Outcome.TEMPLATED
         with pytest.raises(ErrexitRequiredError):
-            apply(["sh", "-c", "echo 2024-01-01"], policy=REQUIRE)
+            require(["sh", "-c", "echo 2024-01-01"])
 
     def test_error_message_does_not_echo_script(self):
         with pytest.raises(ErrexitRequiredError) as err:
-            apply(["sh", "-c", "curl -H 'Authorization: secret-token' x"], policy=REQUIRE)
+            require(["sh", "-c", "curl -H 'Authorization: secret-token' x"])
         assert "secret-token" not in str(err.value)
 
 
 @pytest.mark.parametrize("value", ["inject", "require", "off", ErrexitPolicy.OFF])
-def test_policy_parse_accepts(value):
-    assert ErrexitPolicy.parse(value, task_id="t").value == str(getattr(value, "value", value))
+def test_policy_accepts(value):
+    assert ErrexitPolicy.problem(value) is None
+    assert ErrexitPolicy(value).value == str(getattr(value, "value", value))
 
 
 @pytest.mark.parametrize("value", ["Inject", "on", None, True])
-def test_policy_parse_rejects_with_accepted_values(value):
-    with pytest.raises(ComposerPodConfigError, match="'inject', 'require', 'off'"):
-        ErrexitPolicy.parse(value, task_id="t")
+def test_policy_rejects_with_accepted_values(value):
+    assert ErrexitPolicy.problem(value) == f"errexit_policy={value!r} is not one of 'inject', 'require', 'off'."

@@ -112,3 +112,97 @@ def test_the_graph_is_read():
     operator = GRAPH[f"{PACKAGE}.operators.composer_pod"]
     assert f"{PACKAGE}.lifecycle.follow" in operator and f"{PACKAGE}.operators.arguments" in operator
     assert GRAPH[f"{PACKAGE}.platform.peer_vm"] == {f"{PACKAGE}.verdicts"}
+
+
+# --- the policy core: no Airflow -------------------------------------------------------------------
+
+#: The rules and the values they return, which `composer-kpo` (no Airflow installed, or not imported)
+#: shares with the operator: they return what is wrong; ``operators/arguments.py`` raises and warns.
+POLICY_CORE = sorted(
+    module
+    for module in GRAPH
+    if module in (f"{PACKAGE}.choices", f"{PACKAGE}.verdicts", f"{PACKAGE}.findings")
+    or module.startswith((f"{PACKAGE}.pod.", f"{PACKAGE}.platform."))
+)
+
+
+def lazy_and_outside_imports(path: Path) -> tuple[set[str], set[str]]:
+    """The modules ``path`` imports inside a function (relative imports resolved), and the top-level
+    packages outside this one it imports anywhere; both at run time."""
+    tree = ast.parse(path.read_text())
+    typing_only = {
+        id(node)
+        for branch in ast.walk(tree)
+        if isinstance(branch, ast.If) and "TYPE_CHECKING" in ast.dump(branch.test)
+        for node in ast.walk(branch)
+    }
+    in_function = {
+        id(node)
+        for function in ast.walk(tree)
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+        for node in ast.walk(function)
+    }
+    here = module_name(path)
+    package = here if path.name == "__init__.py" else here.rpartition(".")[0]
+    lazy, outside = set(), set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            names = {target} | {f"{target}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.Import):
+            names = {alias.name for alias in node.names}
+        else:
+            continue
+        if id(node) in in_function:
+            lazy |= names
+        if not getattr(node, "level", 0):  # relative imports stay in the package
+            outside |= {name.split(".")[0] for name in names} - {PACKAGE}
+    return lazy, outside
+
+
+PATHS = {module_name(path): path for path in sorted(SOURCE.rglob("*.py"))}
+
+
+def loaded_with(module: str) -> set[str]:
+    """The package's modules importing ``module`` loads: its imports (in functions too) and parent packages,
+    transitively."""
+    seen, todo = set(), [module]
+    while todo:
+        current = todo.pop()
+        if current in seen or current not in GRAPH:
+            continue
+        seen.add(current)
+        parents = [current.rsplit(".", depth)[0] for depth in range(1, current.count(".") + 1)]
+        todo += [*GRAPH[current], *parents]
+    return seen
+
+
+@pytest.mark.parametrize("module", POLICY_CORE)
+def test_the_policy_core_imports_no_airflow(module):
+    airflow = sorted(m for m in loaded_with(module) if "airflow" in lazy_and_outside_imports(PATHS[m])[1])
+    assert airflow == [], f"{module} loads Airflow, at module level or in a function, through {airflow}"
+
+
+def test_the_policy_core_is_read():
+    """The core holds every rule module, and the reader sees an Airflow import where there is one."""
+    assert {f"{PACKAGE}.choices", f"{PACKAGE}.pod.entrypoint", f"{PACKAGE}.pod.finish_action"} <= set(POLICY_CORE)
+    assert f"{PACKAGE}.platform.rules" in POLICY_CORE
+    assert "airflow" in lazy_and_outside_imports(PATHS[f"{PACKAGE}.compat"])[1]
+    assert f"{PACKAGE}.compat" in loaded_with(f"{PACKAGE}.operators.arguments")
+    lazy = lazy_and_outside_imports(PATHS[f"{PACKAGE}.triggers.composer_pod"])[0]
+    assert f"{PACKAGE}.hooks.composer_kubernetes" in lazy
+
+
+@pytest.mark.parametrize("module", sorted(GRAPH))
+def test_no_function_imports_exceptions_or_compat(module):
+    """Importing them in a function, to keep a module free of Airflow, hides the dependency: return the
+    problem instead and let the caller (``operators/``, ``hooks/``, ``triggers/``) raise or warn."""
+    lazy = lazy_and_outside_imports(PATHS[module])[0]
+    found = sorted(lazy & {f"{PACKAGE}.exceptions", f"{PACKAGE}.compat"})
+    assert found == [], f"{module} imports {found} inside a function"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from kubernetes.client import models as k8s
 
+from airflow_provider_composer_kpo.findings import PARAMETER, Finding, show
 from airflow_provider_composer_kpo.platform.autopilot_rules import autopilot_warnings
 from airflow_provider_composer_kpo.platform.composer3_rules import composer3_warnings
-from airflow_provider_composer_kpo.platform.finding import Finding, show
 from airflow_provider_composer_kpo.platform.rules import describe_peer_vm, platform_findings, pod_findings
 
 # Requests Autopilot accepts as they are: 1 vCPU, 2 GiB (ratio 2), 2 GiB of storage.
@@ -19,11 +19,12 @@ def res(requests: dict | None = None, limits: dict | None = None) -> k8s.V1Resou
 
 
 def params(findings: list[Finding]) -> list[str]:
-    return [f.parameter for f in findings]
+    assert all(f.kind == PARAMETER and not f.fatal for f in findings), findings  # warnings about parameters
+    return [f.name for f in findings]
 
 
 def only(findings: list[Finding], parameter: str = "container_resources") -> Finding:
-    matching = [f for f in findings if f.parameter == parameter]
+    matching = [f for f in findings if f.name == parameter]
     assert len(matching) == 1, findings
     return matching[0]
 
@@ -32,7 +33,7 @@ def only(findings: list[Finding], parameter: str = "container_resources") -> Fin
 
 
 def test_finding_reads_as_one_line():
-    finding = Finding("namespace", show("default"), "Composer 3 moves it.", "set it.", "https://example")
+    finding = Finding(PARAMETER, "namespace", "Composer 3 moves it.", "set it.", value=show("default"))
     assert str(finding) == "namespace='default': Composer 3 moves it. Fix: set it."
     assert "\n" not in str(finding)
 
@@ -243,7 +244,7 @@ def test_autopilot_raises_small_requests(requests, words):
     requests = {"ephemeral-storage": "1Gi", **requests}
     findings = autopilot_warnings(res(requests))
     assert any(words in f.message for f in findings), findings
-    assert all(f.parameter == "container_resources" for f in findings)
+    assert all((f.kind, f.name) == (PARAMETER, "container_resources") for f in findings)
 
 
 @pytest.mark.parametrize(

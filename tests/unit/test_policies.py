@@ -5,23 +5,38 @@ from __future__ import annotations
 import pytest
 from kubernetes.client import models as k8s
 
-from airflow_provider_composer_kpo.exceptions import ComposerPodConfigError
 from airflow_provider_composer_kpo.platform.composer import composer_major_version, secret_fix_command
-from airflow_provider_composer_kpo.pod.finish_action import resolve_on_finish_action, should_delete_pod
-from airflow_provider_composer_kpo.pod.resources import legacy_resources_to_requirements
-from airflow_provider_composer_kpo.pod.timeouts import validate_timeout
+from airflow_provider_composer_kpo.pod.finish_action import (
+    finish_action_problem,
+    resolve_on_finish_action,
+    should_delete_pod,
+)
+from airflow_provider_composer_kpo.pod.resolved import Resolved
+from airflow_provider_composer_kpo.pod.resources import (
+    legacy_resources_to_requirements,
+    resolve_container_resources,
+    resources_problem,
+)
+from airflow_provider_composer_kpo.pod.timeouts import resolve_schedule_timeout, timeout_problem, timeouts_problem
 
 
 class TestTimeouts:
-    def test_valid_value_returned(self):
-        assert validate_timeout("startup_timeout_seconds", 600, task_id="t") == 600
+    def test_valid_value_has_no_problem(self):
+        assert timeout_problem("startup_timeout_seconds", 600) is None
+        assert timeouts_problem(600, None) is None
 
-    def test_message_names_task_parameter_value_and_fix(self):
-        with pytest.raises(ComposerPodConfigError) as err:
-            validate_timeout("startup_timeout_seconds", 5, task_id="load")
-        message = str(err.value)
-        assert "Task 'load'" in message and "startup_timeout_seconds=5" in message
+    def test_message_names_parameter_value_and_fix(self):
+        message = timeout_problem("startup_timeout_seconds", 5)
+        assert message is not None and message.startswith("startup_timeout_seconds=5 ")
         assert "30..10800" in message
+
+    def test_the_startup_timeout_is_judged_first(self):
+        assert timeouts_problem(5, 1).startswith("startup_timeout_seconds=5 ")
+        assert timeouts_problem(600, 1).startswith("schedule_timeout_seconds=1 ")
+
+    def test_schedule_timeout_follows_the_startup_timeout_unless_given(self):
+        assert resolve_schedule_timeout(300, None) == 300
+        assert resolve_schedule_timeout(300, 900) == 900
 
 
 class TestLegacyResources:
@@ -36,23 +51,43 @@ class TestLegacyResources:
                 "limit_ephemeral_storage": "2Gi",
                 "limit_gpu": 1,
             },
-            task_id="t",
         )
         assert req.requests == {"memory": "1Gi", "cpu": "500m", "ephemeral-storage": "1Gi"}
         assert req.limits == {"memory": "2Gi", "cpu": "1", "ephemeral-storage": "2Gi", "nvidia.com/gpu": "1"}
 
     def test_none_values_are_skipped(self):
-        req = legacy_resources_to_requirements({"limit_memory": "1G", "limit_cpu": None}, task_id="t")
+        req = legacy_resources_to_requirements({"limit_memory": "1G", "limit_cpu": None})
         assert req == k8s.V1ResourceRequirements(limits={"memory": "1G"})
 
     def test_not_a_dict(self):
-        with pytest.raises(ComposerPodConfigError, match="must be a dict"):
-            legacy_resources_to_requirements(["limit_memory"], task_id="t")
+        assert "must be a dict" in resources_problem(["limit_memory"])
+
+    def test_resolved_with_a_deprecation_only_for_the_dict(self):
+        given = k8s.V1ResourceRequirements(limits={"cpu": "1"})
+        assert resolve_container_resources(given, None) == Resolved(given)
+        resolved = resolve_container_resources(None, {"limit_cpu": "1"})
+        assert resolved.value == given
+        assert (
+            resolved.deprecation is not None
+            and "container_resources=k8s.V1ResourceRequirements" in resolved.deprecation
+        )
 
 
 class TestFinishAction:
     def test_default(self):
-        assert resolve_on_finish_action(None, None, task_id="t") == "delete_pod"
+        assert resolve_on_finish_action(None, None) == Resolved("delete_pod")
+
+    def test_the_boolean_resolves_with_a_deprecation(self):
+        resolved = resolve_on_finish_action(None, False)
+        assert resolved.value == "keep_pod"
+        assert resolved.deprecation is not None and resolved.deprecation.startswith(
+            "is_delete_operator_pod is deprecated"
+        )
+
+    def test_problems(self):
+        assert finish_action_problem("delete_succeeded_pod", None) is None
+        assert finish_action_problem("delete").startswith("on_finish_action='delete' is not one of")
+        assert "contradicts" in finish_action_problem("keep_pod", True)
 
     @pytest.mark.parametrize(
         ("action", "phase", "delete"),

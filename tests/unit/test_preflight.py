@@ -9,14 +9,14 @@ from kubernetes.client import AuthorizationV1Api, CoreV1Api
 from kubernetes.client import models as k8s
 from kubernetes.client.rest import ApiException
 
-from airflow_provider_composer_kpo.exceptions import ComposerPodConfigError, PodPreflightError
+from airflow_provider_composer_kpo.exceptions import PodPreflightError
+from airflow_provider_composer_kpo.findings import Finding
 from airflow_provider_composer_kpo.platform.composer import config_map_fix_command, secret_fix_command
 from airflow_provider_composer_kpo.preflight.checks import (
     CONFIG_MAP,
     SECRET,
     ObjectUse,
     PreflightMode,
-    Problem,
     format_problems,
     pod_references,
     run_preflight,
@@ -96,7 +96,7 @@ class FakeCluster:
         self.authorization_v1.create_self_subject_rules_review.side_effect = self._rules_review
         self.authorization_v1.create_self_subject_access_review.side_effect = self._access_review
 
-    def run(self, pod: k8s.V1Pod, *, need_exec: bool = False, environ=None) -> list[Problem]:
+    def run(self, pod: k8s.V1Pod, *, need_exec: bool = False, environ=None) -> list[Finding]:
         return run_preflight(pod, self.core_v1, self.authorization_v1, need_exec=need_exec, environ=environ or {})
 
     def _check(self, what: str, exists: bool) -> None:
@@ -152,7 +152,7 @@ def cluster(mocker) -> FakeCluster:
     return FakeCluster(mocker)
 
 
-def only(problems: list[Problem]) -> Problem:
+def only(problems: list[Finding]) -> Finding:
     assert len(problems) == 1, problems
     return problems[0]
 
@@ -249,11 +249,11 @@ class TestObjects:
 
     def test_missing_secret_is_fatal_with_create_command(self, cluster):
         problem = only(cluster.run(make_pod(container(env=[secret_env("SQL_CONN", "airflow-db", "sql_alchemy_conn")]))))
-        assert problem == Problem(
+        assert problem == Finding(
             kind="Secret",
             name="airflow-db",
             namespace=NS,
-            detail="not found",
+            message="not found",
             used_by="env SQL_CONN",
             fix=f"kubectl create secret generic airflow-db -n {NS} --from-literal=sql_alchemy_conn=VALUE",
             fatal=True,
@@ -262,7 +262,7 @@ class TestObjects:
     def test_missing_key_is_fatal_with_patch_command(self, cluster):
         cluster.secrets["airflow-db"] = {"other": SECRET_VALUE}
         problem = only(cluster.run(make_pod(container(env=[secret_env("SQL_CONN", "airflow-db", "sql_alchemy_conn")]))))
-        assert (problem.kind, problem.detail, problem.fatal) == ("Secret", "has no key 'sql_alchemy_conn'", True)
+        assert (problem.kind, problem.message, problem.fatal) == ("Secret", "has no key 'sql_alchemy_conn'", True)
         patch = '{"stringData":{"sql_alchemy_conn":"VALUE"}}'
         assert problem.fix == f"kubectl patch secret airflow-db -n {NS} --type merge -p '{patch}'"
 
@@ -271,7 +271,7 @@ class TestObjects:
         items = [k8s.V1KeyToPath(key="tls.crt", path="c"), k8s.V1KeyToPath(key="tls.key", path="k")]
         volume = k8s.V1Volume(name="certs", secret=k8s.V1SecretVolumeSource(secret_name="tls", items=items))
         problem = only(cluster.run(make_pod(volumes=[volume])))
-        assert (problem.detail, problem.used_by) == ("has no key 'tls.key'", "volume certs (not mounted)")
+        assert (problem.message, problem.used_by) == ("has no key 'tls.key'", "volume certs (not mounted)")
 
     def test_optional_references_are_not_checked_nor_read(self, cluster):
         volume = k8s.V1Volume(name="v", secret=k8s.V1SecretVolumeSource(secret_name="absent", optional=True))
@@ -283,7 +283,7 @@ class TestObjects:
     def test_missing_config_map(self, cluster):
         env_from = [k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name="settings"))]
         problem = only(cluster.run(make_pod(container(env_from=env_from))))
-        assert (problem.kind, problem.name, problem.detail, problem.used_by) == (
+        assert (problem.kind, problem.name, problem.message, problem.used_by) == (
             "ConfigMap",
             "settings",
             "not found",
@@ -294,7 +294,7 @@ class TestObjects:
     def test_config_map_missing_key(self, cluster):
         cluster.config_maps["settings"] = {"mode": "fast"}
         problem = only(cluster.run(make_pod(container(env=[config_map_env("LEVEL", "settings", "level")]))))
-        assert (problem.kind, problem.detail) == ("ConfigMap", "has no key 'level'")
+        assert (problem.kind, problem.message) == ("ConfigMap", "has no key 'level'")
         assert problem.fix.startswith(f'kubectl patch configmap settings -n {NS} --type merge -p \'{{"data":')
 
     def test_missing_image_pull_secret_is_a_warning(self, cluster):
@@ -313,7 +313,7 @@ class TestObjects:
         )
         problem = only(cluster.run(pod))
         assert cluster.core_v1.read_namespaced_secret.call_count == 1
-        assert (problem.detail, problem.used_by) == ("has no key 'b'", "env B")
+        assert (problem.message, problem.used_by) == ("has no key 'b'", "env B")
 
     def test_missing_secret_lists_every_use_and_key(self, cluster):
         pod = make_pod(container(env=[secret_env("A", "creds", "user"), secret_env("B", "creds", "password")]))
@@ -391,17 +391,17 @@ class TestNodes:
             "nodeSelector",
             False,
         )
-        assert f"nodes have {NODE_POOL} in {{default-pool, highmem}}" in problem.detail
+        assert f"nodes have {NODE_POOL} in {{default-pool, highmem}}" in problem.message
         assert "gcloud container node-pools create" in problem.fix
 
     def test_label_on_no_node_is_named(self, cluster):
         problem = only(cluster.run(make_pod(affinity=affinity([requirement("gpu", "In", "a100")]))))
-        assert "no node has label gpu" in problem.detail
+        assert "no node has label gpu" in problem.message
         assert (problem.name, problem.used_by) == ("gpu In (a100)", "nodeAffinity")
 
     def test_empty_cluster_says_so(self, cluster):
         cluster.nodes = []
-        assert "the cluster has no nodes" in only(cluster.run(make_pod(node_selector={"a": "b"}))).detail
+        assert "the cluster has no nodes" in only(cluster.run(make_pod(node_selector={"a": "b"}))).message
 
     def test_matching_node_selector_is_fine(self, cluster):
         assert cluster.run(make_pod(node_selector={NODE_POOL: "default-pool"})) == []
@@ -640,7 +640,7 @@ def test_secret_values_never_reach_problems_messages_or_logs(cluster, caplog):
     with caplog.at_level(logging.DEBUG):
         problems = cluster.run(pod, environ=COMPOSER_3) + cluster.run(pod)
         text = format_problems(problems, task_id="t", namespace=NS)
-    assert [p.detail for p in problems] == ["has no key 'token'"] * 2  # the Secret was read, and found wanting
+    assert [p.message for p in problems] == ["has no key 'token'"] * 2  # the Secret was read, and found wanting
     assert "Preflight: cannot read ServiceAccount default (403" in caplog.text
     for leaked in (SECRET_VALUE, SECRET_VALUE_B64):
         assert leaked not in text
@@ -653,9 +653,15 @@ def test_secret_values_never_reach_problems_messages_or_logs(cluster, caplog):
 
 class TestFormatProblems:
     def test_one_header_and_one_line_per_problem_errors_first(self):
-        warning = Problem("Node", "gpu=a100", "", "matches no node now", "nodeSelector", "add a pool", False)
-        error = Problem(
-            "Secret", "airflow-db", NS, "has no key 'sql_alchemy_conn'", "env SQL_CONN", "kubectl patch ...", True
+        warning = Finding("Node", "gpu=a100", "matches no node now", "add a pool", used_by="nodeSelector")
+        error = Finding(
+            "Secret",
+            "airflow-db",
+            "has no key 'sql_alchemy_conn'",
+            "kubectl patch ...",
+            fatal=True,
+            namespace=NS,
+            used_by="env SQL_CONN",
         )
         lines = format_problems([warning, error], task_id="load", namespace=NS).splitlines()
         assert lines == [  # the header names the namespace; the lines do not repeat it
@@ -663,6 +669,14 @@ class TestFormatProblems:
             "  error: Secret 'airflow-db': has no key 'sql_alchemy_conn'; used by env SQL_CONN; fix: kubectl patch ...",
             "  warning: Node 'gpu=a100': matches no node now; used by nodeSelector; fix: add a pool",
         ]
+
+    def test_a_line_names_a_namespace_other_than_the_pods(self):
+        elsewhere = Finding("Permission", "create pods", "not allowed", "kubectl create role ...", True, namespace="x")
+        lines = format_problems([elsewhere], task_id="t", namespace=NS).splitlines()
+        assert (
+            lines[1] == "  error: Permission 'create pods' in namespace 'x': not allowed; fix: kubectl create role ..."
+        )
+        assert str(elsewhere) == lines[1][len("  error: ") :]  # a finding about an object reads the same alone
 
     def test_counts_are_plural(self, cluster):
         cluster.rules = []
@@ -678,17 +692,15 @@ class TestFormatProblems:
 class TestPreflightMode:
     @pytest.mark.parametrize("value", ["fail", "warn", "off", PreflightMode.WARN])
     def test_accepted_values(self, value):
-        assert PreflightMode.parse(value, task_id="t") is PreflightMode(value)
+        assert PreflightMode.problem(value) is None
+        assert PreflightMode(value).value == str(getattr(value, "value", value))
 
     def test_unknown_value_names_the_accepted_ones(self):
-        with pytest.raises(
-            ComposerPodConfigError, match=r"Task 't': preflight='strict' is not one of 'fail', 'warn', 'off'"
-        ):
-            PreflightMode.parse("strict", task_id="t")
+        assert PreflightMode.problem("strict") == "preflight='strict' is not one of 'fail', 'warn', 'off'."
 
 
 def test_preflight_error_carries_problems_and_pickles():
-    problem = Problem("ServiceAccount", "runner", NS, "not found", "serviceAccountName", "kubectl ...", True)
+    problem = Finding("ServiceAccount", "runner", "not found", "kubectl ...", True, namespace=NS, used_by="x")
     error = PodPreflightError("report", problems=[problem])
     copy = pickle.loads(pickle.dumps(error))
     assert (str(copy), copy.problems) == ("report", (problem,))
