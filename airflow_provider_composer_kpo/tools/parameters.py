@@ -2,7 +2,7 @@
 
 Airflow refuses any other keyword when it imports the DAG file: ``BaseOperator`` raises "Invalid
 arguments were passed" (Airflow 3: a TypeError), and ``.partial()`` a TypeError. ``composer-kpo
-check`` holds each call against this table for the target; tests/unit/test_check.py compares it
+check`` holds each call against this table for the target; tests/unit/tools/test_check.py compares it
 with the signatures installed in every test environment, so each date below is tested on both sides
 wherever an environment sits there.
 

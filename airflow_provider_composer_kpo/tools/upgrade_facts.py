@@ -2,7 +2,7 @@
 
 ``composer-kpo check`` reports from these tables and ``composer-kpo migrate`` rewrites from them, so a
 fact is written once. Each version below was checked against the installed packages of every test
-environment (tests/unit/test_upgrade_facts.py imports each module and reads each context): a fact
+environment (tests/unit/tools/test_upgrade_facts.py imports each module and reads each context): a fact
 that disagrees with a real install fails there.
 """
 

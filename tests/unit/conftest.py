@@ -6,27 +6,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_composer_kpo.platform.composer import KUBECONFIG_ENV_OVERRIDE
-
-KUBECONFIG_TEMPLATE = """\
-apiVersion: v1
-kind: Config
-clusters:
-- name: {name}
-  cluster: {{server: "{server}"}}
-contexts:
-- name: {name}
-  context: {{cluster: {name}, user: {name}}}
-current-context: {name}
-users:
-- name: {name}
-  user: {{token: not-a-real-token}}
-"""
-
-
-def write_kubeconfig(path: Path, server: str, name: str = "test") -> Path:
-    """Write a real kubeconfig whose only cluster is ``server``; loading it never connects."""
-    path.write_text(KUBECONFIG_TEMPLATE.format(name=name, server=server))
-    return path
+from tests.unit.builders import write_kubeconfig
 
 
 @pytest.fixture

@@ -116,7 +116,7 @@ def test_the_defaults_table_shows_stock_kpo_as_installed():
 
 
 def test_every_check_code_a_page_mentions_exists():
-    """The codes table is generated (tests/unit/test_check.py); codes named in prose must be real ones."""
+    """The codes table is generated (tests/unit/tools/test_check.py); codes named in prose must be real ones."""
     from airflow_provider_composer_kpo.tools.codes import CODES
 
     for name, text in PAGES.items():

@@ -17,18 +17,10 @@ from airflow_provider_composer_kpo.compat import (
     KubernetesPodOperator,
     ProviderDeprecationWarning,
 )
-from tests.unit.operator_calls import cleanup_while
+from tests.unit.builders import BUILT_AT, cleanup_while
+from tests.unit.builders import make_operator as make
 
 CONTEXT = {"ds": "2024-05-01"}
-
-
-def make(**kwargs) -> ComposerPodOperator:
-    kwargs.setdefault("task_id", "task")
-    kwargs.setdefault("image", "busybox:1.36")
-    return ComposerPodOperator(**kwargs)  # the "DAG file line" the operator's warnings must name
-
-
-MAKE_LINE = make.__code__.co_firstlineno + 3
 
 
 def base_container(pod: k8s.V1Pod) -> k8s.V1Container:
@@ -84,7 +76,7 @@ class TestKubeconfig:
         assert op.hook.api_client.configuration.host == "https://templated.invalid:6443"
 
     def test_explicit_none_skips_composer_fallbacks(self, tmp_path):
-        from .conftest import write_kubeconfig
+        from tests.unit.builders import write_kubeconfig
 
         (tmp_path / "home" / ".kube").mkdir(parents=True)
         write_kubeconfig(tmp_path / "home" / ".kube" / "config", "https://home.invalid:6443")
@@ -188,7 +180,7 @@ class TestResources:
     def test_legacy_dict_warning_names_the_dag_file_line(self):
         with pytest.warns(ProviderDeprecationWarning, match="container_resources") as caught:
             make(resources={"limit_memory": "250M"})
-        assert [(w.filename, w.lineno) for w in caught] == [(__file__, MAKE_LINE)]
+        assert [(w.filename, w.lineno) for w in caught] == [BUILT_AT]
 
     def test_a_team_subclass_warning_names_the_subclass_line(self):
         lines = []
@@ -230,7 +222,7 @@ class TestFinishAction:
     def test_is_delete_operator_pod_warning_names_the_dag_file_line(self):
         with pytest.warns(ProviderDeprecationWarning, match="on_finish_action") as caught:
             make(is_delete_operator_pod=True)
-        assert [(w.filename, w.lineno) for w in caught] == [(__file__, MAKE_LINE)]
+        assert [(w.filename, w.lineno) for w in caught] == [BUILT_AT]
 
     def test_unknown_action_is_refused_before_the_deprecation(self, recwarn):
         with pytest.raises(ComposerPodConfigError, match="on_finish_action='delete'"):
@@ -301,8 +293,7 @@ class TestComposer3Placeholder:
 
     def test_failure_message_comes_from_the_vm(self):
         from airflow_provider_composer_kpo.platform.peer_vm import VmSnapshot
-
-        from .test_peer_vm import placeholder
+        from tests.unit.platform.test_peer_vm import placeholder
 
         op = make()
         op.pod_follower.vm_snapshot = VmSnapshot(states={"base": "TERMINATED"}, log_tail=("step 1 ok", "step 2 failed"))
@@ -321,9 +312,7 @@ class TestPlatformRulesWiring:
         monkeypatch.setenv("COMPOSER_VERSION", "3.1.0")
         with pytest.warns(ComposerPlatformWarning, match=r"Task 'task': namespace='default'") as caught:
             make(namespace="default")
-        assert {(w.filename, w.lineno) for w in caught if issubclass(w.category, ComposerPlatformWarning)} == {
-            (__file__, MAKE_LINE)
-        }
+        assert {(w.filename, w.lineno) for w in caught if issubclass(w.category, ComposerPlatformWarning)} == {BUILT_AT}
 
     def test_off_composer_nothing_is_warned(self, recwarn):
         from airflow_provider_composer_kpo import ComposerPlatformWarning

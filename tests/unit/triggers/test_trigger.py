@@ -17,8 +17,7 @@ from airflow_provider_composer_kpo.lifecycle.deferral import API_ERROR, CANNOT_S
 from airflow_provider_composer_kpo.lifecycle.startup import StartupWatch
 from airflow_provider_composer_kpo.triggers import composer_pod as trigger_module
 from airflow_provider_composer_kpo.triggers.composer_pod import ComposerPodTrigger
-
-from .test_diagnosis import event, waiting_pod
+from tests.unit.builders import event, waiting_pod
 
 
 class StandInClient:

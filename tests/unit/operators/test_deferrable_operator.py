@@ -15,14 +15,13 @@ from airflow_provider_composer_kpo.lifecycle.deferral import CANNOT_START, DISRU
 from airflow_provider_composer_kpo.lifecycle.follow import PodFollower
 from airflow_provider_composer_kpo.lifecycle.running import PodDisruptedError
 from airflow_provider_composer_kpo.triggers.composer_pod import ComposerPodTrigger
+from tests.unit.builders import make_operator
 
 needs_deferrable = pytest.mark.skipif(not HAS_DEFERRABLE, reason="deferrable KPO needs cncf-kubernetes 6.0+")
 
 
 def make(**kwargs) -> ComposerPodOperator:
-    kwargs.setdefault("task_id", "task")
-    kwargs.setdefault("image", "busybox:1.36")
-    return ComposerPodOperator(deferrable=True, **kwargs)
+    return make_operator(deferrable=True, **kwargs)
 
 
 def the_pod(phase: str = "Pending") -> k8s.V1Pod:

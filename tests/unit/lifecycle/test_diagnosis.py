@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import datetime
-
 import pytest
 from kubernetes.client import models as k8s
 
@@ -15,42 +13,7 @@ from airflow_provider_composer_kpo.lifecycle.diagnosis import (
     pull_error_grace,
     startup_blocker,
 )
-
-
-def waiting_pod(reason: str, message: str = "", container: str = "base", init: bool = False) -> k8s.V1Pod:
-    status = k8s.V1ContainerStatus(
-        name=container,
-        image="img",
-        image_id="",
-        ready=False,
-        restart_count=0,
-        state=k8s.V1ContainerState(waiting=k8s.V1ContainerStateWaiting(reason=reason, message=message)),
-    )
-    pod_status = k8s.V1PodStatus(phase="Pending")
-    if init:
-        pod_status.init_container_statuses = [status]
-    else:
-        pod_status.container_statuses = [status]
-    return k8s.V1Pod(metadata=k8s.V1ObjectMeta(name="p", namespace="ns"), status=pod_status)
-
-
-def unschedulable_pod(message: str) -> k8s.V1Pod:
-    condition = k8s.V1PodCondition(type="PodScheduled", status="False", reason="Unschedulable", message=message)
-    return k8s.V1Pod(status=k8s.V1PodStatus(phase="Pending", conditions=[condition]))
-
-
-def event(reason: str, message: str = "", type_: str = "Normal", count: int = 1, minute: int = 0, field_path: str = ""):
-    stamp = datetime.datetime(2024, 1, 1, 0, minute, tzinfo=datetime.timezone.utc)
-    return k8s.CoreV1Event(
-        metadata=k8s.V1ObjectMeta(name="e"),
-        involved_object=k8s.V1ObjectReference(name="p", field_path=field_path or None),
-        reason=reason,
-        message=message,
-        type=type_,
-        count=count,
-        last_timestamp=stamp,
-    )
-
+from tests.unit.builders import event, unschedulable_pod, waiting_pod
 
 AFFINITY = "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector."
 

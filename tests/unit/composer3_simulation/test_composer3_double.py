@@ -34,7 +34,7 @@ from tests.composer3 import peervm_patches as patches
 from tests.interpreter import run_python
 
 DOUBLE_DIR = Path(settings_double.__file__).resolve().parent
-REPO = DOUBLE_DIR.parents[1]
+REPO = DOUBLE_DIR.parents[2]
 R = k8s.V1ResourceRequirements
 SHAPES = {"airflow2": patches.AIRFLOW2, "airflow3.1": patches.AIRFLOW3_1, "airflow3.3": patches.AIRFLOW3_3}
 AIRFLOW3_SHAPES = ("airflow3.1", "airflow3.3")

@@ -26,7 +26,7 @@ from airflow_provider_composer_kpo.tools.target import Target, resolve_target
 libcst = pytest.importorskip("libcst", reason="the [migrate] extra is in every test environment's lock")
 from airflow_provider_composer_kpo.tools.migrate import migrate_source  # noqa: E402
 
-CORPUS = Path(__file__).resolve().parents[1] / "dag_corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "dag_corpus"
 INPUTS = sorted((CORPUS / "input").glob("*.py"))
 EXPECTED = CORPUS / "expected"
 NEWEST = Target(airflow=(3, 3), cncf_kubernetes=(10, 25), composer=3)
@@ -79,7 +79,7 @@ def test_check_finds_what_is_expected(path: Path):
 
 def test_the_corpus_covers_every_code():
     found = {line.split()[1] for path in EXPECTED.glob("*.findings") for line in path.read_text().splitlines() if line}
-    found |= {"CK102", "CK204"}  # older targets only: tests/unit/test_check.py
+    found |= {"CK102", "CK204"}  # older targets only: tests/unit/tools/test_check.py
     found |= {"CK205", "CK206"}  # the operator's argument rules: tests/unit/bad_inputs.py's table
     assert found == set(CODES)
 

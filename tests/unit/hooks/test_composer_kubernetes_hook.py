@@ -81,7 +81,7 @@ class TestClientConfiguration:
         ]
 
     def test_default_chain_reads_home_kubeconfig(self, tmp_path):
-        from .conftest import write_kubeconfig
+        from tests.unit.builders import write_kubeconfig
 
         (tmp_path / "home" / ".kube").mkdir(parents=True)
         write_kubeconfig(tmp_path / "home" / ".kube" / "config", "https://home.invalid:6443")

@@ -43,7 +43,7 @@ VALUES = {
     "concurrency": "4",
     "task_concurrency": "1",
 }
-CORPUS = Path(__file__).resolve().parents[1] / "dag_corpus" / "input"
+CORPUS = Path(__file__).resolve().parents[2] / "dag_corpus" / "input"
 
 
 def _imports() -> dict[str, str]:

@@ -24,7 +24,7 @@ from airflow_provider_composer_kpo.lifecycle.ending import (
 )
 from airflow_provider_composer_kpo.lifecycle.interruption import pod_disruption
 from airflow_provider_composer_kpo.lifecycle.running import PodDisruptedError
-from tests.unit.operator_calls import cleanup_while
+from tests.unit.builders import cleanup_while
 
 K = EndingKind
 I = Interruption  # noqa: E741 - the table reads better short

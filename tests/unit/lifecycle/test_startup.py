@@ -5,8 +5,7 @@ from kubernetes.client import models as k8s
 
 from airflow_provider_composer_kpo.exceptions import PodStartupError, PodStartupTimeout
 from airflow_provider_composer_kpo.lifecycle.startup import StartupWatch
-
-from .test_diagnosis import event, unschedulable_pod, waiting_pod
+from tests.unit.builders import event, unschedulable_pod, waiting_pod
 
 
 class FakeClock:

@@ -26,8 +26,7 @@ from airflow_provider_composer_kpo.platform.peer_vm import (
     vm_start_blocker,
 )
 from airflow_provider_composer_kpo.platform.peer_vm_client import read_log_tail, snapshot_vm
-
-from .test_startup import watch
+from tests.unit.lifecycle.test_startup import watch
 
 GCE_VM = "selector:\n  matchLabels:\n    diskSizeGb: '30'\n    machineType: e2-custom-small-2048\n"
 CREATED = datetime.datetime(2026, 11, 27, 10, 0, 0, tzinfo=datetime.timezone.utc)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-WEBHOOK_PATH = Path(__file__).resolve().parents[2] / "tests" / "composer3" / "peervm" / "webhook.py"
+WEBHOOK_PATH = Path(__file__).resolve().parents[3] / "tests" / "composer3" / "peervm" / "webhook.py"
 
 
 def _load():

@@ -284,7 +284,7 @@ def test_the_supported_range_is_setup_cfgs():
     from airflow_provider_composer_kpo.tools.target import SUPPORTED
 
     config = configparser.ConfigParser()
-    config.read(Path(__file__).resolve().parents[2] / "setup.cfg")
+    config.read(Path(__file__).resolve().parents[3] / "setup.cfg")
     for line in config["options"]["install_requires"].strip().splitlines():
         requirement = Requirement(line)
         if requirement.name not in SUPPORTED:
