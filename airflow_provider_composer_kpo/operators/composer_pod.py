@@ -20,18 +20,8 @@ from airflow.exceptions import AirflowException
 from kubernetes.client import AuthorizationV1Api
 from kubernetes.client import models as k8s
 
-from ..compat import (
-    HAS_ON_FINISH_ACTION,
-    AirflowTaskTimeout,
-    KubernetesPodOperator,
-    base_container_name,
-)
-from ..exceptions import (
-    PodFailedError,
-    PodKilledError,
-    PodPreflightError,
-    PodStartupError,
-)
+from ..compat import HAS_ON_FINISH_ACTION, AirflowTaskTimeout, KubernetesPodOperator, base_container_name
+from ..exceptions import PodFailedError, PodKilledError, PodPreflightError, PodStartupError
 from ..hooks.composer_kubernetes import ComposerKubernetesHook
 from ..kube.client import is_gone, read_pod_or_none
 from ..kube.kubeconfig import Origin
