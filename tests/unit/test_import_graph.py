@@ -11,6 +11,7 @@ the type checker only and do not count.
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -40,8 +41,17 @@ def layer(module: str) -> int:
     return next(rank for rank, names in enumerate(LAYERS) if top in names)
 
 
-def imports(path: Path) -> set[str]:
-    """The package's modules ``path`` imports at run time (its own package resolved for relative imports)."""
+@dataclass(frozen=True)
+class Import:
+    """One import statement run at run time (not under ``if TYPE_CHECKING:``)."""
+
+    modules: frozenset[str]  # what it loads: each name's module if it is one, else the module named
+    relative: bool
+    in_function: bool
+
+
+def run_time_imports(path: Path) -> list[Import]:
+    """The import statements of ``path`` that run (its own package resolved for relative imports)."""
     tree = ast.parse(path.read_text())
     typing_only = {
         id(node)
@@ -49,9 +59,15 @@ def imports(path: Path) -> set[str]:
         if isinstance(branch, ast.If) and "TYPE_CHECKING" in ast.dump(branch.test)
         for node in ast.walk(branch)
     }
+    in_function = {
+        id(node)
+        for function in ast.walk(tree)
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+        for node in ast.walk(function)
+    }
     here = module_name(path)
     package = here if path.name == "__init__.py" else here.rpartition(".")[0]
-    found = set()
+    found = []
     for node in ast.walk(tree):
         if id(node) in typing_only:
             continue
@@ -61,13 +77,24 @@ def imports(path: Path) -> set[str]:
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            for alias in node.names:
-                submodule = f"{target}.{alias.name}"
-                exists = (SOURCE.parent / submodule.replace(".", "/")).with_suffix(".py").is_file()
-                found.add(submodule if exists else target)
+            submodules = (f"{target}.{alias.name}" for alias in node.names)
+            modules = {name if is_module_file(name) else target for name in submodules}
         elif isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-    return {name for name in found if name == PACKAGE or name.startswith(PACKAGE + ".")} - {here}
+            modules = {alias.name for alias in node.names}
+        else:
+            continue
+        found.append(Import(frozenset(modules), bool(getattr(node, "level", 0)), id(node) in in_function))
+    return found
+
+
+def is_module_file(name: str) -> bool:
+    return (SOURCE.parent / name.replace(".", "/")).with_suffix(".py").is_file()
+
+
+def imports(path: Path) -> set[str]:
+    """The package's modules ``path`` imports at run time."""
+    found = set().union(*(imp.modules for imp in run_time_imports(path)))
+    return {name for name in found if name == PACKAGE or name.startswith(PACKAGE + ".")} - {module_name(path)}
 
 
 GRAPH = {module_name(path): imports(path) for path in sorted(SOURCE.rglob("*.py"))}
@@ -127,42 +154,11 @@ POLICY_CORE = sorted(
 
 
 def lazy_and_outside_imports(path: Path) -> tuple[set[str], set[str]]:
-    """The modules ``path`` imports inside a function (relative imports resolved), and the top-level
-    packages outside this one it imports anywhere; both at run time."""
-    tree = ast.parse(path.read_text())
-    typing_only = {
-        id(node)
-        for branch in ast.walk(tree)
-        if isinstance(branch, ast.If) and "TYPE_CHECKING" in ast.dump(branch.test)
-        for node in ast.walk(branch)
-    }
-    in_function = {
-        id(node)
-        for function in ast.walk(tree)
-        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
-        for node in ast.walk(function)
-    }
-    here = module_name(path)
-    package = here if path.name == "__init__.py" else here.rpartition(".")[0]
-    lazy, outside = set(), set()
-    for node in ast.walk(tree):
-        if id(node) in typing_only:
-            continue
-        if isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
-            names = {target} | {f"{target}.{alias.name}" for alias in node.names}
-        elif isinstance(node, ast.Import):
-            names = {alias.name for alias in node.names}
-        else:
-            continue
-        if id(node) in in_function:
-            lazy |= names
-        if not getattr(node, "level", 0):  # relative imports stay in the package
-            outside |= {name.split(".")[0] for name in names} - {PACKAGE}
+    """The modules ``path`` imports inside a function, and the top-level packages outside this one
+    it imports anywhere; both at run time."""
+    found = run_time_imports(path)
+    lazy = set().union(*(imp.modules for imp in found if imp.in_function))
+    outside = {name.split(".")[0] for imp in found if not imp.relative for name in imp.modules} - {PACKAGE}
     return lazy, outside
 
 
