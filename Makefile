@@ -7,9 +7,10 @@
 #   make browser  Airflow's UI in Debian's chromium (make test's browser stage), screenshots in artifacts/
 #   make release  build the sdist and wheel, twine check --strict, the metadata tests; uploads nothing
 #   make docs   the documentation site (Sphinx, warnings as errors) into docs/_build/html
+#   make soak   N=... SEED=...: seeded pod tasks under random faults on the local deployment (tests/soak)
 # Both install what they need on a fresh Debian 12 machine (as root) and stop what they start.
 
-.PHONY: test demo venvs lint unit integration faults fault-table browser benchmarks release docs
+.PHONY: test demo venvs lint unit integration faults fault-table browser benchmarks release docs soak
 
 test:
 	@bash dev/test.sh
@@ -38,6 +39,12 @@ fault-table:
 
 browser:
 	@bash dev/test.sh browser
+
+# The soak (tests/soak): N seeded pod tasks with faults at random moments, on the local deployment
+# (AIRFLOW=2 for Airflow 2's set). SEED replays a run; without it a random seed is printed first.
+soak:
+	@N="$(N)" SEED="$(SEED)" FAULTS="$(FAULTS)" CONCURRENCY="$(CONCURRENCY)" AIRFLOW="$(AIRFLOW)" PAIR="$(PAIR)" \
+		bash dev/soak.sh
 
 release:
 	@bash dev/release.sh

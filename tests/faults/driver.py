@@ -183,6 +183,37 @@ class Airflow:
             time.sleep(0.1)
         return at
 
+    def terminate_component(self, component: str, signum: int = signal.SIGTERM, grace: float = 60) -> float:
+        """Stop a component as Kubernetes stops a pod: ``signum`` to its main process, SIGKILL after ``grace`` s.
+
+        Return when the signal went out. Unlike :meth:`kill_component`'s SIGTERM, a component that takes longer
+        than ``grace`` to stop (a Celery worker's warm shutdown waits for its running tasks) is not an error: what
+        is left of its process group and session is killed.
+        """
+        script = 'source "$0" && pid_of "$1" && group_pids "$(pid_of "$1")"'
+        listed = subprocess.run(
+            ["bash", "-c", script, str(REPO / "dev/airflow/lib.sh"), component],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        victims = [int(pid) for pid in listed.stdout.split()]
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victims[0], signum)
+        at = time.monotonic()
+        while any(_alive(pid) for pid in victims) and time.monotonic() - at < grace:
+            time.sleep(0.2)
+        group = ["bash", "-c", 'source "$0" && group_pids "$1"', str(REPO / "dev/airflow/lib.sh"), str(victims[0])]
+        while True:  # SIGKILL to what is left of its process group and session, until nothing is
+            left = [int(pid) for pid in subprocess.run(group, capture_output=True, text=True).stdout.split()]
+            if not left:
+                break
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)
+        return at
+
     def start_component(self, component: str) -> None:
         """Start a component again, as ``make airflow-up`` does; wait until it is ready."""
         subprocess.run(["bash", str(REPO / "dev/airflow/airflow-up.sh"), "--restart", component], check=True)
