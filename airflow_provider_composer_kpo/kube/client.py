@@ -1,8 +1,8 @@
 """The package's access to the Kubernetes API: the retrying CoreV1Api, and "404 means gone".
 
 :class:`RetryingCoreV1Api` is upstream's CoreV1Api with transient failures retried. Only the
-request/response calls KubernetesPodOperator makes are wrapped; ``connect_*`` (exec for XCom)
-stays untouched because ``kubernetes.stream`` needs the bound method itself. Creating a pod is
+request/response calls KubernetesPodOperator and the preflight make are wrapped; ``connect_*``
+(exec for XCom) stays untouched because ``kubernetes.stream`` needs the bound method itself. Creating a pod is
 idempotent across retries: the name is fixed per try, so a retry that meets 409 AlreadyExists
 finds the pod an earlier attempt created, and no second pod is made.
 
@@ -12,7 +12,7 @@ finds the pod an earlier attempt created, and no second pod is made.
 from __future__ import annotations
 
 import functools
-from typing import Any, cast
+from typing import Any, Callable, cast
 
 from kubernetes.client import CoreV1Api
 from kubernetes.client import models as k8s
@@ -21,44 +21,39 @@ from kubernetes.client.exceptions import ApiException
 from .retry import call_with_retry
 
 
+def _retried(method: str, description: str) -> Callable[..., Any]:
+    """Upstream's ``method``, retried on transient failures (kube/retry.py). ``description`` names the
+    call in the retry's log line, from its ``name`` and ``namespace`` (given by position or keyword)."""
+
+    def call(self: CoreV1Api, *args: Any, **kwargs: Any) -> Any:
+        upstream = getattr(super(RetryingCoreV1Api, self), method)
+        named = {**dict(zip(("name", "namespace") if "{name}" in description else ("namespace",), args)), **kwargs}
+        return call_with_retry(
+            lambda: upstream(*args, **kwargs),
+            description=description.format(name=named.get("name", "?"), namespace=named.get("namespace", "?")),
+        )
+
+    call.__name__ = call.__qualname__ = method
+    return call
+
+
 class RetryingCoreV1Api(CoreV1Api):  # type: ignore[misc]  # the kubernetes client is untyped: Any
-    """CoreV1Api whose pod, log and event calls survive API server restarts and throttling."""
+    """CoreV1Api whose pod, log and event calls, and the preflight's reads, survive API server
+    restarts and throttling."""
 
-    def read_namespaced_pod(self, name: str, namespace: str, **kwargs: Any) -> Any:
-        return call_with_retry(
-            lambda: super(RetryingCoreV1Api, self).read_namespaced_pod(name, namespace, **kwargs),
-            description=f"read pod {namespace}/{name}",
-        )
-
-    def list_namespaced_pod(self, namespace: str, **kwargs: Any) -> Any:
-        return call_with_retry(
-            lambda: super(RetryingCoreV1Api, self).list_namespaced_pod(namespace, **kwargs),
-            description=f"list pods in {namespace}",
-        )
-
-    def list_namespaced_event(self, namespace: str, **kwargs: Any) -> Any:
-        return call_with_retry(
-            lambda: super(RetryingCoreV1Api, self).list_namespaced_event(namespace, **kwargs),
-            description=f"list events in {namespace}",
-        )
-
-    def read_namespaced_pod_log(self, name: str, namespace: str, **kwargs: Any) -> Any:
-        return call_with_retry(
-            lambda: super(RetryingCoreV1Api, self).read_namespaced_pod_log(name, namespace, **kwargs),
-            description=f"read log of pod {namespace}/{name}",
-        )
-
-    def patch_namespaced_pod(self, name: str, namespace: str, body: Any, **kwargs: Any) -> Any:
-        return call_with_retry(
-            lambda: super(RetryingCoreV1Api, self).patch_namespaced_pod(name, namespace, body, **kwargs),
-            description=f"patch pod {namespace}/{name}",
-        )
-
-    def delete_namespaced_pod(self, name: str, namespace: str, **kwargs: Any) -> Any:
-        return call_with_retry(
-            lambda: super(RetryingCoreV1Api, self).delete_namespaced_pod(name, namespace, **kwargs),
-            description=f"delete pod {namespace}/{name}",
-        )
+    read_namespaced_pod = _retried("read_namespaced_pod", "read pod {namespace}/{name}")
+    list_namespaced_pod = _retried("list_namespaced_pod", "list pods in {namespace}")
+    list_namespaced_event = _retried("list_namespaced_event", "list events in {namespace}")
+    read_namespaced_pod_log = _retried("read_namespaced_pod_log", "read log of pod {namespace}/{name}")
+    patch_namespaced_pod = _retried("patch_namespaced_pod", "patch pod {namespace}/{name}")
+    delete_namespaced_pod = _retried("delete_namespaced_pod", "delete pod {namespace}/{name}")
+    # What the preflight reads before the pod exists (preflight/checks.py).
+    read_namespace = _retried("read_namespace", "read namespace {name}")
+    read_namespaced_secret = _retried("read_namespaced_secret", "read Secret {namespace}/{name}")
+    read_namespaced_config_map = _retried("read_namespaced_config_map", "read ConfigMap {namespace}/{name}")
+    read_namespaced_service_account = _retried(
+        "read_namespaced_service_account", "read ServiceAccount {namespace}/{name}"
+    )
 
     def create_namespaced_pod(self, namespace: str, body: Any, **kwargs: Any) -> Any:
         attempts = 0

@@ -105,7 +105,7 @@ class TestTestConnection:
         assert "v1.33.5" in message and "'composer-user-workloads'" in message
         # No connection id: the UI tests a copy of the form under a random one.
         assert "connection 'kubernetes_default'" not in message
-        list_pods.assert_called_once_with("composer-user-workloads", limit=1)
+        list_pods.assert_called_once_with(namespace="composer-user-workloads", limit=1)
 
     def test_forbidden_is_reported(self, local_kubeconfig, mocker):
         from kubernetes.client.exceptions import ApiException

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+import urllib3
 from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
@@ -24,6 +25,39 @@ def test_read_retries_transient_then_returns(mocker):
     )
     assert RetryingCoreV1Api(api_client=ApiClient()).read_namespaced_pod("p", "ns").metadata.name == "p"
     assert upstream.call_count == 3
+
+
+def test_keyword_arguments_reach_upstream_and_name_the_retry(mocker, caplog):
+    """Upstream's operator passes name= and namespace= by keyword."""
+    upstream = mocker.patch.object(CoreV1Api, "read_namespaced_pod", side_effect=[ApiException(status=503), pod()])
+    RetryingCoreV1Api(api_client=ApiClient()).read_namespaced_pod(name="p", namespace="ns", _request_timeout=5)
+    assert upstream.call_args_list == [mocker.call(name="p", namespace="ns", _request_timeout=5)] * 2
+    assert "read pod ns/p failed transiently" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "method, args, described",
+    [
+        ("read_namespace", ("team",), "read namespace team"),
+        ("read_namespaced_secret", ("db", "ns"), "read Secret ns/db"),
+        ("read_namespaced_config_map", ("cfg", "ns"), "read ConfigMap ns/cfg"),
+        ("read_namespaced_service_account", ("sa", "ns"), "read ServiceAccount ns/sa"),
+    ],
+)
+def test_the_preflight_reads_survive_an_api_server_restart(mocker, caplog, method, args, described):
+    """The preflight runs before the pod exists: an API server down for a moment is not a failed task."""
+    refused = urllib3.exceptions.MaxRetryError(None, "/api", "connection refused")
+    upstream = mocker.patch.object(CoreV1Api, method, side_effect=[refused, "found"])
+    assert getattr(RetryingCoreV1Api(api_client=ApiClient()), method)(*args) == "found"
+    assert upstream.call_count == 2
+    assert f"{described} failed transiently" in caplog.text
+
+
+def test_a_missing_object_is_not_retried(mocker):
+    upstream = mocker.patch.object(CoreV1Api, "read_namespaced_secret", side_effect=ApiException(status=404))
+    with pytest.raises(ApiException):
+        RetryingCoreV1Api(api_client=ApiClient()).read_namespaced_secret("db", "ns")
+    assert upstream.call_count == 1
 
 
 def test_create_retry_meeting_its_own_pod_returns_it(mocker):
