@@ -7,10 +7,11 @@ trigger a DAG, open a task's log and details.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlparse
 
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
@@ -220,6 +221,9 @@ class Airflow3UI(AirflowUI):
             ec.visibility_of_element_located((By.CSS_SELECTOR, "[data-scope=toast][data-part=root]")),
             message="Test showed no notice",
         )
+        # The title ("Test Connection Successful") can show a moment before the hook's message.
+        with contextlib.suppress(TimeoutException):
+            self.wait.until(lambda _: toast.find_element(By.CSS_SELECTOR, "[data-part=description]").text.strip())
         return toast.text.strip()
 
     def trigger(self, dag_id: str) -> str:

@@ -42,6 +42,10 @@ REPO = Path(__file__).resolve().parents[2]
 AIRFLOW_RUN_DIR = Path(os.environ.get("COMPOSER_KPO_AIRFLOW_DIR", "/var/tmp/composer-kpo-airflow"))
 
 
+#: A SIGTERM not acted on within this many seconds is sent again (see Airflow.kill_component).
+RESEND_SIGNAL_SECONDS = 20
+
+
 class Airflow:
     """The deployment's REST API, logs and task processes, on Airflow 2 or 3."""
 
@@ -176,10 +180,16 @@ class Airflow:
         for pid in victims if signum == signal.SIGKILL else [main]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
-        at = time.monotonic()
+        at = resent = time.monotonic()
         while any(_alive(pid) for pid in victims):
             if time.monotonic() - at > 90:
                 raise TimeoutError(f"{component} still running 90 s after signal {signum}")
+            if signum != signal.SIGKILL and time.monotonic() - resent > RESEND_SIGNAL_SECONDS and _alive(main):
+                # Airflow 2.10's handler exits by raising SystemExit; a signal that lands while the
+                # interpreter runs a garbage-collection callback loses it ("Exception ignored in").
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(main, signum)
+                resent = time.monotonic()
             time.sleep(0.1)
         return at
 
