@@ -582,7 +582,8 @@ def name_failures(run: Run) -> None:
             (kept / s.log.name).write_text(text)
         lines = text.splitlines()
         named = [line for line in lines if line.startswith(("FAILED ", "ERROR "))] or lines[-15:]
-        print(f"failed: {s.label} (log kept in {kept / s.log.name})")
+        empty = "" if lines else ", its log is empty"
+        print(f"failed: {s.label} (exit {s.rc}{empty}; log kept in {kept / s.log.name})")
         for line in named[:20]:
             print(f"    {line[:300]}")
 

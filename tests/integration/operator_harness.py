@@ -15,6 +15,10 @@ from typing import Any
 BUSYBOX = "busybox:1.36"
 DEBIAN = "debian:bookworm-slim"
 PERL = "perl:5.36"
+#: ~200 MB held by `sort` (a child of the shell) against a 32 MiB limit: the OOM killer always picks
+#: sort, so the shell lives to print "Killed" and exit 137. Holding it in a shell variable instead
+#: let the kernel kill either process, and the log tail differed from run to run.
+MEMORY_HOG = "head -c 200000000 /dev/zero | tr '\\0' a | sort >/dev/null; echo survived"
 
 #: The local cluster has no registry: the XCom sidecar must use an image the node already has.
 CONNECTION = json.dumps({"conn_type": "kubernetes", "extra": {"xcom_sidecar_container_image": BUSYBOX}})

@@ -20,7 +20,7 @@ from kubernetes.client import models as k8s
 from airflow_provider_composer_kpo import ComposerPodOperator, PodFailedError, PodStartupError, PodStartupTimeout
 from airflow_provider_composer_kpo.compat import AIRFLOW_V_3_PLUS, HAS_DEFERRABLE, AirflowTaskTimeout
 
-from .operator_harness import BUSYBOX, make_dag, run, run_deferred
+from .operator_harness import BUSYBOX, MEMORY_HOG, make_dag, run, run_deferred
 
 pytestmark = [
     pytest.mark.integration,
@@ -90,7 +90,7 @@ def _verdict(message: str) -> str:
         (
             "OOMKilled",
             {
-                "cmds": ["sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"],
+                "cmds": ["sh", "-c", MEMORY_HOG],
                 "container_resources": k8s.V1ResourceRequirements(
                     limits={"memory": "32Mi"}, requests={"memory": "32Mi"}
                 ),

@@ -25,7 +25,7 @@ from airflow_provider_composer_kpo import (
 )
 from airflow_provider_composer_kpo.compat import KubernetesPodOperator
 
-from .operator_harness import BUSYBOX, DEBIAN, PERL, make_dag, run
+from .operator_harness import BUSYBOX, DEBIAN, MEMORY_HOG, PERL, make_dag, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("composer_environment", "no_leaked_pods")]
 
@@ -262,7 +262,7 @@ def test_affinity_to_default_pool_runs(capfd, caplog):
 
 
 def test_memory_limit_enforced_and_oom_named():
-    script = "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"
+    script = MEMORY_HOG
     resources = k8s.V1ResourceRequirements(limits={"memory": "32Mi"}, requests={"memory": "32Mi"})
     with pytest.raises(PodFailedError) as err:
         run(composer_pod(cmds=["sh", "-c", script], container_resources=resources))
