@@ -4,7 +4,8 @@
 request/response calls KubernetesPodOperator and the preflight make are wrapped; ``connect_*``
 (exec for XCom) stays untouched because ``kubernetes.stream`` needs the bound method itself. Creating a pod is
 idempotent across retries: the name is fixed per try, so a retry that meets 409 AlreadyExists
-finds the pod an earlier attempt created, and no second pod is made.
+finds the pod an earlier attempt created, and no second pod is made. A retried log read of "the
+last N seconds" reaches back to where the first attempt did (:func:`since_seconds_after`).
 
 :func:`read_pod_or_none` is the one place a read's 404 becomes "the pod no longer exists".
 """
@@ -12,6 +13,8 @@ finds the pod an earlier attempt created, and no second pod is made.
 from __future__ import annotations
 
 import functools
+import math
+import time
 from typing import Any, Callable, cast
 
 from kubernetes.client import CoreV1Api
@@ -44,7 +47,6 @@ class RetryingCoreV1Api(CoreV1Api):  # type: ignore[misc]  # the kubernetes clie
     read_namespaced_pod = _retried("read_namespaced_pod", "read pod {namespace}/{name}")
     list_namespaced_pod = _retried("list_namespaced_pod", "list pods in {namespace}")
     list_namespaced_event = _retried("list_namespaced_event", "list events in {namespace}")
-    read_namespaced_pod_log = _retried("read_namespaced_pod_log", "read log of pod {namespace}/{name}")
     patch_namespaced_pod = _retried("patch_namespaced_pod", "patch pod {namespace}/{name}")
     delete_namespaced_pod = _retried("delete_namespaced_pod", "delete pod {namespace}/{name}")
     # What the preflight reads before the pod exists (preflight/checks.py).
@@ -54,6 +56,20 @@ class RetryingCoreV1Api(CoreV1Api):  # type: ignore[misc]  # the kubernetes clie
     read_namespaced_service_account = _retried(
         "read_namespaced_service_account", "read ServiceAccount {namespace}/{name}"
     )
+
+    _clock = staticmethod(time.monotonic)
+
+    def read_namespaced_pod_log(self, name: str, namespace: str, **kwargs: Any) -> Any:
+        since_seconds, started, attempts = kwargs.get("since_seconds"), self._clock(), 0
+
+        def read() -> Any:
+            nonlocal attempts
+            attempts += 1
+            if since_seconds and attempts > 1:  # a retry; the first attempt asks what was asked
+                kwargs["since_seconds"] = since_seconds_after(since_seconds, self._clock() - started)
+            return super(RetryingCoreV1Api, self).read_namespaced_pod_log(name, namespace, **kwargs)
+
+        return call_with_retry(read, description=f"read log of pod {namespace}/{name}")
 
     def create_namespaced_pod(self, namespace: str, body: Any, **kwargs: Any) -> Any:
         attempts = 0
@@ -71,6 +87,16 @@ class RetryingCoreV1Api(CoreV1Api):  # type: ignore[misc]  # the kubernetes clie
                 raise
 
         return call_with_retry(create, description=f"create pod in {namespace}")
+
+
+def since_seconds_after(since_seconds: int | None, elapsed_seconds: float) -> int | None:
+    """Return the ``since_seconds`` that, ``elapsed_seconds`` after a read asked for ``since_seconds``,
+    reaches back to the same moment (None: the whole log, then as now).
+
+    Retried unchanged after a kubelet restart, a read of the last 7 s came back 30 s later with the
+    last 7 s, after the container had ended: the lines in between were in no log (found by the soak).
+    """
+    return since_seconds + math.ceil(elapsed_seconds) if since_seconds else since_seconds
 
 
 def pod_log_text(client: CoreV1Api, name: str, namespace: str, **kwargs: Any) -> str:

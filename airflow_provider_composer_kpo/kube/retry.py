@@ -8,6 +8,7 @@ answers come and go. These are retried with jittered exponential backoff (honour
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -28,11 +29,24 @@ MAX_DELAY_SECONDS = 15.0
 
 
 def is_transient(error: BaseException) -> bool:
-    """Return True for failures worth retrying: no connection, or a 429/5xx answer."""
+    """Return True for failures worth retrying: no connection, a 429/5xx answer, or a log the
+    node does not serve yet."""
     if isinstance(error, ApiException):
         # status 0: the client never got an answer (it wraps some connection errors this way)
-        return error.status in TRANSIENT_STATUSES or not error.status
+        return error.status in TRANSIENT_STATUSES or not error.status or log_not_served_yet(error)
     return isinstance(error, (Urllib3HTTPError, ConnectionError, TimeoutError))
+
+
+def log_not_served_yet(error: ApiException) -> bool:
+    """Return True for the 404 of a pod's log (not of the pod) that a just-restarted kubelet answers
+    until it has synced its pods; a deleted pod's 404 names the pod (``details.kind`` ``pods``)."""
+    if error.status != 404:
+        return False
+    try:
+        details = json.loads(error.body or "{}").get("details") or {}
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return isinstance(details, dict) and details.get("kind") == "pods/log"
 
 
 def retry_after_seconds(error: BaseException) -> float | None:

@@ -208,8 +208,7 @@ def container_failure(pod: k8s.V1Pod | None, container: str) -> str | None:
     """Return one sentence on how ``container`` ended badly, or None if it did not."""
     if pod is None or pod.status is None:
         return None
-    status = next((s for s in pod.status.container_statuses or [] if s.name == container), None)
-    terminated = status.state.terminated if status and status.state else None
+    terminated = terminated_state(pod, container)
     if terminated is not None and terminated.exit_code == 0:
         return None
     # Evicted, DeadlineExceeded: the pod was ended from outside; the container's exit code (137
@@ -280,8 +279,7 @@ def stopped_while_running(pod: k8s.V1Pod | None, *, pod_kept: bool) -> str:
 
 def pod_outcome(pod: k8s.V1Pod, container: str) -> str:
     """Return one line on how the pod ended: phase and the main container's exit code."""
-    status = next((s for s in pod.status.container_statuses or [] if s.name == container), None)
-    terminated = status.state.terminated if status and status.state else None
+    terminated = terminated_state(pod, container)
     ending = f"exit code {terminated.exit_code}" if terminated else "did not run"
     name = f"{pod.metadata.namespace}/{pod.metadata.name}"
     return f"pod {name} ended in phase {pod.status.phase}, container {container!r} {ending}"
@@ -300,5 +298,11 @@ def workload_ended(pod: k8s.V1Pod, container: str) -> bool:
         return False
     if pod.status.phase in ("Succeeded", "Failed"):
         return True
-    status = next((s for s in pod.status.container_statuses or [] if s.name == container), None)
-    return bool(status and status.state and status.state.terminated)
+    return terminated_state(pod, container) is not None
+
+
+def terminated_state(pod: k8s.V1Pod | None, container: str) -> k8s.V1ContainerStateTerminated | None:
+    """Return how ``container`` ended, or None while it has not (or the pod is unknown)."""
+    statuses = pod.status.container_statuses if pod is not None and pod.status is not None else None
+    status = next((s for s in statuses or [] if s.name == container), None)
+    return status.state.terminated if status is not None and status.state is not None else None

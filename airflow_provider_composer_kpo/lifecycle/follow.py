@@ -11,11 +11,15 @@ PodManager method                       wrapped so that
 ``create_pod``                          the API server's answer is kept (its resourceVersion starts the
                                         watch); a refused create is a :class:`PodStartupError`
 ``read_pod_logs``                       a resumed timestamped read drops the lines already logged
-                                        (:class:`~.log_replay.LogReplay`, one per container)
+                                        (:class:`~.log_replay.LogReplay`, one per container); a container
+                                        that ended long ago is read all the same
+                                        (:func:`~.log_replay.post_termination_window`)
 ``await_container_completion``,         they wait on the pod's watch (:class:`~..kube.pod_stream.PodStream`)
 ``await_pod_completion``                instead of reading the pod every 1-2 s, except on a Composer 3
                                         placeholder, where Google's patched waits run; a placeholder's VM
                                         is read before the pod's end is awaited (it shuts down soon after)
+``fetch_container_logs``                a followed log stream cut before the container ended (a kubelet
+                                        restart) is read on to its end (:func:`~.log_replay.cut_short`)
 ``fetch_container_logs``,               they run under a :class:`~.running.RunningWatch`: a pod taken
 ``fetch_requested_container_logs``,     away, or ``on_kill``, fails the task at once
 ``await_container_completion``
@@ -27,6 +31,8 @@ container's name, whether ``on_kill`` ran, its logger), read when needed, never 
 
 from __future__ import annotations
 
+import datetime
+import time
 from dataclasses import replace
 from typing import Any, Callable, Protocol, cast
 
@@ -46,13 +52,15 @@ from ..platform.peer_vm import (
     vm_start_blocker,
 )
 from ..platform.peer_vm_client import exec_in_placeholder, snapshot_vm
-from .diagnosis import container_failure, creation_refusal, pod_outcome, workload_ended
+from .diagnosis import container_failure, creation_refusal, pod_outcome, terminated_state, workload_ended
 from .ending import EndingFacts, failure_message
 from .interruption import pod_disruption
-from .log_replay import LogReplay, widen_resumed_read
+from .log_replay import LogReplay, cut_short, post_termination_window, widen_resumed_read
 from .running import STREAMED_CHECK_INTERVAL_SECONDS, RunningWatch, await_pod_state, streamed_pod
 from .startup import StartupWatch
 
+#: How long the pod's watch may trail the read in which upstream found the container ended.
+WATCH_LAG_SECONDS = 2.0
 #: Log lines of the failed container quoted in the exception.
 FAILURE_LOG_TAIL_LINES = 20
 _ENDED = frozenset({"Succeeded", "Failed"})
@@ -64,6 +72,7 @@ WRAPPERS = (
     ("read_pod_logs", "_without_replays"),
     ("await_container_completion", "_streamed_container_completion"),
     ("await_pod_completion", "_streamed_pod_completion"),
+    ("fetch_container_logs", "_caught_up"),
     ("fetch_requested_container_logs", "_watched"),
     ("fetch_container_logs", "_watched"),
     ("await_container_completion", "_watched"),
@@ -295,9 +304,71 @@ class PodFollower:
                     ),
                 )
             kwargs["since_seconds"], since = widen_resumed_read(kwargs.get("since_seconds"))
-            return replay.read(read_pod_logs(pod, container_name, *args, **kwargs), since)
+            if "post_termination_timeout" in kwargs:  # cncf-kubernetes 6+ passes it; 5.x reads 120 s
+                ended = terminated_state(self._watched_pod(pod), container_name)
+                kwargs["post_termination_timeout"] = post_termination_window(
+                    kwargs["post_termination_timeout"],
+                    ended.finished_at if ended is not None else None,
+                    datetime.datetime.now(datetime.timezone.utc),
+                )
+            # Upstream's read_pod_logs follows unless told not to.
+            return replay.read(
+                read_pod_logs(pod, container_name, *args, **kwargs), since, follow=kwargs.get("follow", True)
+            )
 
         return read
+
+    def _caught_up(self, fetch_container_logs: Callable[..., Any]) -> Callable[..., Any]:
+        """Return upstream's ``fetch_container_logs``, reading on where its followed stream was cut."""
+
+        def fetch(pod: k8s.V1Pod, container_name: str, *args: Any, **kwargs: Any) -> Any:
+            status = fetch_container_logs(pod, container_name, *args, **kwargs)
+            if not kwargs.get("follow") or getattr(status, "running", True) or may_become_placeholder(pod):
+                return status  # a placeholder's log is Google's patched read of the VM: left to it
+            replay = self._log_replays.get((pod.metadata.namespace, pod.metadata.name, container_name))
+            end = replay.stream_end if replay is not None else None
+            # An error cut it for certain; a clean end, if it came before the container's.
+            if end is None or not cut_short(end, None if end.errored else self._finished_at(pod, container_name)):
+                return status
+            self._log().warning(
+                "The log stream of container %r broke before the container ended: reading the rest of its log",
+                container_name,
+            )
+            # Upstream's own read, once, from the last line logged; the LogReplay drops what it repeats.
+            kwargs.update(follow=False, since_time=status.last_log_time)
+            return fetch_container_logs(pod, container_name, *args, **kwargs)
+
+        return fetch
+
+    def _watched_pod(self, pod: k8s.V1Pod) -> k8s.V1Pod | None:
+        """Return ``pod`` as its watch last reported it, without waiting; None without a watch."""
+        stream = self._stream_of(pod)
+        try:
+            return streamed_pod(stream) if stream is not None else None
+        except Exception:  # the watch ended with an error: no state to go by
+            return None
+
+    def _finished_at(self, pod: k8s.V1Pod, container: str) -> datetime.datetime | None:
+        """Return when ``container`` ended: from the pod's watch (which may lag upstream's read that
+        found it ended by a moment), else as the API server says now."""
+        stream = self._stream_of(pod)
+        if stream is not None:
+            try:
+                ended = terminated_state(streamed_pod(stream), container)
+                deadline = time.monotonic() + WATCH_LAG_SECONDS
+                while ended is None and time.monotonic() < deadline:
+                    state = stream.next(deadline - time.monotonic())
+                    ended = terminated_state(state.pod if state is not None else None, container)
+                return ended.finished_at if ended is not None else None
+            except Exception:  # the watch ended with an error: ask the API server
+                pass
+        try:
+            now = read_pod_or_none(self._client(), pod.metadata.name, pod.metadata.namespace)
+        except Exception as error:
+            self._log().warning("Could not read pod %s to see if its log was read whole: %s", pod.metadata.name, error)
+            return None
+        ended = terminated_state(now, container)
+        return ended.finished_at if ended is not None else None
 
     def _streamed_container_completion(self, upstream: Callable[..., Any]) -> Callable[..., Any]:
         """Return upstream's ``await_container_completion``, waiting on the pod's watch when there is one."""

@@ -9,11 +9,19 @@ follower: it drops the replayed lines and reports the gap; upstream's loop runs 
 
 Lines are compared by the kubelet's timestamp (``timestamps=True``), and lines with the same
 timestamp by how many of them were already delivered, so the rule holds at any output rate.
+
+Upstream resumes a broken stream only while the container still runs. When the container ends
+while the stream is down (a kubelet restart), upstream stops there and the log's last lines are
+never read: :func:`cut_short` says when that happened, from when the followed stream ended. And
+upstream's reader reads a container's log only up to ``post_termination_timeout`` (120 s) after
+the container ended: a deferred task resumed later than that (its worker busy or restarting)
+logged nothing of its pod; :func:`post_termination_window` widens it to cover the delay.
 """
 
 from __future__ import annotations
 
 import datetime
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, NamedTuple
 
@@ -97,21 +105,54 @@ def resume_gap(last: Instant | None, since: Instant | None, first: Instant | Non
     return LogGap(after=last, before=first) if first > last else None
 
 
+@dataclass(frozen=True)
+class StreamEnd:
+    """When a followed log stream ended (UTC, this machine's clock), and whether an error ended it."""
+
+    at: datetime.datetime
+    errored: bool
+
+
+def cut_short(end: StreamEnd | None, finished_at: datetime.datetime | None) -> bool:
+    """Return True if the followed stream ``end`` ended before its container did: its last lines were not read.
+
+    The kubelet ends a followed stream once the container has ended; one that ended before the
+    container's ``finished_at`` (the kubelet's clock, whole seconds) was cut, cleanly when the
+    kubelet restarted, with an error when the connection broke.
+    """
+    if end is None:
+        return False
+    return end.errored or (finished_at is not None and end.at < finished_at)
+
+
+def post_termination_window(asked: int, finished_at: datetime.datetime | None, now: datetime.datetime) -> int:
+    """Return the ``post_termination_timeout`` for a log read at ``now`` of a container that ended at
+    ``finished_at`` (None: still running), so that the read gets the ``asked`` seconds after now."""
+    if finished_at is None:
+        return asked
+    return max(asked, math.ceil((now - finished_at).total_seconds()) + asked)
+
+
 class LogReplay:
     """One container's log stream across reads: passes new lines, drops what a resumed read replays."""
 
     def __init__(self, on_gap: Callable[[LogGap], None], on_dropped: Callable[[int], None]) -> None:
         self.last: Instant | None = None
         self.delivered_at_last = 0  # lines delivered with the timestamp ``last``
+        #: How the last followed read ended; None before one ended.
+        self.stream_end: StreamEnd | None = None
         self._on_gap = on_gap
         self._on_dropped = on_dropped
 
-    def read(self, lines: Iterable[bytes], since: Instant | None) -> Iterator[bytes]:
-        """Yield the lines of one read; ``since`` is None for a read from the start of the log."""
+    def read(self, lines: Iterable[bytes], since: Instant | None, *, follow: bool = False) -> Iterator[bytes]:
+        """Yield the lines of one read; ``since`` is None for a read from the start of the log.
+
+        A ``follow`` read's end is kept in :attr:`stream_end` (not when its reader stopped early).
+        """
         if since is None:
             self.last, self.delivered_at_last = None, 0
         last, replayed_at_last, dropped = self.last, 0, 0
-        first, dropping = True, False
+        first, dropping, errored = True, False, False
         try:
             for raw in lines:
                 instant = line_instant(raw)
@@ -138,7 +179,15 @@ class LogReplay:
                 else:
                     self.last, self.delivered_at_last = instant, 1
                 yield raw
+        except GeneratorExit:
+            follow = False  # the reader stopped, not the stream
+            raise
+        except Exception:
+            errored = True
+            raise
         finally:
+            if follow:
+                self.stream_end = StreamEnd(datetime.datetime.now(datetime.timezone.utc), errored)
             if dropped:
                 self._on_dropped(dropped)
 

@@ -29,7 +29,14 @@ def api_server_ready(api_client) -> bool:
 
 
 def restart_apiserver_when_running(
-    core_v1, api_client, namespace: str, selector: str, *, restarts: int, down_seconds: float
+    core_v1,
+    api_client,
+    namespace: str,
+    selector: str,
+    *,
+    restarts: int,
+    down_seconds: float,
+    signum: int = signal.SIGTERM,
 ) -> threading.Thread:
     """Start a thread that, once the pod matching ``selector`` runs, restarts the API server.
 
@@ -46,12 +53,45 @@ def restart_apiserver_when_running(
             if pods and pods[0].status.phase == "Running":
                 for _ in range(restarts):
                     time.sleep(3)  # let the operator settle into following the logs
-                    thread.ready_after.append(restart_apiserver(down_seconds, lambda: api_server_ready(api_client)))
+                    thread.ready_after.append(
+                        restart_apiserver(down_seconds, lambda: api_server_ready(api_client), signum=signum)
+                    )
                 return
             time.sleep(0.5)
 
     thread = threading.Thread(target=restart)
     thread.ready_after = []  # type: ignore[attr-defined]
+    thread.start()
+    return thread
+
+
+def restart_kubelet_when_running(
+    core_v1, namespace: str, selector: str, *, after_seconds: float, down_seconds: float
+) -> threading.Thread:
+    """Start a thread that, ``after_seconds`` once the pod matching ``selector`` runs, stops the
+    kubelet for ``down_seconds`` (its containers run on under containerd), then starts it again.
+
+    The thread's ``restarted`` list holds True once the kubelet was restarted.
+    """
+
+    def restart() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                pods = core_v1.list_namespaced_pod(namespace, label_selector=selector).items
+            except Exception:
+                pods = []
+            if pods and pods[0].status.phase == "Running":
+                time.sleep(after_seconds)
+                argv = stop_component("kubelet")
+                time.sleep(down_seconds)
+                start_component("kubelet", argv)
+                thread.restarted.append(True)  # type: ignore[attr-defined]
+                return
+            time.sleep(0.3)
+
+    thread = threading.Thread(target=restart)
+    thread.restarted = []  # type: ignore[attr-defined]
     thread.start()
     return thread
 

@@ -299,6 +299,30 @@ def test_task_survives_two_api_server_restarts(core_v1, namespace, api_client):
     assert_survives_api_server_restarts(core_v1, namespace, api_client, restarts=2, down_seconds=5, run_seconds=60)
 
 
+@pytest.mark.disrupts_cluster
+def test_lines_written_while_the_kubelet_restarts_reach_the_task_log(core_v1, namespace, capfd, caplog):
+    """The kubelet restarts while the task follows the log, and the container ends meanwhile.
+
+    The log read fails while the kubelet is down; retried with the same "last N seconds" it came
+    back after the container had ended and read nothing of what it wrote meanwhile (found by the soak).
+    """
+    from .cluster_control import restart_kubelet_when_running
+
+    op = composer_pod(cmds=["sh", "-c", "for i in $(seq 1 40); do echo line-$i; sleep 0.2; done; echo work-done"])
+    restarter = restart_kubelet_when_running(
+        core_v1, namespace, f"task_id={op.task_id}", after_seconds=2, down_seconds=12
+    )
+    try:
+        run(op)
+    finally:
+        restarter.join()
+    assert restarter.restarted, "the kubelet was not restarted as planned"
+    text = output(capfd, caplog)
+    logged = [int(n) for n in re.findall(r"\[base\] line-(\d+)\b", text)]
+    assert sorted(set(logged)) == list(range(1, 41)), logged
+    assert "[base] work-done" in text
+
+
 def assert_survives_api_server_restarts(core_v1, namespace, api_client, *, restarts, down_seconds, run_seconds):
     from .cluster_control import restart_apiserver_when_running
 

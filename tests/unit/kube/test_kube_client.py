@@ -7,7 +7,7 @@ from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
 
 from airflow_provider_composer_kpo.kube import retry
-from airflow_provider_composer_kpo.kube.client import RetryingCoreV1Api
+from airflow_provider_composer_kpo.kube.client import RetryingCoreV1Api, since_seconds_after
 
 
 @pytest.fixture(autouse=True)
@@ -128,3 +128,27 @@ def test_read_pod_or_none_once_skips_the_retries(mocker):
     with pytest.raises(ApiException):
         read_pod_or_none(RetryingCoreV1Api(api_client=ApiClient()), "p", "ns", retry=False)
     assert upstream.call_count == 1
+
+
+@pytest.mark.parametrize(
+    ("since_seconds", "elapsed", "expected"),
+    [(None, 30.0, None), (7, 0.0, 7), (7, 30.0, 37), (7, 29.2, 37)],  # rounded up: never a line short
+)
+def test_since_seconds_after(since_seconds, elapsed, expected):
+    assert since_seconds_after(since_seconds, elapsed) == expected
+
+
+def test_a_retried_log_read_reaches_back_to_where_the_first_attempt_did(mocker):
+    """A kubelet restart: the read of the last 7 s fails for 30 s; retried unchanged, it would read
+    the last 7 s of a container that ended meanwhile, and lose what it wrote before."""
+    upstream = mocker.patch.object(
+        CoreV1Api, "read_namespaced_pod_log", side_effect=[ApiException(status=500), ApiException(status=500), "log"]
+    )
+    clock = mocker.patch.object(RetryingCoreV1Api, "_clock", side_effect=[100.0, 112.5, 130.0, 200.0])
+    api = RetryingCoreV1Api(api_client=ApiClient())
+    assert api.read_namespaced_pod_log(name="p", namespace="ns", since_seconds=7, follow=True) == "log"
+    assert [c.kwargs["since_seconds"] for c in upstream.call_args_list] == [7, 20, 37]
+    upstream.reset_mock(side_effect=True)
+    api.read_namespaced_pod_log("p", "ns")  # the whole log: nothing to move
+    assert "since_seconds" not in upstream.call_args.kwargs
+    assert clock.call_count == 4  # one for each call's start, one for each retry

@@ -84,3 +84,23 @@ def test_gives_up_at_deadline():
         call_with_retry(call, description="t", deadline_seconds=30, sleep=clock.sleep, clock=lambda: clock.now)
     assert clock.now <= 30
     assert len(calls) > 1
+
+
+def _not_found(kind: str) -> ApiException:
+    error = ApiException(status=404, reason="Not Found")
+    error.body = (
+        b'{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404,'
+        b'"details":{"name":"t-1","kind":"' + kind.encode() + b'"}}'
+    )
+    return error
+
+
+def test_a_log_the_restarted_kubelet_does_not_serve_yet_is_transient_a_deleted_pod_is_not():
+    # Seen on the local cluster right after a kubelet restart: "the server could not find the
+    # requested resource ( pods/log t-1)"; the pod itself exists.
+    assert is_transient(_not_found("pods/log"))
+    assert not is_transient(_not_found("pods"))
+    assert not is_transient(ApiException(status=404))  # no body: nothing says it is the log
+    garbled = ApiException(status=404)
+    garbled.body = b"<html>not json</html>"
+    assert not is_transient(garbled)

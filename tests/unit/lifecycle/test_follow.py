@@ -93,3 +93,42 @@ def test_a_failed_read_of_the_pod_leaves_no_disruption_verdict(mocker):
     client = mocker.MagicMock()
     client.read_namespaced_pod.side_effect = ApiException(status=500)
     assert follower(mocker, client=lambda: client).disruption(the_pod()) is None
+
+
+def test_a_read_of_a_container_that_ended_long_ago_reaches_its_whole_log(mocker):
+    """A deferred task resumed 170 s after its pod ended (the worker was busy): upstream's reader
+    reads a container only 120 s past its end, and the task's log had none of the pod's lines."""
+    import datetime
+
+    from airflow_provider_composer_kpo.kube.pod_stream import PodState
+
+    finished = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=170)
+    ended = the_pod()
+    ended.status = k8s.V1PodStatus(
+        phase="Succeeded",
+        container_statuses=[
+            k8s.V1ContainerStatus(
+                name="base",
+                image="busybox",
+                image_id="",
+                ready=False,
+                restart_count=0,
+                state=k8s.V1ContainerState(
+                    terminated=k8s.V1ContainerStateTerminated(exit_code=0, finished_at=finished)
+                ),
+            )
+        ],
+    )
+    manager = mocker.MagicMock(spec=["read_pod_logs"])
+    upstream = manager.read_pod_logs
+    upstream.return_value = iter(())
+    f = follower(mocker)
+    f.install(manager)
+    f.stream = mocker.MagicMock(namespace="ns", pod_name="p")
+    f.stream.current.return_value = PodState(ended)
+    list(manager.read_pod_logs(ended, "base", timestamps=True, follow=True, post_termination_timeout=120))
+    assert upstream.call_args.kwargs["post_termination_timeout"] >= 290
+
+    f.stream.current.return_value = PodState(the_pod())  # still running: upstream's window as it is
+    list(manager.read_pod_logs(the_pod(), "base", timestamps=True, follow=True, post_termination_timeout=120))
+    assert upstream.call_args.kwargs["post_termination_timeout"] == 120

@@ -11,8 +11,11 @@ from airflow_provider_composer_kpo.lifecycle.log_replay import (
     REPLAY_MARGIN_SECONDS,
     LogGap,
     LogReplay,
+    StreamEnd,
+    cut_short,
     line_instant,
     parse_instant,
+    post_termination_window,
     resume_gap,
     widen_resumed_read,
 )
@@ -143,6 +146,9 @@ def test_upstreams_follower_logs_every_line_once_across_a_broken_stream(mocker):
     del op.pod_manager
     running = iter([True, False])
     mocker.patch.object(manager_class, "container_is_running", side_effect=lambda *a, **k: next(running))
+    client = mocker.MagicMock()  # the container ended before the resumed stream did: nothing to read on
+    client.read_namespaced_pod.return_value = ended_pod(datetime.datetime.now(datetime.timezone.utc))
+    mocker.patch.object(type(op), "client", new_callable=mocker.PropertyMock, return_value=client)
     mocker.patch("time.sleep")
     op.pod_manager.fetch_container_logs(pod=running_pod(), container_name="base", follow=True)
     calls = [(c.args[0], c.args[1:]) for log in logs for c in log.info.call_args_list]
@@ -153,3 +159,114 @@ def test_upstreams_follower_logs_every_line_once_across_a_broken_stream(mocker):
     assert reads[0].get("since_seconds") is None
     assert reads[1]["since_seconds"] >= REPLAY_MARGIN_SECONDS
     assert any("left out 2 line(s) already logged" in m for m in logged)
+
+
+# A stream cut before its container ended (a kubelet restart): read on to the end.
+
+NOW = datetime.datetime(2026, 12, 4, 17, 5, 4, 100000, tzinfo=datetime.timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("end", "finished_at", "expected"),
+    [
+        (None, NOW, False),  # no followed stream ended
+        (StreamEnd(NOW, errored=False), None, False),  # the container's end unknown: nothing to go by
+        (StreamEnd(NOW, errored=False), NOW.replace(microsecond=0), False),  # ended in the same second
+        (StreamEnd(NOW, errored=False), NOW.replace(microsecond=0) + datetime.timedelta(seconds=5), True),
+        (StreamEnd(NOW, errored=False), NOW - datetime.timedelta(seconds=5), False),  # ended after it: whole
+        (StreamEnd(NOW, errored=True), NOW - datetime.timedelta(seconds=5), True),  # an error cut it
+        (StreamEnd(NOW, errored=True), None, True),
+    ],
+)
+def test_cut_short(end, finished_at, expected):
+    assert cut_short(end, finished_at) is expected
+
+
+def test_a_followed_read_keeps_how_it_ended():
+    log, _, _ = replay()
+    assert list(log.read([line(1, "one")], None, follow=True)) == [line(1, "one")]
+    assert log.stream_end is not None and not log.stream_end.errored
+
+    def broken():
+        yield line(2, "two")
+        raise ProtocolError("Connection broken")
+
+    with pytest.raises(ProtocolError):
+        list(log.read(broken(), None, follow=True))
+    assert log.stream_end.errored
+
+    log, _, _ = replay()
+    reader = log.read(iter([line(1, "one"), line(2, "two")]), None, follow=True)
+    next(reader)
+    reader.close()  # the reader stopped: says nothing about the stream
+    list(log.read([line(3, "three")], None))  # not followed
+    assert log.stream_end is None
+
+
+def ended_pod(finished_at: datetime.datetime) -> k8s.V1Pod:
+    terminated = k8s.V1ContainerStateTerminated(exit_code=0, finished_at=finished_at)
+    status = k8s.V1ContainerStatus(
+        name="base",
+        image="busybox",
+        image_id="",
+        ready=False,
+        restart_count=0,
+        state=k8s.V1ContainerState(terminated=terminated),
+    )
+    return k8s.V1Pod(
+        metadata=k8s.V1ObjectMeta(name="p-1", namespace="ns"),
+        status=k8s.V1PodStatus(phase="Succeeded", container_statuses=[status]),
+    )
+
+
+@pytest.mark.usefixtures("local_kubeconfig")
+@pytest.mark.parametrize(("finished_in_seconds", "read_on"), [(30, True), (-30, False)])
+def test_upstreams_follower_reads_on_when_the_container_ended_while_the_stream_was_cut(
+    mocker, finished_in_seconds, read_on
+):
+    """The kubelet restarts: the followed stream ends cleanly, the container ends meanwhile, and
+    upstream, finding it ended, stops; the lines written after the cut are read all the same."""
+    op = ComposerPodOperator(task_id="t", image="busybox", cmds=["echo"])
+    manager_class = type(op.pod_manager)
+    logs = [
+        mocker.patch.object(cls, "log", new_callable=mocker.PropertyMock).return_value
+        for cls in (manager_class, type(op))
+    ]
+    reads: list[dict] = []
+    whole = [line(1, "one"), line(2, "two"), line(3, "three"), line(4, "four")]
+
+    def read_pod_logs(pod, container_name, *args, **kwargs):
+        reads.append(kwargs)
+        return iter(whole[:2] if len(reads) == 1 else whole)
+
+    mocker.patch.object(manager_class, "read_pod_logs", side_effect=read_pod_logs, autospec=False)
+    mocker.patch.object(manager_class, "container_is_running", return_value=False)
+    client = mocker.MagicMock()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    client.read_namespaced_pod.return_value = ended_pod(now + datetime.timedelta(seconds=finished_in_seconds))
+    mocker.patch.object(type(op), "client", new_callable=mocker.PropertyMock, return_value=client)
+    del op.pod_manager
+    op.pod_manager.fetch_container_logs(pod=running_pod(), container_name="base", follow=True)
+
+    calls = [(c.args[0], c.args[1:]) for log in logs for c in log.info.call_args_list]
+    calls += [(c.args[1], c.args[2:]) for log in logs for c in log.log.call_args_list]  # log(level, msg)
+    logged = [str(message) % args for message, args in calls]
+    warned = [str(c.args[0]) % c.args[1:] for log in logs for c in log.warning.call_args_list]
+    if read_on:
+        for word in ("one", "two", "three", "four"):
+            assert sum(m.endswith(word) for m in logged) == 1, (word, logged)
+        assert [r.get("follow") for r in reads] == [True, False]
+        assert reads[1]["since_seconds"] >= REPLAY_MARGIN_SECONDS  # from the last line logged on
+        assert any("broke before the container ended" in w for w in warned)
+    else:  # the stream ended after the container: it was whole, no second read
+        assert len(reads) == 1 and not warned
+        assert not any(m.endswith("three") for m in logged)
+
+
+@pytest.mark.parametrize(
+    ("asked", "finished_ago", "expected"),
+    [(120, None, 120), (120, 10.0, 130), (120, 170.2, 291), (300, 0.0, 300)],
+)
+def test_post_termination_window(asked, finished_ago, expected):
+    finished_at = None if finished_ago is None else NOW - datetime.timedelta(seconds=finished_ago)
+    assert post_termination_window(asked, finished_at, NOW) == expected
