@@ -333,7 +333,10 @@ synchronous_commit = off
 full_page_writes = off
 EOF
   fi
-  start_bg postgres setpriv --reuid=postgres --regid=postgres --init-groups -- "$PG_BIN/postgres" -D "$PG_DATA"
+  # Port and socket on the command line: they beat postgresql.conf's, which keeps the offset of
+  # the run that made the data directory (a run dir reused with another port offset hung here).
+  start_bg postgres setpriv --reuid=postgres --regid=postgres --init-groups -- "$PG_BIN/postgres" -D "$PG_DATA" \
+    -p "$PG_PORT" -k "$PG_SOCKET_DIR"
   wait_for postgres "PostgreSQL to accept connections" pg_ready
 }
 
