@@ -50,6 +50,8 @@ ALL_STAGES = ("lint", "package", "docs", "unit", "integration", "faults", "brows
 CLUSTER_STAGES = {"integration", "faults", "browser"}
 #: requirements/*.in that are tools (ruff, mypy and twine; Sphinx), not supported environments: no unit suite.
 TOOL_LOCKS = ("lint", "docs")
+#: The unit stage: the package's unit tests, and the soak harness's own (its plan and verdicts).
+UNIT_TESTS = "tests/unit tests/soak/test_plan.py tests/soak/test_verdicts.py"
 #: The environment mypy checks the package against (its Airflow and provider): the newest pair.
 MYPY_ENV = "af33-k1025"
 LINT = (
@@ -448,7 +450,7 @@ def main() -> int:
                         pair = pending.pop(0)
                     except IndexError:
                         return
-                    run.run(Stage("unit", pair, pytest_script(pair, "tests/unit", prefix="nice -n 10")))
+                    run.run(Stage("unit", pair, pytest_script(pair, UNIT_TESTS, prefix="nice -n 10")))
 
             workers = [in_background(unit_worker) for _ in range(2)]
             for worker in workers:

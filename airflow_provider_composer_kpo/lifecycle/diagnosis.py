@@ -303,6 +303,11 @@ def workload_ended(pod: k8s.V1Pod, container: str) -> bool:
 
 def terminated_state(pod: k8s.V1Pod | None, container: str) -> k8s.V1ContainerStateTerminated | None:
     """Return how ``container`` ended, or None while it has not (or the pod is unknown)."""
+    state = _container_state(pod, container)
+    return state.terminated if state is not None else None
+
+
+def _container_state(pod: k8s.V1Pod | None, container: str) -> k8s.V1ContainerState | None:
     statuses = pod.status.container_statuses if pod is not None and pod.status is not None else None
     status = next((s for s in statuses or [] if s.name == container), None)
-    return status.state.terminated if status is not None and status.state is not None else None
+    return status.state if status is not None else None

@@ -52,7 +52,13 @@ from ..platform.peer_vm import (
     vm_start_blocker,
 )
 from ..platform.peer_vm_client import exec_in_placeholder, snapshot_vm
-from .diagnosis import container_failure, creation_refusal, pod_outcome, terminated_state, workload_ended
+from .diagnosis import (
+    container_failure,
+    creation_refusal,
+    pod_outcome,
+    terminated_state,
+    workload_ended,
+)
 from .ending import EndingFacts, failure_message
 from .interruption import pod_disruption
 from .log_replay import LogReplay, cut_short, post_termination_window, widen_resumed_read
@@ -302,18 +308,24 @@ class PodFollower:
                         container_name,
                         count,
                     ),
+                    on_late_start=lambda late: self._log().warning(
+                        "%s", late.message(f"{namespace}/{name}", container_name)
+                    ),
                 )
             kwargs["since_seconds"], since = widen_resumed_read(kwargs.get("since_seconds"))
+            ended = terminated_state(self._watched_pod(pod), container_name)
             if "post_termination_timeout" in kwargs:  # cncf-kubernetes 6+ passes it; 5.x reads 120 s
-                ended = terminated_state(self._watched_pod(pod), container_name)
                 kwargs["post_termination_timeout"] = post_termination_window(
                     kwargs["post_termination_timeout"],
                     ended.finished_at if ended is not None else None,
                     datetime.datetime.now(datetime.timezone.utc),
                 )
-            # Upstream's read_pod_logs follows unless told not to.
             return replay.read(
-                read_pod_logs(pod, container_name, *args, **kwargs), since, follow=kwargs.get("follow", True)
+                read_pod_logs(pod, container_name, *args, **kwargs),
+                since,
+                follow=kwargs.get("follow", True),  # upstream's read_pod_logs follows unless told not to
+                # Only a container that ended before its first read can have lost lines that way.
+                started_at=ended.started_at if ended is not None else None,
             )
 
         return read

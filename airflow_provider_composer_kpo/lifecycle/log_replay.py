@@ -15,7 +15,10 @@ while the stream is down (a kubelet restart), upstream stops there and the log's
 never read: :func:`cut_short` says when that happened, from when the followed stream ended. And
 upstream's reader reads a container's log only up to ``post_termination_timeout`` (120 s) after
 the container ended: a deferred task resumed later than that (its worker busy or restarting)
-logged nothing of its pod; :func:`post_termination_window` widens it to cover the delay.
+logged nothing of its pod; :func:`post_termination_window` widens it to cover the delay. What
+the kubelet rotated away before a first read (a deferred task reads the log only when it resumes;
+a reattached one from the start) no one can read back; :func:`late_start` says when a log begins
+so long after its container started that this may have happened.
 """
 
 from __future__ import annotations
@@ -133,21 +136,69 @@ def post_termination_window(asked: int, finished_at: datetime.datetime | None, n
     return max(asked, math.ceil((now - finished_at).total_seconds()) + asked)
 
 
+#: A log whose first line comes this many seconds after its container started may have lost lines.
+LATE_START_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class LateStart:
+    """A log read from its start whose first line (``first``) came long after the container ``started``."""
+
+    started: datetime.datetime
+    first: Instant
+
+    def message(self, pod: str, container: str) -> str:
+        late = int((self.first.seconds - self.started).total_seconds())
+        return (
+            f"The log of container {container!r} in pod {pod} begins at {_text(self.first)}, {late} s after "
+            f"the container started ({self.started:%Y-%m-%dT%H:%M:%S}Z): if it wrote anything before, the "
+            "kubelet had rotated those lines away (containerLogMaxSize) before they were read, and the "
+            "complete log is in Cloud Logging."
+        )
+
+
+def late_start(
+    first: Instant | None, started_at: datetime.datetime | None, slack_seconds: int = LATE_START_SECONDS
+) -> LateStart | None:
+    """Return the late start of a log read from its start, or None if its first line came in time.
+
+    ``started_at`` is the container's start (the kubelet's clock, whole seconds); None: unknown.
+    """
+    if first is None or started_at is None:
+        return None
+    started = started_at.astimezone(datetime.timezone.utc)
+    return LateStart(started, first) if (first.seconds - started).total_seconds() > slack_seconds else None
+
+
 class LogReplay:
     """One container's log stream across reads: passes new lines, drops what a resumed read replays."""
 
-    def __init__(self, on_gap: Callable[[LogGap], None], on_dropped: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        on_gap: Callable[[LogGap], None],
+        on_dropped: Callable[[int], None],
+        on_late_start: Callable[[LateStart], None] = lambda late: None,
+    ) -> None:
         self.last: Instant | None = None
         self.delivered_at_last = 0  # lines delivered with the timestamp ``last``
         #: How the last followed read ended; None before one ended.
         self.stream_end: StreamEnd | None = None
         self._on_gap = on_gap
         self._on_dropped = on_dropped
+        self._on_late_start = on_late_start
 
-    def read(self, lines: Iterable[bytes], since: Instant | None, *, follow: bool = False) -> Iterator[bytes]:
+    def read(
+        self,
+        lines: Iterable[bytes],
+        since: Instant | None,
+        *,
+        follow: bool = False,
+        started_at: datetime.datetime | None = None,
+    ) -> Iterator[bytes]:
         """Yield the lines of one read; ``since`` is None for a read from the start of the log.
 
         A ``follow`` read's end is kept in :attr:`stream_end` (not when its reader stopped early).
+        ``started_at``: when the container started, for a read from the start (:func:`late_start`).
         """
         if since is None:
             self.last, self.delivered_at_last = None, 0
@@ -167,6 +218,9 @@ class LogReplay:
                     gap = resume_gap(last, since, instant)
                     if gap is not None:
                         self._on_gap(gap)
+                    late = late_start(instant, started_at) if since is None else None
+                    if late is not None:
+                        self._on_late_start(late)
                 if last is not None and (
                     instant < last or (instant == last and replayed_at_last < self.delivered_at_last)
                 ):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+
+from airflow_provider_composer_kpo.lifecycle.log_replay import Instant, LateStart
 from tests.soak.plan import TaskSpec
 from tests.soak.verdicts import GAP_NOTE, FaultWindow, LogFacts, PodFacts, TaskFacts, TryFacts, counts, judge, log_facts
 
@@ -204,6 +207,8 @@ def test_log_facts_reads_only_its_own_token():
     assert facts == LogFacts(done=True, failing=False, lines={1: 1, 2: 2}, gap_noted=True)
     assert not log_facts(["soak-done soak-1-0001-abcd"], TOKEN).done
     assert log_facts(["soak-failing soak-1-0000-abcd"], TOKEN).failing
+    late = LateStart(datetime.datetime(2026, 12, 4, tzinfo=datetime.timezone.utc), Instant(*at_second(9)))
+    assert log_facts([f"WARNING {late.message('ns/p', 'base')}"], TOKEN).gap_noted  # the operator's own words
 
 
 def test_counts_lists_every_rule():
@@ -216,3 +221,7 @@ def test_counts_lists_every_rule():
         "lost_log": 0,
         "doubled_log": 0,
     }
+
+
+def at_second(second: int) -> tuple[datetime.datetime, int]:
+    return datetime.datetime(2026, 12, 4, 0, 0, second, tzinfo=datetime.timezone.utc), 0

@@ -60,8 +60,10 @@ FINAL_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "re
 #: Seconds after a component is back during which its fault still counts as touching a task.
 SETTLE_SECONDS = 30.0
 RULES = ("wrong_state", "stuck", "doubled", "leaked", "lost_log", "doubled_log")
-#: The operator's note for lines the kubelet no longer serves (tests/faults/driver.py GAP_NOTE).
+#: The operator's notes for lines the kubelet no longer serves: rotated while a stream was broken
+#: (tests/faults/driver.py GAP_NOTE), or before the log's first read (lifecycle/log_replay.LateStart).
 GAP_NOTE = "are missing from this log: the kubelet rotated"
+LATE_START_NOTE = "the kubelet had rotated those lines away"
 _NUMBERED = re.compile(r"\bsoak-line (\d+) (\S+)")
 
 
@@ -84,7 +86,7 @@ def log_facts(lines: Iterable[str], token: str) -> LogFacts:
             done = True
         if f"soak-failing {token}" in line:
             failing = True
-        if GAP_NOTE in line:
+        if GAP_NOTE in line or LATE_START_NOTE in line:
             gap = True
         for match in _NUMBERED.finditer(line):
             if match.group(2) == token:

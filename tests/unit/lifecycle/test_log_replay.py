@@ -9,10 +9,13 @@ from urllib3.exceptions import ProtocolError
 from airflow_provider_composer_kpo import ComposerPodOperator
 from airflow_provider_composer_kpo.lifecycle.log_replay import (
     REPLAY_MARGIN_SECONDS,
+    Instant,
+    LateStart,
     LogGap,
     LogReplay,
     StreamEnd,
     cut_short,
+    late_start,
     line_instant,
     parse_instant,
     post_termination_window,
@@ -270,3 +273,27 @@ def test_upstreams_follower_reads_on_when_the_container_ended_while_the_stream_w
 def test_post_termination_window(asked, finished_ago, expected):
     finished_at = None if finished_ago is None else NOW - datetime.timedelta(seconds=finished_ago)
     assert post_termination_window(asked, finished_at, NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("first_second", "late"),
+    [(None, False), (0, False), (5, False), (6, True), (600, True)],  # T0 + seconds; started at T0
+)
+def test_late_start(first_second, late):
+    first = None if first_second is None else at(first_second)
+    found = late_start(Instant(*first) if first else None, T0)
+    assert (found is not None) is late
+    if late:
+        assert f"{first_second} s after the container started" in found.message("ns/p", "base")
+    assert late_start(Instant(*at(600)), None) is None  # the start unknown: nothing to go by
+
+
+def test_only_a_read_from_the_start_is_judged_late():
+    late: list[LateStart] = []
+    log = LogReplay(on_gap=lambda gap: None, on_dropped=lambda n: None, on_late_start=late.append)
+    assert list(log.read([line(60, "done")], None, started_at=T0)) == [line(60, "done")]
+    assert [entry.first for entry in late] == [Instant(*at(60))]
+    late.clear()
+    list(log.read([line(60, "done"), line(61, "more")], Instant(*at(55)), started_at=T0))  # a resumed read
+    list(log.read([line(1, "early")], None, started_at=T0))  # in time
+    assert late == []
