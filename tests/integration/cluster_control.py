@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 RUN_DIR = Path(os.environ.get("COMPOSER_KPO_CLUSTER_DIR", "/var/tmp/composer-kpo-cluster"))
 LOG_FILE = RUN_DIR / "logs" / "kube-apiserver.log"
@@ -28,6 +29,31 @@ def api_server_ready(api_client) -> bool:
         return False
 
 
+def when_running(core_v1, namespace: str, selector: str, steps: list[Callable[[], object]]) -> threading.Thread:
+    """Start a thread that, once the pod matching ``selector`` runs, calls each of ``steps`` in turn.
+
+    The thread's ``results`` list holds what each step returned.
+    """
+
+    def follow() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                pods = core_v1.list_namespaced_pod(namespace, label_selector=selector).items
+            except Exception:
+                pods = []
+            if pods and pods[0].status.phase == "Running":
+                for step in steps:
+                    thread.results.append(step())  # type: ignore[attr-defined]
+                return
+            time.sleep(0.3)
+
+    thread = threading.Thread(target=follow)
+    thread.results = []  # type: ignore[attr-defined]
+    thread.start()
+    return thread
+
+
 def restart_apiserver_when_running(
     core_v1,
     api_client,
@@ -38,62 +64,30 @@ def restart_apiserver_when_running(
     down_seconds: float,
     signum: int = signal.SIGTERM,
 ) -> threading.Thread:
-    """Start a thread that, once the pod matching ``selector`` runs, restarts the API server.
+    """Once the pod matching ``selector`` runs, restart the API server ``restarts`` times, 3 s apart;
+    the thread's ``results`` are each restart's seconds until ready."""
 
-    The thread records each restart's seconds-until-ready in its ``ready_after`` list.
-    """
+    def restart() -> float:
+        time.sleep(3)  # let the operator settle into following the logs
+        return restart_apiserver(down_seconds, lambda: api_server_ready(api_client), signum=signum)
 
-    def restart() -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                pods = core_v1.list_namespaced_pod(namespace, label_selector=selector).items
-            except Exception:
-                pods = []
-            if pods and pods[0].status.phase == "Running":
-                for _ in range(restarts):
-                    time.sleep(3)  # let the operator settle into following the logs
-                    thread.ready_after.append(
-                        restart_apiserver(down_seconds, lambda: api_server_ready(api_client), signum=signum)
-                    )
-                return
-            time.sleep(0.5)
-
-    thread = threading.Thread(target=restart)
-    thread.ready_after = []  # type: ignore[attr-defined]
-    thread.start()
-    return thread
+    return when_running(core_v1, namespace, selector, [restart] * restarts)
 
 
 def restart_kubelet_when_running(
     core_v1, namespace: str, selector: str, *, after_seconds: float, down_seconds: float
 ) -> threading.Thread:
-    """Start a thread that, ``after_seconds`` once the pod matching ``selector`` runs, stops the
-    kubelet for ``down_seconds`` (its containers run on under containerd), then starts it again.
+    """``after_seconds`` once the pod matching ``selector`` runs, stop the kubelet for
+    ``down_seconds`` (its containers run on under containerd), then start it again."""
 
-    The thread's ``restarted`` list holds True once the kubelet was restarted.
-    """
+    def restart() -> bool:
+        time.sleep(after_seconds)
+        argv = stop_component("kubelet")
+        time.sleep(down_seconds)
+        start_component("kubelet", argv)
+        return True
 
-    def restart() -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                pods = core_v1.list_namespaced_pod(namespace, label_selector=selector).items
-            except Exception:
-                pods = []
-            if pods and pods[0].status.phase == "Running":
-                time.sleep(after_seconds)
-                argv = stop_component("kubelet")
-                time.sleep(down_seconds)
-                start_component("kubelet", argv)
-                thread.restarted.append(True)  # type: ignore[attr-defined]
-                return
-            time.sleep(0.3)
-
-    thread = threading.Thread(target=restart)
-    thread.restarted = []  # type: ignore[attr-defined]
-    thread.start()
-    return thread
+    return when_running(core_v1, namespace, selector, [restart])
 
 
 def stop_component(name: str, signum: int = signal.SIGTERM) -> list[bytes]:

@@ -196,7 +196,7 @@ def test_trigger_survives_api_server_down_for_15_seconds(core_v1, namespace, api
         run_deferred(op)
     finally:
         restarter.join()
-    assert len(restarter.ready_after) == 1, "the API server was not restarted as planned"
+    assert len(restarter.results) == 1, "the API server was not restarted as planned"
     assert "still-here" in output(capfd, caplog)
 
 

@@ -134,8 +134,13 @@ def broken_then_resumed(reads: list[dict]):
     return read_pod_logs
 
 
-@pytest.mark.usefixtures("local_kubeconfig")
-def test_upstreams_follower_logs_every_line_once_across_a_broken_stream(mocker):
+def follow_with_upstream(mocker, read_pod_logs, running: list[bool], finished_at: datetime.datetime):
+    """Run upstream's own ``fetch_container_logs`` (whatever the installed provider version) on the
+    operator's PodManager, with ``read_pod_logs`` as the kubelet's reads, ``running`` as upstream's
+    successive container checks and a container that ended at ``finished_at``.
+
+    Return the messages logged at INFO (the pod's lines among them) and the warnings.
+    """
     op = ComposerPodOperator(task_id="t", image="busybox", cmds=["echo"])
     manager_class = type(op.pod_manager)
     # Airflow 3 logs through structlog, which caplog does not see; watch both loggers.
@@ -143,20 +148,29 @@ def test_upstreams_follower_logs_every_line_once_across_a_broken_stream(mocker):
         mocker.patch.object(cls, "log", new_callable=mocker.PropertyMock).return_value
         for cls in (manager_class, type(op))
     ]
-    reads: list[dict] = []
     # Patched on the class, as Google's Composer 3 patches are: ours wraps whatever is there.
-    mocker.patch.object(manager_class, "read_pod_logs", side_effect=broken_then_resumed(reads), autospec=False)
+    mocker.patch.object(manager_class, "read_pod_logs", side_effect=read_pod_logs, autospec=False)
     del op.pod_manager
-    running = iter([True, False])
-    mocker.patch.object(manager_class, "container_is_running", side_effect=lambda *a, **k: next(running))
-    client = mocker.MagicMock()  # the container ended before the resumed stream did: nothing to read on
-    client.read_namespaced_pod.return_value = ended_pod(datetime.datetime.now(datetime.timezone.utc))
+    checks = iter(running)
+    mocker.patch.object(manager_class, "container_is_running", side_effect=lambda *a, **k: next(checks))
+    client = mocker.MagicMock()
+    client.read_namespaced_pod.return_value = ended_pod(finished_at)
     mocker.patch.object(type(op), "client", new_callable=mocker.PropertyMock, return_value=client)
     mocker.patch("time.sleep")
     op.pod_manager.fetch_container_logs(pod=running_pod(), container_name="base", follow=True)
     calls = [(c.args[0], c.args[1:]) for log in logs for c in log.info.call_args_list]
     calls += [(c.args[1], c.args[2:]) for log in logs for c in log.log.call_args_list]  # log(level, msg)
-    logged = [str(message) % args for message, args in calls]
+    warned = [str(c.args[0]) % c.args[1:] for log in logs for c in log.warning.call_args_list]
+    return [str(message) % args for message, args in calls], warned
+
+
+@pytest.mark.usefixtures("local_kubeconfig")
+def test_upstreams_follower_logs_every_line_once_across_a_broken_stream(mocker):
+    reads: list[dict] = []
+    # The container ended before the resumed stream did: nothing to read on after it.
+    logged, _ = follow_with_upstream(
+        mocker, broken_then_resumed(reads), [True, False], datetime.datetime.now(datetime.timezone.utc)
+    )
     for word in ("one", "two", "three", "four", "five"):
         assert sum(m.endswith(word) for m in logged) == 1, (word, logged)
     assert reads[0].get("since_seconds") is None
@@ -229,12 +243,6 @@ def test_upstreams_follower_reads_on_when_the_container_ended_while_the_stream_w
 ):
     """The kubelet restarts: the followed stream ends cleanly, the container ends meanwhile, and
     upstream, finding it ended, stops; the lines written after the cut are read all the same."""
-    op = ComposerPodOperator(task_id="t", image="busybox", cmds=["echo"])
-    manager_class = type(op.pod_manager)
-    logs = [
-        mocker.patch.object(cls, "log", new_callable=mocker.PropertyMock).return_value
-        for cls in (manager_class, type(op))
-    ]
     reads: list[dict] = []
     whole = [line(1, "one"), line(2, "two"), line(3, "three"), line(4, "four")]
 
@@ -242,19 +250,10 @@ def test_upstreams_follower_reads_on_when_the_container_ended_while_the_stream_w
         reads.append(kwargs)
         return iter(whole[:2] if len(reads) == 1 else whole)
 
-    mocker.patch.object(manager_class, "read_pod_logs", side_effect=read_pod_logs, autospec=False)
-    mocker.patch.object(manager_class, "container_is_running", return_value=False)
-    client = mocker.MagicMock()
     now = datetime.datetime.now(datetime.timezone.utc)
-    client.read_namespaced_pod.return_value = ended_pod(now + datetime.timedelta(seconds=finished_in_seconds))
-    mocker.patch.object(type(op), "client", new_callable=mocker.PropertyMock, return_value=client)
-    del op.pod_manager
-    op.pod_manager.fetch_container_logs(pod=running_pod(), container_name="base", follow=True)
-
-    calls = [(c.args[0], c.args[1:]) for log in logs for c in log.info.call_args_list]
-    calls += [(c.args[1], c.args[2:]) for log in logs for c in log.log.call_args_list]  # log(level, msg)
-    logged = [str(message) % args for message, args in calls]
-    warned = [str(c.args[0]) % c.args[1:] for log in logs for c in log.warning.call_args_list]
+    logged, warned = follow_with_upstream(
+        mocker, read_pod_logs, [False, False], now + datetime.timedelta(seconds=finished_in_seconds)
+    )
     if read_on:
         for word in ("one", "two", "three", "four"):
             assert sum(m.endswith(word) for m in logged) == 1, (word, logged)
