@@ -27,6 +27,7 @@ and names a node loss only once it lasted :data:`NODE_LOSS_CONFIRM_SECONDS`.
 
 from __future__ import annotations
 
+import datetime
 import time
 from typing import Callable
 
@@ -50,9 +51,11 @@ def pod_disruption(pod: k8s.V1Pod | None, *, name: str, namespace: str) -> str |
     if status is not None and status.reason == "Evicted":
         return f"{where} was evicted by the kubelet: {(status.message or 'no reason given').strip()}"
     if pod.metadata is not None and pod.metadata.deletion_timestamp is not None:
+        # deletionTimestamp is when the grace period ends; the request came that long before.
+        grace = datetime.timedelta(seconds=pod.metadata.deletion_grace_period_seconds or 0)
         return (
             f"{where} was deleted from outside the task while it ran (kubectl delete, preemption or a node "
-            f"drain; deletion requested at {pod.metadata.deletion_timestamp.isoformat()})"
+            f"drain; deletion requested at {(pod.metadata.deletion_timestamp - grace).isoformat()})"
         )
     return node_loss(pod, name=name, namespace=namespace)
 

@@ -33,6 +33,9 @@ def test_a_pod_being_deleted_names_when():
     p.metadata.deletion_timestamp = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
     assert "deleted from outside the task" in verdict(p)
     assert "deletion requested at 2026-01-02T03:04:05+00:00" in verdict(p)
+    # With a grace period, deletionTimestamp is when it ends, not when the deletion was asked for.
+    p.metadata.deletion_grace_period_seconds = 30
+    assert "deletion requested at 2026-01-02T03:03:35+00:00" in verdict(p)
 
 
 def test_an_evicted_pod_quotes_the_kubelet():
