@@ -24,7 +24,6 @@ from ..compat import HAS_ON_FINISH_ACTION, AirflowTaskTimeout, KubernetesPodOper
 from ..exceptions import PodFailedError, PodKilledError, PodPreflightError, PodStartupError
 from ..hooks.composer_kubernetes import ComposerKubernetesHook
 from ..kube.client import is_gone, read_pod_or_none
-from ..kube.kubeconfig import Origin
 from ..kube.retry import error_gist
 from ..lifecycle.deferral import Event, deferral_timeout, deferred_failure, execution_deadline
 from ..lifecycle.diagnosis import stopped_while_running
@@ -154,11 +153,18 @@ class ComposerPodOperator(KubernetesPodOperator):
         )
         hook.announce_config = False  # the task log's header block says it (lifecycle/task_header.py)
         choice = hook.client_config_choice
-        # Deferrable mode hands these attributes to the trigger; keep them equal to the choice.
-        if choice.origin is not Origin.CONNECTION:
-            self.config_file = choice.config_file
-            self.in_cluster = choice.in_cluster
+        # Deferrable mode hands these attributes to the trigger, whose hook applies the same rule:
+        # keep them equal to the choice. A connection's source leaves both unset, so that the
+        # trigger reads the connection too (Composer's default path passed on would beat it).
+        self.config_file = choice.config_file
+        self.in_cluster = choice.in_cluster
         return hook
+
+    def convert_config_file_to_dict(self) -> None:
+        """Read no kubeconfig for the trigger: upstream loads ``config_file`` here for its own trigger
+        (and fails when there is none: a connection's inline kubeconfig); ours resolves the client
+        on the triggerer by the hook's rule, so no credential is serialized into the trigger row."""
+        self._config_dict = None
 
     @cached_property
     def pod_follower(self) -> PodFollower:

@@ -112,16 +112,16 @@ class Airflow:
         return self.request("POST", f"/dags/{dag}/dagRuns", body)["dag_run_id"]
 
     def dag_run_state(self, dag: str, run_id: str) -> str:
-        return str(self.request("GET", f"/dags/{dag}/dagRuns/{_quote(run_id)}").get("state"))
+        return str(self.request("GET", f"/dags/{dag}/dagRuns/{quote_run_id(run_id)}").get("state"))
 
     def task_instance(self, dag: str, run_id: str, task: str = TASK_ID) -> dict[str, Any]:
-        return self.request("GET", f"/dags/{dag}/dagRuns/{_quote(run_id)}/taskInstances/{task}")
+        return self.request("GET", f"/dags/{dag}/dagRuns/{quote_run_id(run_id)}/taskInstances/{task}")
 
     def set_state(self, dag: str, run_id: str, state: str) -> None:
         body: dict[str, Any] = {"new_state": state}
         if self.major == 2:
             body["dry_run"] = False
-        self.request("PATCH", f"/dags/{dag}/dagRuns/{_quote(run_id)}/taskInstances/{TASK_ID}", body)
+        self.request("PATCH", f"/dags/{dag}/dagRuns/{quote_run_id(run_id)}/taskInstances/{TASK_ID}", body)
 
     def clear(self, dag: str, run_id: str) -> None:
         # reset_dag_runs: the finished run goes back to queued, or its cleared task is never scheduled
@@ -310,7 +310,7 @@ def final_error(lines: list[str]) -> str | None:
     return None
 
 
-def _quote(run_id: str) -> str:
+def quote_run_id(run_id: str) -> str:
     return urllib.request.quote(run_id, safe="")
 
 

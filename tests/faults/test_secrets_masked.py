@@ -10,14 +10,22 @@ fixture starts it first, tests/faults/canary.py), so it adds no time to the suit
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+
+import pytest
 
 from tests.faults.canary import TASKS, TOKEN
 from tests.faults.dags.composer_kpo_canary import DAG_ID
+from tests.faults.driver import quote_run_id
+
+# Without it `make test`'s `-m faults` deselected these tests: they ran only when run by hand.
+pytestmark = pytest.mark.faults
 
 
 def test_a_kubeconfigs_credentials_reach_no_task_log(canary_run, outcomes):
     states = canary_run.finished()
-    assert states == {"pod": "success", "broken": "failed", "print_connection": "success"}
+    assert states == {"pod": "success", "deferred": "success", "broken": "failed", "print_connection": "success"}
     logs = {task: canary_run.log_text(task) for task in TASKS}
     for task, text in logs.items():
         assert text, f"no log for {task}"
@@ -26,6 +34,7 @@ def test_a_kubeconfigs_credentials_reach_no_task_log(canary_run, outcomes):
     printed = logs["print_connection"]
     assert "extra:" in printed and "***" in printed, "the printed connection must show the mask"
     assert "the pod ran" in logs["pod"]
+    assert "Resumed: pod" in logs["deferred"]  # its trigger's log is among its files
     assert "extra 'kube_config'" in logs["broken"] and "is not valid YAML" in logs["broken"]
 
 
@@ -34,3 +43,31 @@ def test_no_credential_in_the_rendered_fields_or_task_instance(canary_run, outco
     for task in TASKS:
         answer = json.dumps(canary_run.airflow.task_instance(DAG_ID, canary_run.run_id, task))
         assert canary_run.key_data not in answer and TOKEN not in answer, task
+
+
+def test_no_credential_in_an_xcom_or_airflow_tasks_render(canary_run, outcomes):
+    canary_run.finished()
+    run = quote_run_id(canary_run.run_id)
+    for task in TASKS:
+        entries = canary_run.airflow.request("GET", f"/dags/{DAG_ID}/dagRuns/{run}/taskInstances/{task}/xcomEntries")
+        for entry in entries["xcom_entries"]:
+            key = entry["key"]
+            value = canary_run.airflow.request(
+                "GET", f"/dags/{DAG_ID}/dagRuns/{run}/taskInstances/{task}/xcomEntries/{key}"
+            )
+            text = json.dumps(value)
+            assert canary_run.key_data not in text and TOKEN not in text, (task, key)
+    xcom = canary_run.airflow.request("GET", f"/dags/{DAG_ID}/dagRuns/{run}/taskInstances/deferred/xcomEntries")
+    assert "return_value" in {entry["key"] for entry in xcom["xcom_entries"]}  # the check saw a real XCom
+    # The CLI renders the task's templates in a process of its own, with the deployment's settings.
+    for task in ("pod", "deferred", "broken"):
+        rendered = subprocess.run(
+            [sys.executable, "-m", "airflow", "tasks", "render", DAG_ID, task, canary_run.run_id],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert rendered.returncode == 0, rendered.stderr[-2000:]
+        shown = rendered.stdout + rendered.stderr
+        assert "busybox:1.36" in shown, shown[-2000:]  # it rendered the task
+        assert canary_run.key_data not in shown and canary_run.key_line not in shown and TOKEN not in shown, task

@@ -76,11 +76,11 @@ def test_a_broken_kubeconfig_fails_the_test_with_the_reason(airflow_api):
 def test_a_finished_task_offers_its_links_empty_off_composer(airflow_api, outcomes):
     """The deployment is not Composer (no COMPOSER_VERSION): both links are known, and empty."""
     from tests.faults.dags.composer_kpo_faults import dag_id
-    from tests.faults.driver import TASK_ID, _quote
+    from tests.faults.driver import TASK_ID, quote_run_id
 
     dag = dag_id("log_rotation", "composer")  # a task the fault matrix ran to success
     runs = airflow_api.request("GET", f"/dags/{dag}/dagRuns?order_by=-start_date&limit=1")["dag_runs"]
-    run = _quote(runs[0]["dag_run_id"])
+    run = quote_run_id(runs[0]["dag_run_id"])
     answer = airflow_api.request("GET", f"/dags/{dag}/dagRuns/{run}/taskInstances/{TASK_ID}/links")
     links = answer.get("extra_links", answer)  # Airflow 3 wraps them; Airflow 2 answers the mapping
     assert sorted(links) == ["Pod logs (Cloud Logging)", "Workload (GKE)"]

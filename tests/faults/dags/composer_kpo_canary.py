@@ -35,6 +35,15 @@ with DAG(DAG_ID, schedule=None, start_date=datetime.datetime(2024, 1, 1), catchu
         image="busybox:1.36",
         cmds=["sh", "-c", "echo the pod ran"],
     )
+    ComposerPodOperator(  # deferred: the trigger loads the connection in the triggerer; an XCom
+        task_id="deferred",
+        kubernetes_conn_id=CANARY_CONN,
+        namespace=NAMESPACE,
+        image="busybox:1.36",
+        cmds=["sh", "-c", 'mkdir -p /airflow/xcom; echo \'{"ran": "deferred"}\' > /airflow/xcom/return.json'],
+        do_xcom_push=True,
+        deferrable=True,
+    )
     ComposerPodOperator(
         task_id="broken",
         kubernetes_conn_id=BROKEN_CONN,

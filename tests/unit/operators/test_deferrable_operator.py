@@ -58,6 +58,25 @@ class TestDefer:
         assert (kwargs["schedule_timeout_seconds"], kwargs["startup_timeout_seconds"]) == (90, 300)
         assert kwargs["execution_deadline"] is None and deferred.value.timeout is None
 
+    def test_a_connections_inline_kubeconfig_is_what_the_trigger_uses(self, monkeypatch, tmp_path):
+        """Found by the canary DAG: upstream's deferral read the Composer default path, which does not
+        exist (FileNotFoundError); on Composer, where it exists, the trigger would have followed the
+        pod on Composer's cluster instead of the connection's."""
+        from tests.unit.builders import write_kubeconfig
+
+        inline = write_kubeconfig(tmp_path / "inline", "https://from-the-connection:6443").read_text()
+        extra = {"kube_config": inline}
+        monkeypatch.setenv("AIRFLOW_CONN_INLINE", json.dumps({"conn_type": "kubernetes", "extra": extra}))
+        op = make(kubernetes_conn_id="inline")
+        op.pod = the_pod()
+        op.convert_config_file_to_dict()  # upstream's execute_async calls it before deferring
+        with pytest.raises(TaskDeferred) as deferred:
+            op.invoke_defer_method(context={"ti": TaskInstance()})
+        kwargs = deferred.value.trigger.serialize()[1]
+        assert kwargs["config_file"] is None and kwargs["kubernetes_conn_id"] == "inline"
+        assert "from-the-connection" not in json.dumps(kwargs)  # no kubeconfig content in the row
+        assert deferred.value.trigger._make_client().api_client.configuration.host == "https://from-the-connection:6443"
+
     def test_execution_timeout_becomes_a_deadline_from_the_task_start(self, local_kubeconfig):
         op = make(execution_timeout=datetime.timedelta(minutes=10))
         op.pod = the_pod()
