@@ -335,7 +335,8 @@ class PodFollower:
 
         def fetch(pod: k8s.V1Pod, container_name: str, *args: Any, **kwargs: Any) -> Any:
             status = fetch_container_logs(pod, container_name, *args, **kwargs)
-            if not kwargs.get("follow") or getattr(status, "running", True) or may_become_placeholder(pod):
+            # cncf-kubernetes 7-8 return None once the container ended, later versions a status.
+            if not kwargs.get("follow") or getattr(status, "running", False) or may_become_placeholder(pod):
                 return status  # a placeholder's log is Google's patched read of the VM: left to it
             replay = self._log_replays.get((pod.metadata.namespace, pod.metadata.name, container_name))
             end = replay.stream_end if replay is not None else None
@@ -347,7 +348,8 @@ class PodFollower:
                 container_name,
             )
             # Upstream's own read, once, from the last line logged; the LogReplay drops what it repeats.
-            kwargs.update(follow=False, since_time=status.last_log_time)
+            last = getattr(status, "last_log_time", None) or (replay.last_time() if replay is not None else None)
+            kwargs.update(follow=False, since_time=last)
             return fetch_container_logs(pod, container_name, *args, **kwargs)
 
         return fetch

@@ -187,6 +187,12 @@ class LogReplay:
         self._on_dropped = on_dropped
         self._on_late_start = on_late_start
 
+    def last_time(self) -> datetime.datetime | None:
+        """Return when the last line delivered was written (to the microsecond), or None before one."""
+        if self.last is None:
+            return None
+        return self.last.seconds + datetime.timedelta(microseconds=self.last.nanos // 1000)
+
     def read(
         self,
         lines: Iterable[bytes],
