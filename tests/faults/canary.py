@@ -22,7 +22,10 @@ TASKS = ("pod", "deferred", "broken", "print_connection")
 
 
 def put_connection(airflow, conn_id: str, kube_config: str) -> None:
-    body = {"connection_id": conn_id, "conn_type": "kubernetes", "extra": json.dumps({"kube_config": kube_config})}
+    # The XCom sidecar's image from the connection, as on Composer: upstream's default (alpine) is
+    # not on the machine, which has no registry access.
+    extra = {"kube_config": kube_config, "xcom_sidecar_container_image": "busybox:1.36"}
+    body = {"connection_id": conn_id, "conn_type": "kubernetes", "extra": json.dumps(extra)}
     try:
         airflow.request("DELETE", f"/connections/{conn_id}")
     except urllib.error.HTTPError as error:
