@@ -32,7 +32,6 @@ container's name, whether ``on_kill`` ran, its logger), read when needed, never 
 from __future__ import annotations
 
 import datetime
-import time
 from dataclasses import replace
 from typing import Any, Callable, Protocol, cast
 
@@ -65,8 +64,6 @@ from .log_replay import LogReplay, cut_short, post_termination_window, widen_res
 from .running import STREAMED_CHECK_INTERVAL_SECONDS, RunningWatch, await_pod_state, streamed_pod
 from .startup import StartupWatch
 
-#: How long the pod's watch may trail the read in which upstream found the container ended.
-WATCH_LAG_SECONDS = 2.0
 #: Log lines of the failed container quoted in the exception.
 FAILURE_LOG_TAIL_LINES = 20
 _ENDED = frozenset({"Succeeded", "Failed"})
@@ -363,25 +360,18 @@ class PodFollower:
             return None
 
     def _finished_at(self, pod: k8s.V1Pod, container: str) -> datetime.datetime | None:
-        """Return when ``container`` ended: from the pod's watch (which may lag upstream's read that
-        found it ended by a moment), else as the API server says now."""
-        stream = self._stream_of(pod)
-        if stream is not None:
+        """Return when ``container`` ended: as the pod's watch saw it, else (no watch, or one that
+        trails upstream's read that found the container ended) as the API server says now. Never waits."""
+        ended = terminated_state(self._watched_pod(pod), container)
+        if ended is None:
             try:
-                ended = terminated_state(streamed_pod(stream), container)
-                deadline = time.monotonic() + WATCH_LAG_SECONDS
-                while ended is None and time.monotonic() < deadline:
-                    state = stream.next(deadline - time.monotonic())
-                    ended = terminated_state(state.pod if state is not None else None, container)
-                return ended.finished_at if ended is not None else None
-            except Exception:  # the watch ended with an error: ask the API server
-                pass
-        try:
-            now = read_pod_or_none(self._client(), pod.metadata.name, pod.metadata.namespace)
-        except Exception as error:
-            self._log().warning("Could not read pod %s to see if its log was read whole: %s", pod.metadata.name, error)
-            return None
-        ended = terminated_state(now, container)
+                now = read_pod_or_none(self._client(), pod.metadata.name, pod.metadata.namespace)
+            except Exception as error:
+                self._log().warning(
+                    "Could not read pod %s to see if its log was read whole: %s", pod.metadata.name, error
+                )
+                return None
+            ended = terminated_state(now, container)
         return ended.finished_at if ended is not None else None
 
     def _streamed_container_completion(self, upstream: Callable[..., Any]) -> Callable[..., Any]:
