@@ -30,6 +30,8 @@ from .verdicts import CNCF_KUBERNETES_FOR_AIRFLOW_3
 AIRFLOW_VERSION = Version(Version(_dist_version("apache-airflow")).base_version)
 CNCF_KUBERNETES_VERSION = Version(Version(_dist_version("apache-airflow-providers-cncf-kubernetes")).base_version)
 AIRFLOW_V_3_PLUS = AIRFLOW_VERSION >= Version("3.0.0")
+#: A task's ``on_*_callback`` may be a list from Airflow 2.6; 2.5 calls it, so it must be one callable.
+CALLBACK_LISTS = AIRFLOW_VERSION >= Version("2.6.0")
 
 #: cncf-kubernetes releases before this import Airflow 2-only modules and break on Airflow 3.
 MIN_CNCF_KUBERNETES_FOR_AIRFLOW_3 = Version("{}.{}.0".format(*CNCF_KUBERNETES_FOR_AIRFLOW_3))

@@ -20,7 +20,13 @@ from airflow.exceptions import AirflowException
 from kubernetes.client import AuthorizationV1Api
 from kubernetes.client import models as k8s
 
-from ..compat import HAS_ON_FINISH_ACTION, AirflowTaskTimeout, KubernetesPodOperator, base_container_name
+from ..compat import (
+    CALLBACK_LISTS,
+    HAS_ON_FINISH_ACTION,
+    AirflowTaskTimeout,
+    KubernetesPodOperator,
+    base_container_name,
+)
 from ..exceptions import PodFailedError, PodKilledError, PodPreflightError, PodStartupError
 from ..hooks.composer_kubernetes import ComposerKubernetesHook
 from ..kube.client import is_gone, read_pod_or_none
@@ -37,6 +43,7 @@ from ..lifecycle.ending import (
 )
 from ..lifecycle.follow import PodFollower
 from ..lifecycle.interruption import execution_timeout_message
+from ..lifecycle.orphans import with_callback
 from ..lifecycle.running import PodDisruptedError
 from ..lifecycle.task_header import describe_preflight, describe_preflight_mode, start_block
 from ..platform.composer import COMPOSER_USER_WORKLOADS_NAMESPACE, composer_major_version
@@ -48,6 +55,7 @@ from ..preflight.checks import PreflightMode, format_problems, run_preflight
 from ..triggers.composer_pod import ComposerPodTrigger
 from .arguments import NOTSET, apply_errexit, resolve_arguments, warn_unhonoured
 from .links import PodLogsLink, WorkloadLink, push_pod_place
+from .orphan_cleanup import CLEANED_UP_HERE, DeleteOrphanedPods
 
 if TYPE_CHECKING:
     from airflow.sdk import Context  # upstream's annotation on the Airflow 3 mypy checks against
@@ -134,6 +142,8 @@ class ComposerPodOperator(KubernetesPodOperator):
         warn_unhonoured(kwargs, deferrable=bool(getattr(self, "deferrable", False)))
         if not HAS_ON_FINISH_ACTION:
             self.on_finish_action = resolved.finish_action  # type: ignore[assignment]  # an OnFinishAction from 7.2
+        # A final try whose worker died leaves its pod to this callback (lifecycle/orphans.py).
+        self.on_failure_callback = with_callback(self.on_failure_callback, DeleteOrphanedPods(), lists=CALLBACK_LISTS)
         # What the ending (lifecycle/ending.py) needs beside what the pod follower knows.
         self._preflight_error: PodPreflightError | None = None
         self._startup_error: PodStartupError | None = None
@@ -314,6 +324,7 @@ class ComposerPodOperator(KubernetesPodOperator):
 
     def resume_from_trigger(self, context: Context, event: Event) -> Any:
         """Finish a deferred task from its trigger's event, as the synchronous path would have."""
+        setattr(self, CLEANED_UP_HERE, True)
         name, namespace = event["name"], event["namespace"]
         self.log.info("Resumed: pod %s/%s %s", namespace, name, event["status"])
         failure = deferred_failure(event)
@@ -345,6 +356,7 @@ class ComposerPodOperator(KubernetesPodOperator):
 
     def cleanup(self, pod: k8s.V1Pod, remote_pod: k8s.V1Pod, *args: Any, **kwargs: Any) -> None:
         """Delete or keep the pod as upstream does, then raise an error that says what went wrong."""
+        setattr(self, CLEANED_UP_HERE, True)
         follower = self.pod_follower
         follower.stop()
         # Called from upstream's `finally`: an error here means the task stopped before the pod ended.
