@@ -148,6 +148,14 @@ def worker_killed(run: CaseRun) -> float | None:
     return at
 
 
+def worker_killed_final(run: CaseRun) -> float | None:
+    """The whole Celery worker SIGKILLed on the task's only try, then how long its pod stayed after the fault."""
+    at = worker_killed(run)
+    if at is not None:
+        _note_pods_gone(run, at, timeout=240)
+    return at
+
+
 def triggerer_restarts(run: CaseRun) -> float | None:
     """While the task is deferred: SIGTERM the triggerer (a shutdown), start it; later SIGKILL it (a crash), start it.
 
@@ -185,7 +193,9 @@ def no_fault(run: CaseRun) -> float | None:
 
 
 #: Cases whose fault hits every task (the node, the API server, the worker): run alone, after the others.
-RUN_ALONE = frozenset({"node_lost", "log_apiserver_restart", "worker_killed", "deferred_node_lost"})
+RUN_ALONE = frozenset(
+    {"node_lost", "log_apiserver_restart", "worker_killed", "worker_killed_final", "deferred_node_lost"}
+)
 #: Of those, the ones whose fault hits every pod on the cluster, whichever suite or deployment
 #: runs it: they hold the shared cluster's lock exclusive (tests/cluster_lock.py).
 CLUSTER_WIDE = frozenset({"node_lost", "log_apiserver_restart", "deferred_node_lost"})
@@ -206,6 +216,10 @@ FAULTS: dict[str, tuple[Fault, str]] = {
     "sigterm": (sigterm, "1. SIGTERM to the task process: fail naming the termination, pod deleted"),
     "sigkill_retry": (sigkill, "2. SIGKILL to the task process, retry: reattach, the work runs once"),
     "worker_killed": (worker_killed, "2. whole Celery worker SIGKILLed, retry on a new worker: reattach, once"),
+    "worker_killed_final": (
+        worker_killed_final,
+        "2. whole Celery worker SIGKILLed on the final try: failed, the pod deleted (no retry reattaches)",
+    ),
     "execution_timeout": (execution_timeout, "3. execution_timeout: fail naming it, pod deleted"),
     "mark_failed": (_mark("failed"), "4. marked failed: pod deleted within seconds, state stays failed"),
     "mark_success": (_mark("success"), "4. marked success: pod deleted within seconds, state stays success"),

@@ -40,6 +40,16 @@ def test_killed_then_retry_reattaches_to_the_same_pod(outcomes, case):
     assert not outcome.left_behind
 
 
+# No process of the try is left to clean up and no retry comes: the task's failure callback, run by
+# Airflow after the heartbeat timeout, deletes the pod (stock KPO's runs on to its end and stays).
+def test_worker_killed_on_the_final_try_fails_and_its_pod_is_deleted(outcomes):
+    outcome = outcomes["worker_killed_final"]
+    assert (outcome.state, outcome.try_number) == ("failed", 1), outcome
+    assert any(note.startswith("pod deleted") for note in outcome.notes), outcome.notes
+    assert len(outcome.pods) == 1 and not outcome.left_behind, outcome.pods_text()
+    assert "work started" in log_text(outcome, 1)
+
+
 def test_execution_timeout_fails_naming_it_and_deletes_the_pod(outcomes):
     outcome = outcomes["execution_timeout"]
     assert outcome.state == "failed", outcome

@@ -55,6 +55,9 @@ CASES: dict[str, dict[str, Any]] = {
     "sigkill_retry": {"script": ticks(90, before="echo work started; ", after="echo work finished; "), "retries": 1},
     # Long enough to outlive the heartbeat timeout (60 s) and the retry's start on a new worker.
     "worker_killed": {"script": ticks(150, before="echo work started; ", after="echo work finished; "), "retries": 1},
+    # No retry: nothing reattaches, and the pod would run on to its end and stay, but for the failure
+    # callback Airflow runs after the heartbeat timeout.
+    "worker_killed_final": {"script": ticks(300, before="echo work started; ")},
     "execution_timeout": {"script": ticks(120), "execution_timeout": datetime.timedelta(seconds=25)},
     "mark_failed": {"script": ticks(90), "retries": 1},
     "mark_success": {"script": ticks(90), "retries": 1},
