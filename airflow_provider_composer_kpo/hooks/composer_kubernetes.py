@@ -144,6 +144,25 @@ class ComposerKubernetesHook(KubernetesHook):
             secrets += kubeconfig_secrets(text)
         _mask(secrets)
 
+    def mask_connection_credentials(self) -> None:
+        """Register the credentials of the connection's kubeconfig (inline, or the file it names), loaded or not.
+
+        For what reads the connection before the hook loads it: a template such as
+        ``{{ conn.<id>.extra }}``, whose rendered value Airflow stores and shows masked by what is
+        registered by then. Nothing happens without a connection.
+        """
+        if not self.conn_id:
+            return
+        try:
+            inline = KubernetesHook._get_field(self, "kube_config")
+            path = KubernetesHook._get_field(self, "kube_config_path")
+        except AirflowNotFoundException:
+            return
+        secrets = inline_kubeconfig_text(inline) + kubeconfig_secrets(inline) if inline else []
+        for text in read_kubeconfig_texts(str(path)) if path else []:
+            secrets += kubeconfig_secrets(text)
+        _mask(secrets)
+
     @property
     def is_in_cluster(self) -> bool:
         """Return whether the client uses the in-cluster service account, without building it if the rule says.

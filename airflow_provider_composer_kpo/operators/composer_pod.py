@@ -176,6 +176,15 @@ class ComposerPodOperator(KubernetesPodOperator):
         on the triggerer by the hook's rule, so no credential is serialized into the trigger row."""
         self._config_dict = None
 
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render as upstream does, the connection's kubeconfig credentials registered first.
+
+        A template may put them into a field (``{{ conn.<id>.extra }}``); Airflow stores and shows
+        rendered fields masked by what is registered by then, before the hook loads the kubeconfig.
+        """
+        ComposerKubernetesHook(conn_id=self.kubernetes_conn_id).mask_connection_credentials()
+        super().render_template_fields(context, jinja_env)
+
     @cached_property
     def pod_follower(self) -> PodFollower:
         """Return what follows this task's pod (lifecycle/follow.py); built at first use, on the running copy."""

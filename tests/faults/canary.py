@@ -18,7 +18,7 @@ from tests import cluster_lock
 from tests.faults.dags.composer_kpo_canary import BROKEN_CONN, CANARY_CONN, DAG_ID
 
 TOKEN = "canary-token-3c1d9e7a55"
-TASKS = ("pod", "deferred", "broken", "print_connection")
+TASKS = ("pod", "deferred", "templated", "broken", "print_connection")
 
 
 def put_connection(airflow, conn_id: str, kube_config: str) -> None:

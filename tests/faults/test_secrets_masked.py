@@ -25,7 +25,13 @@ pytestmark = pytest.mark.faults
 
 def test_a_kubeconfigs_credentials_reach_no_task_log(canary_run, outcomes):
     states = canary_run.finished()
-    assert states == {"pod": "success", "deferred": "success", "broken": "failed", "print_connection": "success"}
+    assert states == {
+        "pod": "success",
+        "deferred": "success",
+        "templated": "success",
+        "broken": "failed",
+        "print_connection": "success",
+    }
     logs = {task: canary_run.log_text(task) for task in TASKS}
     for task, text in logs.items():
         assert text, f"no log for {task}"
@@ -43,6 +49,9 @@ def test_no_credential_in_the_rendered_fields_or_task_instance(canary_run, outco
     for task in TASKS:
         answer = json.dumps(canary_run.airflow.task_instance(DAG_ID, canary_run.run_id, task))
         assert canary_run.key_data not in answer and TOKEN not in answer, task
+    # `{{ conn.<id>.extra }}` in a field: stored (the UI's Rendered Template) with the mask in place.
+    rendered = canary_run.airflow.task_instance(DAG_ID, canary_run.run_id, "templated")["rendered_fields"]
+    assert "CONNECTION_EXTRA" in json.dumps(rendered) and "***" in json.dumps(rendered), rendered
 
 
 def test_no_credential_in_an_xcom_or_airflow_tasks_render(canary_run, outcomes):
@@ -60,6 +69,7 @@ def test_no_credential_in_an_xcom_or_airflow_tasks_render(canary_run, outcomes):
     xcom = canary_run.airflow.request("GET", f"/dags/{DAG_ID}/dagRuns/{run}/taskInstances/deferred/xcomEntries")
     assert "return_value" in {entry["key"] for entry in xcom["xcom_entries"]}  # the check saw a real XCom
     # The CLI renders the task's templates in a process of its own, with the deployment's settings.
+    # It prints what they produce, unmasked: "templated" puts the connection in a field on purpose.
     for task in ("pod", "deferred", "broken"):
         rendered = subprocess.run(
             [sys.executable, "-m", "airflow", "tasks", "render", DAG_ID, task, canary_run.run_id],

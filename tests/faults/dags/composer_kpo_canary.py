@@ -44,6 +44,14 @@ with DAG(DAG_ID, schedule=None, start_date=datetime.datetime(2024, 1, 1), catchu
         do_xcom_push=True,
         deferrable=True,
     )
+    ComposerPodOperator(  # a template that puts the whole connection into a field, as a careless DAG does
+        task_id="templated",
+        kubernetes_conn_id=CANARY_CONN,
+        namespace=NAMESPACE,
+        image="busybox:1.36",
+        env_vars={"CONNECTION_EXTRA": "{{ conn." + CANARY_CONN + ".extra }}"},
+        cmds=["sh", "-c", "echo the templated pod ran"],
+    )
     ComposerPodOperator(
         task_id="broken",
         kubernetes_conn_id=BROKEN_CONN,

@@ -168,3 +168,23 @@ def test_an_unusable_inline_kubeconfig_is_named_not_shown(monkeypatch, no_masks,
         assert said in message, message
         assert "connection 'k8s_bad', extra 'kube_config'" in message
         assert "kubectl config view --raw --flatten --minify -o json" in message
+
+
+@pytest.mark.parametrize("where", ["inline", "file"])
+def test_a_template_of_the_connection_renders_masked(tmp_path, monkeypatch, no_masks, where):
+    """``{{ conn.<id>.extra }}`` in a field: registered before rendering, so Airflow stores and shows it masked."""
+    from tests.unit.builders import make_operator
+
+    config = kubeconfig({"token": TOKEN, "client-key-data": KEY_DATA})
+    if where == "file":
+        path = tmp_path / "config"
+        path.write_text(yaml.safe_dump(config))
+        extra = {"kube_config_path": str(path)}
+    else:
+        extra = {"kube_config": json.dumps(config)}
+    monkeypatch.setenv("AIRFLOW_CONN_K8S_CANARY", json.dumps({"conn_type": "kubernetes", "extra": extra}))
+    op = make_operator(kubernetes_conn_id="k8s_canary", arguments=["{{ params.config }}"])
+    op.render_template_fields({"params": {"config": json.dumps(config)}})  # what the template would pull in
+    assert TOKEN in op.arguments[0]  # the pod gets what the template says
+    shown = redacted(op.arguments[0])  # Airflow's rendered fields, task log and UI
+    assert TOKEN not in shown and KEY_DATA not in shown
