@@ -51,6 +51,7 @@ except ModuleNotFoundError as missing:  # 5.0 - 5.2
         KubernetesPodOperator,
     )
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+from airflow.providers.cncf.kubernetes.utils.xcom_sidecar import PodDefaults
 
 try:  # 7.4+
     from airflow.providers.cncf.kubernetes.secret import Secret
@@ -94,6 +95,7 @@ _KPO_PARAMETERS = frozenset(inspect.signature(KubernetesPodOperator.__init__).pa
 HAS_ON_FINISH_ACTION = "on_finish_action" in _KPO_PARAMETERS
 HAS_SCHEDULE_TIMEOUT = "schedule_timeout_seconds" in _KPO_PARAMETERS
 HAS_DEFERRABLE = "deferrable" in _KPO_PARAMETERS
+XCOM_SIDECAR = PodDefaults.SIDECAR_CONTAINER_NAME
 
 
 def base_container_name(operator: KubernetesPodOperator) -> str:

@@ -512,3 +512,37 @@ class TestStoppedTask:
         deferred = TaskDeferred(trigger=mocker.MagicMock(), method_name="execute_complete")
         assert cleanup_while(op, pod, deferred) is deferred
         op.client.read_namespaced_pod.assert_not_called()
+
+
+class TestReattachWithoutResult:
+    """A retry that finds an earlier try's pod whose XCom was read but never saved runs a new pod."""
+
+    def found_pod(self) -> k8s.V1Pod:
+        from tests.unit.lifecycle.test_reattach import STOPPED, pod
+
+        return pod(STOPPED)
+
+    @pytest.mark.parametrize(("action", "deleted"), [("delete_pod", True), ("keep_pod", False)])
+    def test_the_old_pod_is_put_aside_and_a_new_one_created(self, mocker, action, deleted):
+        op = make(do_xcom_push=True, preflight="off", on_finish_action=action)
+        request = rendered_pod(op)
+        mocker.patch.object(KubernetesPodOperator, "find_pod", return_value=self.found_pod())
+        manager = mocker.patch.object(type(op), "pod_manager", new_callable=mocker.PropertyMock).return_value
+        patch = mocker.patch.object(KubernetesPodOperator, "patch_already_checked")
+        log = mocker.patch.object(type(op), "log", new_callable=mocker.PropertyMock).return_value
+        assert op.get_or_create_pod(request, CONTEXT) is request
+        manager.create_pod.assert_called_once_with(pod=request)
+        assert manager.delete_pod.called is deleted and patch.called is not deleted
+        if not deleted:  # recent cncf-kubernetes itself replaces a finished pod it may delete, never a kept one
+            warned = [c.args[0] % c.args[1:] for c in log.warning.call_args_list]
+            assert any("its XCom sidecar has stopped" in line for line in warned), warned
+
+    def test_a_pod_whose_result_is_still_there_is_reattached(self, mocker):
+        from tests.unit.lifecycle.test_reattach import RUNNING, pod
+
+        op = make(do_xcom_push=True, preflight="off")
+        found = pod(RUNNING, phase="Running")
+        mocker.patch.object(KubernetesPodOperator, "find_pod", return_value=found)
+        manager = mocker.patch.object(type(op), "pod_manager", new_callable=mocker.PropertyMock).return_value
+        assert op.get_or_create_pod(rendered_pod(op), CONTEXT) is found
+        manager.create_pod.assert_not_called()

@@ -1,0 +1,34 @@
+"""Reattaching a retry to an earlier try's pod: when that pod can no longer give the task its result.
+
+The XCom sidecar keeps the result file until a try reads it and then stops the sidecar. A try
+stopped between the two (its worker killed) leaves a finished pod whose result nobody can read
+again: upstream's retry would wait for the stopped sidecar to start (15 minutes on
+cncf-kubernetes 10, for ever on older releases) and then fail work that succeeded.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..platform.peer_vm import is_placeholder
+
+if TYPE_CHECKING:
+    from kubernetes.client import models as k8s
+
+
+def result_already_taken(pod: k8s.V1Pod | None, *, do_xcom_push: bool, sidecar: str) -> str | None:
+    """Return why a found pod cannot give this try its XCom (its sidecar has stopped), or None if it can.
+
+    Composer 3 placeholders are left out: Google's patches read their XCom from the peer VM.
+    """
+    if not do_xcom_push or pod is None or pod.status is None or is_placeholder(pod):
+        return None
+    for status in pod.status.container_statuses or []:
+        if status.name == sidecar and status.state is not None and status.state.terminated is not None:
+            labels = pod.metadata.labels or {}
+            return (
+                f"Pod {pod.metadata.namespace}/{pod.metadata.name} of try {labels.get('try_number', '?')} "
+                "ended, but its XCom sidecar has stopped: an earlier try read the result and was stopped "
+                "before it saved it, so nobody can read it again. This try runs the pod anew."
+            )
+    return None

@@ -1,0 +1,60 @@
+"""lifecycle/reattach.py: an earlier try's pod whose XCom sidecar has stopped cannot give its result again."""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes.client import models as k8s
+
+from airflow_provider_composer_kpo.lifecycle.reattach import result_already_taken
+from airflow_provider_composer_kpo.platform.peer_vm import PLACEHOLDER_CONTAINER
+
+SIDECAR = "airflow-xcom-sidecar"
+
+
+def pod(
+    sidecar_state: k8s.V1ContainerState | None, first_container: str = "base", phase: str = "Succeeded"
+) -> k8s.V1Pod:
+    statuses = [
+        k8s.V1ContainerStatus(
+            name="base",
+            image="busybox",
+            image_id="",
+            ready=False,
+            restart_count=0,
+            state=k8s.V1ContainerState(terminated=k8s.V1ContainerStateTerminated(exit_code=0)),
+        )
+    ]
+    if sidecar_state is not None:
+        statuses.append(
+            k8s.V1ContainerStatus(
+                name=SIDECAR, image="busybox", image_id="", ready=False, restart_count=0, state=sidecar_state
+            )
+        )
+    return k8s.V1Pod(
+        metadata=k8s.V1ObjectMeta(name="p-1", namespace="team", labels={"try_number": "1"}),
+        spec=k8s.V1PodSpec(containers=[k8s.V1Container(name=first_container)]),
+        status=k8s.V1PodStatus(phase=phase, container_statuses=statuses),
+    )
+
+
+STOPPED = k8s.V1ContainerState(terminated=k8s.V1ContainerStateTerminated(exit_code=0, reason="Completed"))
+RUNNING = k8s.V1ContainerState(running=k8s.V1ContainerStateRunning())
+
+
+@pytest.mark.parametrize(
+    ("found", "do_xcom_push", "taken"),
+    [
+        (pod(STOPPED), True, True),  # read and stopped by a try that never saved the result
+        (pod(RUNNING), True, False),  # the result is still there to read
+        (pod(None), True, False),  # no sidecar status yet
+        (pod(STOPPED), False, False),  # no result wanted
+        (pod(STOPPED, first_container=PLACEHOLDER_CONTAINER), True, False),  # Composer 3: Google's read
+        (None, True, False),
+    ],
+)
+def test_a_stopped_sidecar_means_the_result_is_gone(found, do_xcom_push, taken):
+    message = result_already_taken(found, do_xcom_push=do_xcom_push, sidecar=SIDECAR)
+    assert (message is not None) is taken
+    if taken:
+        assert message.startswith("Pod team/p-1 of try 1 ended, but its XCom sidecar has stopped")
+        assert message.endswith("This try runs the pod anew.")
