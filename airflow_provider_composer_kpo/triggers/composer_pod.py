@@ -5,13 +5,18 @@ while the pod ...      the trigger
 =====================  ======================================================================
 waits to start         feeds each read to :class:`~..lifecycle.startup.StartupJudge` (diagnosis.py):
                        the same fatal reasons, events and timeouts as the synchronous wait
-runs                   judges each read with :class:`~..lifecycle.interruption.DisruptionJudge`
+runs                   judges each state with :class:`~..lifecycle.interruption.DisruptionJudge`
 ended                  sends ``ended``; the resumed task ends it as the synchronous path does.
                        On Composer 3 that is when the peer VM reports the main container
                        TERMINATED, read every 5 s as Google's patches read it: the VM still
                        answers then, so the resumed task gets its log, state and XCom (the
                        placeholder itself ends only after the VM shut down)
 =====================  ======================================================================
+
+The pod's states come from one watch of its namespace per triggerer process, shared by every
+trigger there (:mod:`~..kube.pods_watch`): API requests do not grow with the number of deferred
+tasks. While that watch is out of sync, or where RBAC or the API server does not allow it, each
+trigger reads its pod every interval instead, with the same verdicts.
 
 API calls are made by the synchronous client of :class:`~..hooks.composer_kubernetes.ComposerKubernetesHook`
 (the package's kubeconfig rule, and the client Google patches on Composer 3), one call at a time
@@ -41,6 +46,7 @@ from kubernetes.client import models as k8s
 
 from ..exceptions import PodStartupError, PodStartupTimeout
 from ..kube.client import read_pod_or_none
+from ..kube.pods_watch import Follower, PodsWatch, shared_watch
 from ..kube.retry import call_with_retry_async
 from ..lifecycle.deferral import API_ERROR, CANNOT_START, DISRUPTED, ENDED, TIMED_OUT, Event, pod_event
 from ..lifecycle.diagnosis import container_failure, workload_ended
@@ -58,6 +64,8 @@ T = TypeVar("T")
 API_THREADS = 8
 #: Seconds one API request may take before it counts as a (transient) failure.
 REQUEST_TIMEOUT_SECONDS = 30
+#: Seconds a trigger waits for its triggerer's new watch to list the pods before reading its own.
+WATCH_SYNC_WAIT_SECONDS = 5.0
 #: Composer 3: seconds between reads of the peer VM's container states (an exec into the placeholder).
 VM_STATES_EVERY_SECONDS = 5.0
 
@@ -100,6 +108,10 @@ class ComposerPodTrigger(BaseTrigger):
     :param execution_deadline: The task's ``execution_timeout`` as seconds since the epoch, or None.
     """
 
+    #: Follow the pod through the triggerer's one watch of its namespace (kube/pods_watch.py), reading
+    #: it only while that watch is out of sync or unavailable; False reads it every interval.
+    share_pod_watch = True
+
     def __init__(
         self,
         *,
@@ -138,6 +150,7 @@ class ComposerPodTrigger(BaseTrigger):
         self._disruption = DisruptionJudge(name=pod_name, namespace=pod_namespace)
         self.execution_deadline = float(execution_deadline) if execution_deadline is not None else None
         self._client: CoreV1Api | None = None
+        self._follower: Follower | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the import path and the plain keyword arguments that re-create this trigger."""
@@ -175,6 +188,32 @@ class ComposerPodTrigger(BaseTrigger):
         yield TriggerEvent(event)
 
     async def _follow(self) -> Event:
+        watch = await self._pods_watch()
+        self._follower = watch.follow(self.pod_name) if watch is not None else None
+        if self._follower is not None and not self._follower.watch.in_sync:
+            await self._follower.changed(WATCH_SYNC_WAIT_SECONDS)  # its first list, instead of a read of our own
+        try:
+            return await self._follow_pod()
+        finally:
+            if self._follower is not None:
+                self._follower.close()
+
+    async def _pods_watch(self) -> PodsWatch | None:
+        """Return this triggerer's shared watch of the pod's namespace (kube/pods_watch.py), or None to read."""
+        if not self.share_pod_watch:
+            return None
+        client = await self._api()
+        key = (self.kubernetes_conn_id, self.config_file, self.in_cluster, self.cluster_context)
+        return shared_watch((*key, self.use_composer_kubeconfig), self.pod_namespace, client)
+
+    async def _wait(self, seconds: float) -> None:
+        """Wait ``seconds``, or less when the shared watch reports a change of the pod."""
+        if self._follower is None or self._follower.watch.unavailable is not None:
+            await asyncio.sleep(seconds)
+        else:
+            await self._follower.changed(seconds)
+
+    async def _follow_pod(self) -> Event:
         judge = StartupJudge(
             pod_name=self.pod_name,
             namespace=self.pod_namespace,
@@ -196,7 +235,7 @@ class ComposerPodTrigger(BaseTrigger):
             except PodStartupError as error:
                 timeout = isinstance(error, PodStartupTimeout)
                 return self._event(CANNOT_START, str(error), reason=error.reason, timeout=timeout)
-            await asyncio.sleep(self.startup_check_interval_seconds)
+            await self._wait(self.startup_check_interval_seconds)
         log.info("Pod %s/%s started; following it every %s s", self.pod_namespace, self.pod_name, self.poll_interval)
         vm_read_at = float("-inf")
         while True:  # until it ends; `pod` went through _final_event already
@@ -204,7 +243,7 @@ class ComposerPodTrigger(BaseTrigger):
                 vm_read_at = time.monotonic()
                 if await self._vm_container_ended(pod):
                     return self._event(ENDED)
-            await asyncio.sleep(self.poll_interval)
+            await self._wait(self.poll_interval)
             pod = await self._read_pod()
             stop = self._final_event(pod)
             if stop is not None:
@@ -233,7 +272,10 @@ class ComposerPodTrigger(BaseTrigger):
         )
 
     async def _read_pod(self) -> k8s.V1Pod | None:
-        """Return the pod as it is now, or None when the API server answers 404."""
+        """Return the pod as it is now (as the shared watch last saw it, else read), or None once it is gone."""
+        state = self._follower.watch.state_of(self.pod_name) if self._follower is not None else None
+        if state is not None:
+            return state.pod
         client = await self._api()
         read = functools.partial(
             read_pod_or_none, client, self.pod_name, self.pod_namespace, _request_timeout=REQUEST_TIMEOUT_SECONDS

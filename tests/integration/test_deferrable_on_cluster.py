@@ -205,3 +205,50 @@ def test_init_container_logs_reach_the_task_log_when_deferred(capfd, caplog):
     init = k8s.V1Container(name="prepare", image=BUSYBOX, command=["sh", "-c", "echo init-container-was-here"])
     run_deferred(deferred_pod(cmds=["sh", "-c", "true"], init_containers=[init], init_container_logs=True))
     assert "init-container-was-here" in output(capfd, caplog)
+
+
+@trigger_only
+def test_triggers_of_one_triggerer_share_one_watch_and_read_no_pod(monkeypatch, capfd, caplog):
+    """Six deferred tasks followed at once, as in one triggerer: one list and watch for all, every one succeeds.
+
+    Reading each pod every 2 s, as before, would have cost about six reads per task (each pod runs 12 s).
+    """
+    import asyncio
+
+    from airflow_provider_composer_kpo.compat import TaskDeferred
+    from airflow_provider_composer_kpo.kube import pods_watch
+    from airflow_provider_composer_kpo.triggers import composer_pod as trigger_module
+
+    from .operator_harness import TaskInstanceStandIn, _context
+
+    reads = []
+    read = trigger_module.read_pod_or_none
+    monkeypatch.setattr(trigger_module, "read_pod_or_none", lambda *a, **k: reads.append(a[1]) or read(*a, **k))
+    monkeypatch.setattr(pods_watch, "_watches", {})  # this test's watch only
+    operators = [deferred_pod(cmds=["sh", "-c", TICKING]) for _ in range(6)]
+    deferred = []
+    for op in operators:
+        context = _context(op, TaskInstanceStandIn(op.dag_id, op.task_id), None)
+        op.render_template_fields(context)
+        with pytest.raises(TaskDeferred) as raised:
+            op.execute(context)
+        deferred.append((op, context, raised.value))
+
+    async def all_events():
+        async def first(trigger):
+            async for event in trigger.run():
+                return event.payload
+            raise AssertionError("no event")
+
+        triggers = [type(d.trigger)(**d.trigger.serialize()[1]) for _, _, d in deferred]
+        return await asyncio.gather(*(first(t) for t in triggers))
+
+    events = asyncio.run(all_events())
+    assert [e["status"] for e in events] == ["ended"] * 6, events
+    (watch,) = pods_watch._watches.values()
+    assert watch.unavailable is None
+    assert watch.requests <= 6, watch.requests  # one list, then a watch request a minute at most (and resumes)
+    assert len(reads) <= 1, reads  # the pod states came from the watch
+    for (op, context, d), event in zip(deferred, events):
+        getattr(op, d.method_name)(context, event=event)
+    assert output(capfd, caplog).count("work-finished") >= 6

@@ -79,6 +79,12 @@ RUNNING = k8s.V1ContainerState(running=k8s.V1ContainerStateRunning())
 
 
 @pytest.fixture(autouse=True)
+def _reads_only(monkeypatch):
+    """The stand-in answers reads; tests/unit/kube/test_pods_watch.py and the cluster tests cover the shared watch."""
+    monkeypatch.setattr(ComposerPodTrigger, "share_pod_watch", False)
+
+
+@pytest.fixture(autouse=True)
 def _no_backoff_wait(monkeypatch):
     async def no_wait(seconds):
         return None
