@@ -6,6 +6,8 @@ deferred tasks. A :class:`PodsWatch` lists the namespace's pod-operator pods onc
 ``kubernetes_pod_operator=True``, which stock KPO's and ours carry) and then watches them from that
 ``resourceVersion``, with bookmarks, in one helper thread; each follower waits for its own pod's
 changes (:meth:`Follower.changed`) and reads its state from memory (:meth:`PodsWatch.state_of`).
+Only followed pods are kept: a follower that joins an open watch reads its pod once and hands it
+over (:meth:`PodsWatch.remember`); the watch's events keep it current from then on.
 
 A watch that ends (the server's timeout) or breaks (API-server restart, network) resumes from the
 last version seen, bookmarks included, so no change in between is lost; a version the server no
@@ -137,8 +139,17 @@ class PodsWatch:
             followers.discard(follower)
             if not followers:
                 self._followers.pop(follower.name, None)
+                self._pods.pop(follower.name, None)
+                self._deleted.discard(follower.name)
             if not self._followers:
                 self._idle_since = self._clock()
+
+    def remember(self, pod: k8s.V1Pod) -> None:
+        """Keep a followed pod as its follower read it, until the watch reports a change (it had no state)."""
+        name = pod.metadata.name
+        with self._lock:
+            if name in self._followers and name not in self._pods and name not in self._deleted:
+                self._pods[name] = pod
 
     def state_of(self, name: str) -> PodState | None:
         """Return the pod as the watch last saw it, or None when the caller must read it (see the module)."""
@@ -206,12 +217,16 @@ class PodsWatch:
             return self._idle_since is not None and self._clock() - self._idle_since > self._idle_seconds
 
     def _replace(self, pods: list[k8s.V1Pod]) -> None:
+        """Take a fresh list: the followed pods' states from it; a followed pod not in it was deleted."""
+        listed = {pod.metadata.name: pod for pod in pods}
         with self._lock:
-            before = set(self._pods)
-            self._pods = {pod.metadata.name: pod for pod in pods}
-            # Listed afresh after a drop: a pod that was there and is not any more was deleted meanwhile.
-            self._deleted |= before - set(self._pods)
-            self._deleted -= set(self._pods)
+            for name in self._followers:
+                if name in listed:
+                    self._pods[name] = listed[name]
+                    self._deleted.discard(name)
+                else:
+                    self._pods.pop(name, None)
+                    self._deleted.add(name)
             self._in_sync = True
             waiting = [f for followers in self._followers.values() for f in followers]
         for follower in waiting:
@@ -220,13 +235,15 @@ class PodsWatch:
     def _apply(self, kind: str, pod: k8s.V1Pod) -> None:
         name = pod.metadata.name
         with self._lock:
+            if name not in self._followers:  # only followed pods are kept: a namespace may hold thousands
+                return
             if kind == "DELETED":
                 self._pods.pop(name, None)
                 self._deleted.add(name)
             else:
                 self._pods[name] = pod
                 self._deleted.discard(name)
-            waiting = list(self._followers.get(name, ()))
+            waiting = list(self._followers[name])
         for follower in waiting:
             follower.notify()
 
@@ -238,13 +255,13 @@ class PodsWatch:
             follower.notify()
 
     def _give_up(self, why: str) -> None:
-        self.unavailable = why
         log.warning(
             "Cannot list and watch pods in %s (%s); each deferred task's trigger reads its own pod instead, "
             "which costs the API server a request per task every few seconds.",
             self.namespace,
             why,
         )
+        self.unavailable = why
         self._lose_sync()
 
     def _recovered(self) -> None:

@@ -280,7 +280,10 @@ class ComposerPodTrigger(BaseTrigger):
         read = functools.partial(
             read_pod_or_none, client, self.pod_name, self.pod_namespace, _request_timeout=REQUEST_TIMEOUT_SECONDS
         )
-        return await self._call(read, f"read pod {self.pod_namespace}/{self.pod_name}")
+        pod = await self._call(read, f"read pod {self.pod_namespace}/{self.pod_name}")
+        if pod is not None and self._follower is not None:
+            self._follower.watch.remember(pod)  # the watch's events take it from here
+        return pod
 
     async def _vm_container_ended(self, pod: k8s.V1Pod) -> bool:
         """Return True once the Composer 3 peer VM reports the main container TERMINATED."""

@@ -85,7 +85,7 @@ def test_the_list_then_each_change_of_the_followed_pod_reaches_its_follower(monk
         watch, "a", until=lambda state: phase(state) == "Running" and seen_b.append(watch.state_of("b")) is None
     )
     assert phase(states[0]) in ("Pending", "Running") and phase(states[-1]) == "Running"
-    assert phase(seen_b[-1]) == "Succeeded"  # b's change is kept for b's follower, without waking a's
+    assert seen_b[-1] is None  # nobody follows b: the watch keeps no state of it
     assert script.watched_from[0] == "12"  # one list, then the watch from its version
     assert watch.requests >= 2
 
@@ -113,8 +113,14 @@ def test_a_bookmark_moves_the_resume_point_without_a_change(monkeypatch):
     monkeypatch.setattr(pods_watch, "MIN_WATCH_INTERVAL_SECONDS", 0)
     script = Script([([pod("a", "Running", "10")], "10")], [[("BOOKMARK", None, "55")], []])
     watch = script.watch()
-    follow(watch, "a", until=lambda state: True)
-    script.done.wait(5)
+
+    async def run():
+        follower = watch.follow("a")
+        await asyncio.get_running_loop().run_in_executor(None, script.done.wait, 5)  # every batch served
+        follower.close()
+        watch.stop()
+
+    asyncio.run(run())
     assert script.watched_from[:2] == ["10", "55"]
 
 
@@ -140,3 +146,34 @@ def test_one_watch_per_cluster_and_namespace():
     first = pods_watch.shared_watch(("conn", None), "team-shared", client=None)
     assert pods_watch.shared_watch(("conn", None), "team-shared", client=None) is first
     assert pods_watch.shared_watch(("other", None), "team-shared", client=None) is not first
+
+
+def test_a_follower_joining_an_open_watch_hands_over_what_it_read(monkeypatch):
+    monkeypatch.setattr(pods_watch, "MIN_WATCH_INTERVAL_SECONDS", 0)
+    later = threading.Event()
+
+    class Late(Script):
+        def watch_pods(self, version, seconds):
+            self.watched_from.append(version)
+            later.wait(5)  # the second pod's change comes once it is followed
+            yield ("MODIFIED", pod("late", "Succeeded", "20"), "20")
+            threading.Event().wait(2)
+
+    script = Late([([pod("a", "Running", "10"), pod("late", "Running", "11")], "12")], [])
+    watch = script.watch()
+
+    async def run():
+        first = watch.follow("a")
+        await first.changed(timeout=5)  # listed: in sync
+        joined = watch.follow("late")
+        assert watch.state_of("late") is None  # listed before anyone followed it: read it
+        watch.remember(pod("late", "Running", "11"))
+        assert phase(watch.state_of("late")) == "Running"
+        later.set()
+        assert await joined.changed(timeout=5)
+        assert phase(watch.state_of("late")) == "Succeeded"
+        joined.close()
+        first.close()
+        watch.stop()
+
+    asyncio.run(run())
