@@ -257,8 +257,9 @@ def on_deployment(pair: str, suite: str) -> OnDeployment:
             f" EXTRA_DAGS=$PWD/tests/browser/dags EXTRA_ENV_FILE={composer_env}"
         )
         tests = "tests/browser -m browser"
-    else:
-        tests = f"tests/faults -m faults -s {DURATIONS}"
+    else:  # the fault matrix, then the soak (tests/soak/test_soak.py) on the same deployment
+        knobs += " EXTRA_DAGS=$PWD/tests/soak/dags EXTRA_ENV_FILE=tests/soak/soak.env"
+        tests = f"tests/faults tests/soak/test_soak.py -m faults -s {DURATIONS}"
     env_file = f"{run_dir}/airflow.env"
     return OnDeployment(
         key=(pair, suite),
