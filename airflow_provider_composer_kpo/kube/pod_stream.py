@@ -32,7 +32,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.watch import Watch
 
 from .client import read_pod_or_none
-from .retry import RETRY_DEADLINE_SECONDS, retry_delay
+from .retry import RETRY_DEADLINE_SECONDS, FailureStreak
 
 log = logging.getLogger(__name__)
 
@@ -88,14 +88,12 @@ class PodStream:
         self._resource_version = resource_version
         self._poll_seconds = poll_seconds
         self._watch_seconds = watch_seconds
-        self._retry_deadline = retry_deadline_seconds
         self._sleep, self._clock = sleep, clock
         self._states: queue.Queue[PodState | BaseException] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
-        self._failing_since: float | None = None
-        self._attempt = 0
+        self._failures = FailureStreak(deadline_seconds=retry_deadline_seconds, clock=clock)
         self._watch_started = float("-inf")
         self.watching = True
         #: The newest state handed out by :meth:`next` (``first`` before any).
@@ -157,7 +155,7 @@ class PodStream:
             try:
                 if version is None or not self.watching:
                     pod = self._read_pod()
-                    self._recovered()
+                    self._failures.recovered()
                     self._states.put(PodState(pod, deleted=pod is None))
                     if pod is None:
                         return
@@ -169,7 +167,7 @@ class PodStream:
                     return
                 self._watch_started = self._clock()
                 for kind, pod in self._watch_pod(version, self._watch_seconds):
-                    self._recovered()
+                    self._failures.recovered()
                     version = pod.metadata.resource_version or version
                     self._states.put(PodState(pod, deleted=kind == "DELETED"))
                     if kind == "DELETED" or self._stop.is_set():
@@ -192,21 +190,9 @@ class PodStream:
                 if not self._retry_later(error):
                     return
 
-    def _recovered(self) -> None:
-        self._failing_since, self._attempt = None, 0
-
     def _retry_later(self, error: Exception) -> bool:
         """Sleep before resuming after a transient failure and return True; hand any other error to the task."""
-        now = self._clock()
-        self._failing_since = now if self._failing_since is None else self._failing_since
-        self._attempt += 1
-        delay = retry_delay(
-            error,
-            description=f"watch pod {self.namespace}/{self.pod_name}",
-            attempt=self._attempt,
-            elapsed=now - self._failing_since,
-            deadline_seconds=self._retry_deadline,
-        )
+        delay = self._failures.delay(error, f"watch pod {self.namespace}/{self.pod_name}")
         if delay is None:
             self._states.put(error)
             return False

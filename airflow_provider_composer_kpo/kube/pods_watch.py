@@ -34,7 +34,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.watch import Watch
 
 from .pod_stream import MIN_WATCH_INTERVAL_SECONDS, PodState
-from .retry import RETRY_DEADLINE_SECONDS, retry_delay
+from .retry import RETRY_DEADLINE_SECONDS, FailureStreak
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,6 @@ class PodsWatch:
         self.namespace = namespace
         self._list_pods, self._watch_pods = list_pods, watch_pods
         self._watch_seconds, self._idle_seconds = watch_seconds, idle_seconds
-        self._retry_deadline = retry_deadline_seconds
         self._sleep, self._clock = sleep, clock
         self._lock = threading.Lock()
         self._pods: dict[str, k8s.V1Pod] = {}
@@ -112,8 +111,7 @@ class PodsWatch:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._idle_since: float | None = None
-        self._failing_since: float | None = None
-        self._attempt = 0
+        self._failures = FailureStreak(deadline_seconds=retry_deadline_seconds, clock=clock)
         #: Why this process's followers read their pods instead (RBAC, a refused watch); None while it works.
         self.unavailable: str | None = None
         #: Lists and watch requests made, for the benchmark (benchmarks/deferred_scale.py).
@@ -186,13 +184,13 @@ class PodsWatch:
                     self.requests += 1
                     pods, version = self._list_pods()
                     self._replace(pods)
-                    self._recovered()
+                    self._failures.recovered()
                 if self._stop.wait(MIN_WATCH_INTERVAL_SECONDS - (self._clock() - started)):
                     break
                 started = self._clock()
                 self.requests += 1
                 for kind, pod, event_version in self._watch_pods(version, self._watch_seconds):
-                    self._recovered()
+                    self._failures.recovered()
                     version = event_version or version
                     if pod is not None:
                         self._apply(kind, pod)
@@ -264,22 +262,10 @@ class PodsWatch:
         self.unavailable = why
         self._lose_sync()
 
-    def _recovered(self) -> None:
-        self._failing_since, self._attempt = None, 0
-
     def _retry_later(self, error: Exception) -> bool:
         """Sleep before resuming after a transient failure; give up (followers read) on any other error."""
         self._lose_sync()
-        now = self._clock()
-        self._failing_since = now if self._failing_since is None else self._failing_since
-        self._attempt += 1
-        delay = retry_delay(
-            error,
-            description=f"watch pods in {self.namespace}",
-            attempt=self._attempt,
-            elapsed=now - self._failing_since,
-            deadline_seconds=self._retry_deadline,
-        )
+        delay = self._failures.delay(error, f"watch pods in {self.namespace}")
         if delay is None:
             self._give_up(f"{type(error).__name__}: {str(error)[:200]}")
             return False

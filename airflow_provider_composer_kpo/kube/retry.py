@@ -84,6 +84,32 @@ def retry_delay(
     return delay
 
 
+class FailureStreak:
+    """The transient failures in a row of one long-lived call (a watch): how long to wait before the next attempt."""
+
+    def __init__(self, *, deadline_seconds: float, clock: Callable[[], float]) -> None:
+        self._deadline, self._clock = deadline_seconds, clock
+        self._since: float | None = None
+        self._attempt = 0
+
+    def recovered(self) -> None:
+        """The call answered: the next failure starts a new streak."""
+        self._since, self._attempt = None, 0
+
+    def delay(self, error: Exception, description: str) -> float | None:
+        """Return the seconds to wait before the next attempt after ``error``, or None to give up."""
+        now = self._clock()
+        self._since = now if self._since is None else self._since
+        self._attempt += 1
+        return retry_delay(
+            error,
+            description=description,
+            attempt=self._attempt,
+            elapsed=now - self._since,
+            deadline_seconds=self._deadline,
+        )
+
+
 def call_with_retry(
     call: Callable[[], T],
     *,
