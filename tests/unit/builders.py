@@ -57,6 +57,11 @@ def cleanup_while(op: Any, pod: Any, error: BaseException) -> BaseException:
     raise AssertionError("nothing escaped cleanup")
 
 
+def container_status(name: str, state: k8s.V1ContainerState) -> k8s.V1ContainerStatus:
+    """A container's status as the API server reports it, in ``state``."""
+    return k8s.V1ContainerStatus(name=name, image="busybox", image_id="", ready=False, restart_count=0, state=state)
+
+
 def waiting_pod(reason: str, message: str = "", container: str = "base", init: bool = False) -> k8s.V1Pod:
     status = k8s.V1ContainerStatus(
         name=container,

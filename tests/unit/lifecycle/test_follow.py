@@ -7,6 +7,7 @@ from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
 
 from airflow_provider_composer_kpo.lifecycle.follow import WRAPPERS, PodFollower, upstream_argument
+from tests.unit.builders import container_status
 
 
 def follower(mocker, **kwargs) -> PodFollower:
@@ -107,15 +108,9 @@ def test_a_read_of_a_container_that_ended_long_ago_reaches_its_whole_log(mocker)
     ended.status = k8s.V1PodStatus(
         phase="Succeeded",
         container_statuses=[
-            k8s.V1ContainerStatus(
-                name="base",
-                image="busybox",
-                image_id="",
-                ready=False,
-                restart_count=0,
-                state=k8s.V1ContainerState(
-                    terminated=k8s.V1ContainerStateTerminated(exit_code=0, finished_at=finished)
-                ),
+            container_status(
+                "base",
+                k8s.V1ContainerState(terminated=k8s.V1ContainerStateTerminated(exit_code=0, finished_at=finished)),
             )
         ],
     )

@@ -7,6 +7,7 @@ from kubernetes.client import models as k8s
 
 from airflow_provider_composer_kpo.lifecycle.reattach import result_already_taken
 from airflow_provider_composer_kpo.platform.peer_vm import PLACEHOLDER_CONTAINER
+from tests.unit.builders import container_status
 
 SIDECAR = "airflow-xcom-sidecar"
 
@@ -14,22 +15,9 @@ SIDECAR = "airflow-xcom-sidecar"
 def pod(
     sidecar_state: k8s.V1ContainerState | None, first_container: str = "base", phase: str = "Succeeded"
 ) -> k8s.V1Pod:
-    statuses = [
-        k8s.V1ContainerStatus(
-            name="base",
-            image="busybox",
-            image_id="",
-            ready=False,
-            restart_count=0,
-            state=k8s.V1ContainerState(terminated=k8s.V1ContainerStateTerminated(exit_code=0)),
-        )
-    ]
+    statuses = [container_status("base", k8s.V1ContainerState(terminated=k8s.V1ContainerStateTerminated(exit_code=0)))]
     if sidecar_state is not None:
-        statuses.append(
-            k8s.V1ContainerStatus(
-                name=SIDECAR, image="busybox", image_id="", ready=False, restart_count=0, state=sidecar_state
-            )
-        )
+        statuses.append(container_status(SIDECAR, sidecar_state))
     return k8s.V1Pod(
         metadata=k8s.V1ObjectMeta(name="p-1", namespace="team", labels={"try_number": "1"}),
         spec=k8s.V1PodSpec(containers=[k8s.V1Container(name=first_container)]),
