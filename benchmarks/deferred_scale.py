@@ -45,6 +45,8 @@ NAMESPACE = "composer-kpo-bench-deferred"
 FAKE_NODE = "composer-kpo-bench-node"
 #: Seconds between two renewals of the simulated node's Lease (the node controller's grace is 40 s).
 LEASE_EVERY_SECONDS = 10
+#: What starts the triggerer process's lines for this script (the rest is the triggers' log).
+MARK = "deferred-scale: "
 #: Seconds to wait for the last trigger's event after the pods ended.
 EVENTS_TIMEOUT_SECONDS = 180
 
@@ -86,7 +88,8 @@ def triggerer(kind: str, kubeconfig: str, names: list[str]) -> None:
 
     async def follow(trigger) -> None:
         async for event in trigger.run():
-            print(json.dumps({"name": trigger.pod_name, "at": time.time(), "status": event.payload.get("status")}))
+            record = {"name": trigger.pod_name, "at": time.time(), "status": event.payload.get("status")}
+            print(MARK + json.dumps(record))
             sys.stdout.flush()
             return
 
@@ -95,11 +98,8 @@ def triggerer(kind: str, kubeconfig: str, names: list[str]) -> None:
 
     asyncio.run(all_of_them())
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(
-        json.dumps(
-            {"cpu": usage.ru_utime + usage.ru_stime, "peak_mib": usage.ru_maxrss / 1024, "rss_before_mib": rss_before}
-        )
-    )
+    costs = {"cpu": usage.ru_utime + usage.ru_stime, "peak_mib": usage.ru_maxrss / 1024, "rss_before_mib": rss_before}
+    print(MARK + json.dumps(costs), flush=True)
 
 
 # -- the rounds ----------------------------------------------------------------------------------
@@ -136,15 +136,16 @@ def simulated_node(core_v1, coordination) -> threading.Event:
             }
             status["status"]["allocatable"] = status["status"]["capacity"]
             core_v1.patch_node_status(FAKE_NODE, json.loads(json.dumps(status, default=str)))
-            lease = k8s.V1Lease(
-                metadata=k8s.V1ObjectMeta(name=FAKE_NODE, namespace="kube-node-lease"),
-                spec=k8s.V1LeaseSpec(holder_identity=FAKE_NODE, lease_duration_seconds=40, renew_time=now),
-            )
+            renewal = {"spec": {"holderIdentity": FAKE_NODE, "leaseDurationSeconds": 40, "renewTime": now}}
             try:
-                coordination.replace_namespaced_lease(FAKE_NODE, "kube-node-lease", lease)
+                coordination.patch_namespaced_lease(FAKE_NODE, "kube-node-lease", renewal)
             except ApiException as error:
                 if error.status != 404:
                     raise
+                lease = k8s.V1Lease(
+                    metadata=k8s.V1ObjectMeta(name=FAKE_NODE, namespace="kube-node-lease"),
+                    spec=k8s.V1LeaseSpec(holder_identity=FAKE_NODE, lease_duration_seconds=40, renew_time=now),
+                )
                 coordination.create_namespaced_lease("kube-node-lease", lease)
             stop.wait(LEASE_EVERY_SECONDS)
 
@@ -227,7 +228,9 @@ def one_round(kind: str, n: int, kubeconfig: str, api_client, steady: float, rea
 
     def read() -> None:
         for line in process.stdout:
-            answer = json.loads(line)
+            if not line.startswith(MARK):  # the triggers' own log lines
+                continue
+            answer = json.loads(line[len(MARK) :])
             if "name" in answer:
                 events[answer["name"]] = answer["at"]
             else:
