@@ -166,7 +166,8 @@ def make_pods(core_v1, run: str, n: int, real: bool) -> list[str]:
                 containers=[k8s.V1Container(name="base", image="busybox:1.36", command=command)],
                 restart_policy="Never",
                 node_name=None if real else FAKE_NODE,
-                tolerations=[k8s.V1Toleration(operator="Exists")],
+                # The simulated node's taint tolerated by its pods only: real ones go to the real node.
+                tolerations=None if real else [k8s.V1Toleration(operator="Exists")],
                 termination_grace_period_seconds=0,
             ),
         )
