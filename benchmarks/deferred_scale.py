@@ -208,15 +208,15 @@ def one_round(kind: str, n: int, kubeconfig: str, api_client, steady: float, rea
 
     core_v1 = client.CoreV1Api(api_client)
     run = uuid.uuid4().hex[:6]
-    names = make_pods(core_v1, run, n, real)
-    if not real:
-        for name in names:
-            set_phase(core_v1, name, "Running")
     # The idle window: what the cluster's own components ask meanwhile, subtracted below.
     idle_before = apiserver_requests(api_client)
     time.sleep(steady)
     idle = apiserver_requests(api_client)
     idle.subtract(idle_before)
+    names = make_pods(core_v1, run, n, real)  # real ones start now and end within the steady state
+    if not real:
+        for name in names:
+            set_phase(core_v1, name, "Running")
     before = apiserver_requests(api_client)
     started = time.monotonic()
     process = subprocess.Popen(
