@@ -190,9 +190,9 @@ class ComposerPodTrigger(BaseTrigger):
     async def _follow(self) -> Event:
         watch = await self._pods_watch()
         self._follower = watch.follow(self.pod_name) if watch is not None else None
-        if self._follower is not None and not self._follower.watch.in_sync:
-            await self._follower.changed(WATCH_SYNC_WAIT_SECONDS)  # its first list, instead of a read of our own
-        try:
+        try:  # also when the trigger is cancelled (a triggerer stopping, a task cleared)
+            if self._follower is not None and not self._follower.watch.in_sync:
+                await self._follower.changed(WATCH_SYNC_WAIT_SECONDS)  # its first list, instead of a read of our own
             return await self._follow_pod()
         finally:
             if self._follower is not None:
