@@ -184,7 +184,10 @@ class ComposerPodOperator(KubernetesPodOperator):
         A template may put them into a field (``{{ conn.<id>.extra }}``); Airflow stores and shows
         rendered fields masked by what is registered by then, before the hook loads the kubeconfig.
         """
-        ComposerKubernetesHook(conn_id=self.kubernetes_conn_id).mask_connection_credentials()
+        try:
+            ComposerKubernetesHook(conn_id=self.kubernetes_conn_id).mask_connection_credentials()
+        except Exception as error:  # a connection that cannot be read fails the task later, with its own error
+            self.log.debug("Connection %r not read before rendering: %s", self.kubernetes_conn_id, type(error).__name__)
         super().render_template_fields(context, jinja_env)
 
     @cached_property

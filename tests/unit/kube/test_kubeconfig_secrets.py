@@ -188,3 +188,15 @@ def test_a_template_of_the_connection_renders_masked(tmp_path, monkeypatch, no_m
     assert TOKEN in op.arguments[0]  # the pod gets what the template says
     shown = redacted(op.arguments[0])  # Airflow's rendered fields, task log and UI
     assert TOKEN not in shown and KEY_DATA not in shown
+
+
+def test_a_connection_that_cannot_be_read_before_rendering_does_not_fail_the_render(mocker):
+    """Masking first is best effort: the hook fails the task later with the connection's own error."""
+    from tests.unit.builders import make_operator
+
+    mocker.patch.object(
+        ComposerKubernetesHook, "mask_connection_credentials", side_effect=RuntimeError("secrets backend down")
+    )
+    op = make_operator(arguments=["{{ params.day }}"])
+    op.render_template_fields({"params": {"day": "2024-05-01"}})
+    assert op.arguments == ["2024-05-01"]
