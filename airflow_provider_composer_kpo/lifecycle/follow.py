@@ -32,6 +32,7 @@ container's name, whether ``on_kill`` ran, its logger), read when needed, never 
 from __future__ import annotations
 
 import datetime
+import time
 from dataclasses import replace
 from typing import Any, Callable, Protocol, cast
 
@@ -60,7 +61,7 @@ from .diagnosis import (
 )
 from .ending import EndingFacts, failure_message
 from .interruption import pod_disruption
-from .log_replay import LogReplay, cut_short, post_termination_window, widen_resumed_read
+from .log_replay import LogReplay, cut_short, log_settle_wait, post_termination_window, widen_resumed_read
 from .running import STREAMED_CHECK_INTERVAL_SECONDS, RunningWatch, await_pod_state, streamed_pod
 from .startup import StartupWatch
 
@@ -230,6 +231,10 @@ class PodFollower:
         return failure_message(place, summary, container, tail)
 
     def _log_tail(self, pod: k8s.V1Pod, container: str) -> tuple[str, ...]:
+        ended = terminated_state(pod, container)
+        wait = log_settle_wait(ended.finished_at if ended else None, datetime.datetime.now(datetime.timezone.utc))
+        if wait:  # asked the moment the container ended (a watch is that fast): its last lines may be in flight
+            time.sleep(wait)
         try:
             text = pod_log_text(
                 self._client(),

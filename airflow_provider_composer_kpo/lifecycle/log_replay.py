@@ -170,6 +170,19 @@ def late_start(
     return LateStart(started, first) if (first.seconds - started).total_seconds() > slack_seconds else None
 
 
+#: Seconds after a container's end before its log is surely whole: the runtime copies the last lines
+#: to the log file after it reports the exit, and ``finishedAt`` has whole seconds.
+LOG_SETTLE_SECONDS = 2.0
+
+
+def log_settle_wait(finished_at: datetime.datetime | None, now: datetime.datetime) -> float:
+    """Return the seconds to wait before reading a just-ended container's last lines (0: read now)."""
+    if finished_at is None:
+        return 0.0
+    since_end = (now - finished_at.astimezone(datetime.timezone.utc)).total_seconds()
+    return max(0.0, min(LOG_SETTLE_SECONDS, LOG_SETTLE_SECONDS - since_end))
+
+
 class LogReplay:
     """One container's log stream across reads: passes new lines, drops what a resumed read replays."""
 

@@ -296,3 +296,17 @@ def test_only_a_read_from_the_start_is_judged_late():
     list(log.read([line(60, "done"), line(61, "more")], Instant(*at(55)), started_at=T0))  # a resumed read
     list(log.read([line(1, "early")], None, started_at=T0))  # in time
     assert late == []
+
+
+@pytest.mark.parametrize(
+    ("ended_ago", "wait"),
+    [(None, 0.0), (0.0, 2.0), (0.5, 1.5), (1.9, 0.1), (2.0, 0.0), (300.0, 0.0), (-1.0, 2.0)],
+)
+def test_a_just_ended_container_s_last_lines_are_read_after_they_settle(ended_ago, wait):
+    import datetime as dt
+
+    from airflow_provider_composer_kpo.lifecycle.log_replay import log_settle_wait
+
+    now = dt.datetime(2026, 12, 4, 12, 0, 0, tzinfo=dt.timezone.utc)
+    finished = None if ended_ago is None else now - dt.timedelta(seconds=ended_ago)
+    assert log_settle_wait(finished, now) == pytest.approx(wait)
