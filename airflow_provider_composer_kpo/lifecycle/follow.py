@@ -133,6 +133,9 @@ class PodFollower:
         self.creation_refused: PodStartupError | None = None
         #: What a Composer 3 placeholder's VM said before it shut down.
         self.vm_snapshot: VmSnapshot | None = None
+        #: The task resumed from a trigger the moment its pod ended: no log stream has read the
+        #: container to its end, so its last lines may still be on their way to the log file.
+        self.resumed = False
         #: The watch on the pod, from :meth:`await_start` until :meth:`stop`.
         self.stream: PodStream | None = None
         self._watching = False
@@ -231,9 +234,9 @@ class PodFollower:
         return failure_message(place, summary, container, tail)
 
     def _log_tail(self, pod: k8s.V1Pod, container: str) -> tuple[str, ...]:
-        ended = terminated_state(pod, container)
+        ended = terminated_state(pod, container) if self.resumed else None
         wait = log_settle_wait(ended.finished_at if ended else None, datetime.datetime.now(datetime.timezone.utc))
-        if wait:  # asked the moment the container ended (a watch is that fast): its last lines may be in flight
+        if wait:  # resumed the moment the container ended (the trigger's watch is that fast)
             time.sleep(wait)
         try:
             text = pod_log_text(

@@ -355,6 +355,7 @@ class ComposerPodOperator(KubernetesPodOperator):
     def resume_from_trigger(self, context: Context, event: Event) -> Any:
         """Finish a deferred task from its trigger's event, as the synchronous path would have."""
         setattr(self, CLEANED_UP_HERE, True)
+        self.pod_follower.resumed = True
         name, namespace = event["name"], event["namespace"]
         self.log.info("Resumed: pod %s/%s %s", namespace, name, event["status"])
         failure = deferred_failure(event)

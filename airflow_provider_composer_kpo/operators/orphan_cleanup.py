@@ -50,14 +50,12 @@ class DeleteOrphanedPods:
         except Exception as error:
             log.warning("Could not look for pods left by %s (try %s): %s", ti.task_id, try_number, error_gist(error))
             return
-        for pod in pods:
-            self._delete(task.client, pod, action, ti.task_id)
+        for pod in pods:  # the stopped-task rule above holds whatever each pod's phase
+            self._delete(task.client, pod, ti.task_id)
 
     @staticmethod
-    def _delete(client: Any, pod: Any, action: str, task_id: str) -> None:
+    def _delete(client: Any, pod: Any, task_id: str) -> None:
         place = f"{pod.metadata.namespace}/{pod.metadata.name}"
-        if not should_delete_pod(action, pod, task_stopped=True):
-            return
         try:
             client.delete_namespaced_pod(pod.metadata.name, pod.metadata.namespace)
         except Exception as error:

@@ -203,8 +203,14 @@ class ComposerPodTrigger(BaseTrigger):
         if not self.share_pod_watch:
             return None
         client = await self._api()
-        key = (self.kubernetes_conn_id, self.config_file, self.in_cluster, self.cluster_context)
-        return shared_watch((*key, self.use_composer_kubeconfig), self.pod_namespace, client)
+        key = (
+            self.kubernetes_conn_id,
+            self.config_file,
+            self.in_cluster,
+            self.cluster_context,
+            self.use_composer_kubeconfig,
+        )
+        return shared_watch(key, self.pod_namespace, client)
 
     async def _wait(self, seconds: float) -> None:
         """Wait ``seconds``, or less when the shared watch reports a change of the pod."""
