@@ -313,8 +313,8 @@ class PodFollower:
                         container_name,
                         count,
                     ),
-                    on_late_start=lambda late: self._log().warning(
-                        "%s", late.message(f"{namespace}/{name}", container_name)
+                    on_rotated_away=lambda notice: self._log().warning(
+                        "%s", notice.message(f"{namespace}/{name}", container_name)
                     ),
                 )
             kwargs["since_seconds"], since = widen_resumed_read(kwargs.get("since_seconds"))
@@ -331,6 +331,7 @@ class PodFollower:
                 follow=kwargs.get("follow", True),  # upstream's read_pod_logs follows unless told not to
                 # Only a container that ended before its first read can have lost lines that way.
                 started_at=ended.started_at if ended is not None else None,
+                finished_at=ended.finished_at if ended is not None else None,
             )
 
         return read

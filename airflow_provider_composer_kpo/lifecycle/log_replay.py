@@ -18,7 +18,8 @@ the container ended: a deferred task resumed later than that (its worker busy or
 logged nothing of its pod; :func:`post_termination_window` widens it to cover the delay. What
 the kubelet rotated away before a first read (a deferred task reads the log only when it resumes;
 a reattached one from the start) no one can read back; :func:`late_start` says when a log begins
-so long after its container started that this may have happened.
+so long after its container started that this may have happened, and :func:`empty_log` when the
+kubelet serves nothing at all of a container that ran that long (rotated as it ended).
 """
 
 from __future__ import annotations
@@ -170,6 +171,40 @@ def late_start(
     return LateStart(started, first) if (first.seconds - started).total_seconds() > slack_seconds else None
 
 
+@dataclass(frozen=True)
+class EmptyLog:
+    """A log read from its start that served no line of a container that ran from ``started`` to ``finished``."""
+
+    started: datetime.datetime
+    finished: datetime.datetime
+
+    def message(self, pod: str, container: str) -> str:
+        ran = int((self.finished - self.started).total_seconds())
+        return (
+            f"The kubelet served no log line of container {container!r} in pod {pod}, which ran {ran} s "
+            f"({self.started:%Y-%m-%dT%H:%M:%S}Z to {self.finished:%H:%M:%S}Z): if it wrote anything, the "
+            "kubelet had rotated those lines away (containerLogMaxSize) before they were read, and the "
+            "complete log is in Cloud Logging."
+        )
+
+
+def empty_log(
+    started_at: datetime.datetime | None,
+    finished_at: datetime.datetime | None,
+    slack_seconds: int = LATE_START_SECONDS,
+) -> EmptyLog | None:
+    """Return the notice for a read from the start that served no line, or None if there is nothing to say.
+
+    A container that ended within ``slack_seconds`` of its start (or whose run is unknown) may well
+    have written nothing; one that ran longer may have had its whole log rotated away as it ended
+    (the kubelet rotates a file it still sees as written to, and serves only the new, empty one).
+    """
+    if started_at is None or finished_at is None:
+        return None
+    started, finished = (t.astimezone(datetime.timezone.utc) for t in (started_at, finished_at))
+    return EmptyLog(started, finished) if (finished - started).total_seconds() > slack_seconds else None
+
+
 #: Seconds after a container's end before its log is surely whole: the runtime copies the last lines
 #: to the log file after it reports the exit, and ``finishedAt`` has whole seconds.
 LOG_SETTLE_SECONDS = 2.0
@@ -190,7 +225,7 @@ class LogReplay:
         self,
         on_gap: Callable[[LogGap], None],
         on_dropped: Callable[[int], None],
-        on_late_start: Callable[[LateStart], None] = lambda late: None,
+        on_rotated_away: Callable[[LateStart | EmptyLog], None] = lambda notice: None,
     ) -> None:
         self.last: Instant | None = None
         self.delivered_at_last = 0  # lines delivered with the timestamp ``last``
@@ -198,7 +233,7 @@ class LogReplay:
         self.stream_end: StreamEnd | None = None
         self._on_gap = on_gap
         self._on_dropped = on_dropped
-        self._on_late_start = on_late_start
+        self._on_rotated_away = on_rotated_away
 
     def last_time(self) -> datetime.datetime | None:
         """Return when the last line delivered was written (to the microsecond), or None before one."""
@@ -213,11 +248,13 @@ class LogReplay:
         *,
         follow: bool = False,
         started_at: datetime.datetime | None = None,
+        finished_at: datetime.datetime | None = None,
     ) -> Iterator[bytes]:
         """Yield the lines of one read; ``since`` is None for a read from the start of the log.
 
         A ``follow`` read's end is kept in :attr:`stream_end` (not when its reader stopped early).
-        ``started_at``: when the container started, for a read from the start (:func:`late_start`).
+        ``started_at``, ``finished_at``: the run of a container that ended before a read from the
+        start, to judge what the kubelet no longer served (:func:`late_start`, :func:`empty_log`).
         """
         if since is None:
             self.last, self.delivered_at_last = None, 0
@@ -239,7 +276,7 @@ class LogReplay:
                         self._on_gap(gap)
                     late = late_start(instant, started_at) if since is None else None
                     if late is not None:
-                        self._on_late_start(late)
+                        self._on_rotated_away(late)
                 if last is not None and (
                     instant < last or (instant == last and replayed_at_last < self.delivered_at_last)
                 ):
@@ -252,6 +289,9 @@ class LogReplay:
                 else:
                     self.last, self.delivered_at_last = instant, 1
                 yield raw
+            empty = empty_log(started_at, finished_at) if first and since is None else None
+            if empty is not None:
+                self._on_rotated_away(empty)
         except GeneratorExit:
             follow = False  # the reader stopped, not the stream
             raise

@@ -57,9 +57,11 @@ CLUSTER_WIDE = frozenset({"apiserver_restart", "kubelet_restart", "node_drain"})
 
 #: (low, high) seconds a pod of each kind works; big_log prints for about that long.
 SECONDS = {"succeed": (5, 20), "fail": (3, 10), "slow": (60, 150), "big_log": (8, 15), "xcom": (3, 15)}
-#: Lines a big_log pod prints, 100 bytes each: 200 KB, under the local kubelet's 256 KiB log file, so
-#: no line can be rotated away before it is read (a documented limit, docs/faults.md), and every line
-#: must reach the task log once.
+#: Lines a big_log pod prints: about 70 bytes each, 110 in the kubelet's file with its prefix
+#: (``<RFC 3339 nanoseconds> stdout F ``), so 220 KB, under the local kubelet's 256 KiB log file: no
+#: line can be rotated away before it is read (a documented limit, docs/faults.md), and every line
+#: must reach the task log once. (At 100 bytes a line the file crossed 256 KiB in the last second:
+#: rotated as the container ended, it left the kubelet serving an empty log.)
 BIG_LOG_LINES = 2000
 #: (low, high) seconds a restarted component or a cordoned node stays down.
 DOWN_SECONDS = {

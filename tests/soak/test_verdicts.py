@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from airflow_provider_composer_kpo.lifecycle.log_replay import Instant, LateStart
+from airflow_provider_composer_kpo.lifecycle.log_replay import EmptyLog, Instant, LateStart
 from tests.soak.plan import TaskSpec
 from tests.soak.verdicts import GAP_NOTE, FaultWindow, LogFacts, PodFacts, TaskFacts, TryFacts, counts, judge, log_facts
 
@@ -209,6 +209,8 @@ def test_log_facts_reads_only_its_own_token():
     assert log_facts(["soak-failing soak-1-0000-abcd"], TOKEN).failing
     late = LateStart(datetime.datetime(2026, 12, 4, tzinfo=datetime.timezone.utc), Instant(*at_second(9)))
     assert log_facts([f"WARNING {late.message('ns/p', 'base')}"], TOKEN).gap_noted  # the operator's own words
+    empty = EmptyLog(late.started, late.started + datetime.timedelta(seconds=10))
+    assert log_facts([f"WARNING {empty.message('ns/p', 'base')}"], TOKEN).gap_noted
 
 
 def test_counts_lists_every_rule():

@@ -61,7 +61,7 @@ FINAL_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "re
 SETTLE_SECONDS = 30.0
 RULES = ("wrong_state", "stuck", "doubled", "leaked", "lost_log", "doubled_log")
 #: The operator's notes for lines the kubelet no longer serves: rotated while a stream was broken
-#: (tests/faults/driver.py GAP_NOTE), or before the log's first read (lifecycle/log_replay.LateStart).
+#: (tests/faults/driver.py GAP_NOTE), or before the log's first read (lifecycle/log_replay.LateStart, EmptyLog).
 GAP_NOTE = "are missing from this log: the kubelet rotated"
 LATE_START_NOTE = "the kubelet had rotated those lines away"
 _NUMBERED = re.compile(r"\bsoak-line (\d+) (\S+)")

@@ -27,7 +27,7 @@ IMAGE = "busybox:1.36"  # already on the local cluster's node: no registry neede
 LEDGER_DIR = f"/var/tmp/composer-kpo-soak-ledger/{NAMESPACE}"
 #: A label every soak pod carries, so the runner finds them all (and deletes them at the end).
 SOAK_LABEL = "composer-kpo-soak"
-PAD = "x" * 60  # big_log lines are about 100 bytes
+PAD = "x" * 30  # big_log lines: about 70 bytes, 110 in the kubelet's file (see tests/soak/plan.py)
 
 _TICKS = 'i=0; while [ "$i" -lt "$WORK_SECONDS" ]; do i=$((i+1)); echo "tick $i"; sleep 1; done; '
 _BODY = {

@@ -9,12 +9,14 @@ from urllib3.exceptions import ProtocolError
 from airflow_provider_composer_kpo import ComposerPodOperator
 from airflow_provider_composer_kpo.lifecycle.log_replay import (
     REPLAY_MARGIN_SECONDS,
+    EmptyLog,
     Instant,
     LateStart,
     LogGap,
     LogReplay,
     StreamEnd,
     cut_short,
+    empty_log,
     late_start,
     line_instant,
     parse_instant,
@@ -289,13 +291,44 @@ def test_late_start(first_second, late):
 
 def test_only_a_read_from_the_start_is_judged_late():
     late: list[LateStart] = []
-    log = LogReplay(on_gap=lambda gap: None, on_dropped=lambda n: None, on_late_start=late.append)
+    log = LogReplay(on_gap=lambda gap: None, on_dropped=lambda n: None, on_rotated_away=late.append)
     assert list(log.read([line(60, "done")], None, started_at=T0)) == [line(60, "done")]
     assert [entry.first for entry in late] == [Instant(*at(60))]
     late.clear()
     list(log.read([line(60, "done"), line(61, "more")], Instant(*at(55)), started_at=T0))  # a resumed read
     list(log.read([line(1, "early")], None, started_at=T0))  # in time
     assert late == []
+
+
+@pytest.mark.parametrize(
+    ("ran_seconds", "notice"),
+    [(None, False), (0, False), (5, False), (6, True), (600, True)],  # started at T0, ended T0 + seconds
+)
+def test_empty_log(ran_seconds, notice):
+    finished = None if ran_seconds is None else T0 + datetime.timedelta(seconds=ran_seconds)
+    found = empty_log(T0, finished)
+    assert (found is not None) is notice
+    if notice:
+        text = found.message("ns/p", "base")
+        assert f"container 'base' in pod ns/p, which ran {ran_seconds} s" in text
+        assert "the kubelet had rotated those lines away" in text  # the words the soak's judge knows
+    assert empty_log(None, T0 + datetime.timedelta(seconds=60)) is None  # the start unknown
+
+
+def test_a_read_from_the_start_that_serves_nothing_of_a_long_run_says_so():
+    """The kubelet rotates a file it still sees written to just as the container ends: the file it
+    serves then is new and empty, and the whole log is in the rotated one."""
+    notices: list[LateStart | EmptyLog] = []
+    log = LogReplay(on_gap=lambda gap: None, on_dropped=lambda n: None, on_rotated_away=notices.append)
+    ended = T0 + datetime.timedelta(seconds=10)
+    assert list(log.read([], None, started_at=T0, finished_at=ended)) == []
+    assert notices == [EmptyLog(T0, ended)]
+    notices.clear()
+    list(log.read([line(1, "written")], None, started_at=T0, finished_at=ended))  # served: nothing to say
+    list(log.read([], None, started_at=T0, finished_at=T0 + datetime.timedelta(seconds=2)))  # a short run
+    list(log.read([], None))  # the container still runs (or its run is unknown)
+    list(log.read([], Instant(*at(5)), started_at=T0, finished_at=ended))  # a resumed read: nothing new
+    assert notices == []
 
 
 @pytest.mark.parametrize(
