@@ -6,8 +6,12 @@ deferred tasks. A :class:`PodsWatch` lists the namespace's pod-operator pods onc
 ``kubernetes_pod_operator=True``, which stock KPO's and ours carry) and then watches them from that
 ``resourceVersion``, with bookmarks, in one helper thread; each follower waits for its own pod's
 changes (:meth:`Follower.changed`) and reads its state from memory (:meth:`PodsWatch.state_of`).
-Only followed pods are kept: a follower that joins an open watch reads its pod once and hands it
-over (:meth:`PodsWatch.remember`); the watch's events keep it current from then on.
+The watch keeps the followed pods and the pods that have not ended (a namespace may hold thousands
+of ended pods kept by ``on_finish_action``, but only as many live ones as the cluster runs), so a
+follower that joins an open watch, usually moments after its task created the pod, finds it there
+without a request of its own. One that does not (its pod ended before it joined, or the pod's
+ADDED event is still on the way) reads it once and hands it over (:meth:`PodsWatch.remember`); the
+watch's events keep it current from then on.
 
 A watch that ends (the server's timeout) or breaks (API-server restart, network) resumes from the
 last version seen, bookmarks included, so no change in between is lost; a version the server no
@@ -49,6 +53,13 @@ IDLE_SECONDS = 60.0
 #: One watch event: its type (ADDED, MODIFIED, DELETED, BOOKMARK), the pod (None for a bookmark)
 #: and the ``resourceVersion`` to resume from.
 WatchEvent = Tuple[str, "k8s.V1Pod | None", str]  # typing's alias: this line runs on Python 3.8 too
+#: Phases after which a pod nobody follows is not kept.
+_ENDED_PHASES = frozenset({"Succeeded", "Failed"})
+
+
+def _live(pod: k8s.V1Pod) -> bool:
+    """Return True for a pod that has not ended: one a follower may join (see the module)."""
+    return pod.status is None or pod.status.phase not in _ENDED_PHASES
 
 
 class Follower:
@@ -137,8 +148,10 @@ class PodsWatch:
             followers.discard(follower)
             if not followers:
                 self._followers.pop(follower.name, None)
-                self._pods.pop(follower.name, None)
                 self._deleted.discard(follower.name)
+                pod = self._pods.get(follower.name)
+                if pod is not None and not _live(pod):
+                    del self._pods[follower.name]
             if not self._followers:
                 self._idle_since = self._clock()
 
@@ -215,9 +228,10 @@ class PodsWatch:
             return self._idle_since is not None and self._clock() - self._idle_since > self._idle_seconds
 
     def _replace(self, pods: list[k8s.V1Pod]) -> None:
-        """Take a fresh list: the followed pods' states from it; a followed pod not in it was deleted."""
+        """Take a fresh list: the live and the followed pods' states from it; a followed pod not in it was deleted."""
         listed = {pod.metadata.name: pod for pod in pods}
         with self._lock:
+            self._pods = {name: pod for name, pod in listed.items() if _live(pod)}
             for name in self._followers:
                 if name in listed:
                     self._pods[name] = listed[name]
@@ -233,7 +247,11 @@ class PodsWatch:
     def _apply(self, kind: str, pod: k8s.V1Pod) -> None:
         name = pod.metadata.name
         with self._lock:
-            if name not in self._followers:  # only followed pods are kept: a namespace may hold thousands
+            if name not in self._followers:  # kept while live only: a namespace may hold thousands of ended pods
+                if kind != "DELETED" and _live(pod):
+                    self._pods[name] = pod
+                else:
+                    self._pods.pop(name, None)
                 return
             if kind == "DELETED":
                 self._pods.pop(name, None)

@@ -208,8 +208,9 @@ def test_init_container_logs_reach_the_task_log_when_deferred(capfd, caplog):
 
 
 @trigger_only
-def test_triggers_of_one_triggerer_share_one_watch_and_read_each_pod_at_most_once(monkeypatch, capfd, caplog):
-    """Six deferred tasks followed at once, as in one triggerer: one list and watch for all, every one succeeds.
+def test_triggers_of_one_triggerer_share_one_watch_and_read_no_pod(monkeypatch, capfd, caplog):
+    """Six deferred tasks followed at once, as in one triggerer, then a seventh that joins the open
+    watch: one list and watch for all, no pod read, every one succeeds.
 
     Reading each pod every 2 s, as before, would have cost about six reads per task (each pod runs 12 s).
     """
@@ -225,7 +226,9 @@ def test_triggers_of_one_triggerer_share_one_watch_and_read_each_pod_at_most_onc
     read = trigger_module.read_pod_or_none
     monkeypatch.setattr(trigger_module, "read_pod_or_none", lambda *a, **k: reads.append(a[1]) or read(*a, **k))
     monkeypatch.setattr(pods_watch, "_watches", {})  # this test's watch only
+    # The seventh runs longer: still live when the first six have ended.
     operators = [deferred_pod(cmds=["sh", "-c", TICKING]) for _ in range(6)]
+    operators.append(deferred_pod(cmds=["sh", "-c", TICKING.replace("-lt 12", "-lt 40")]))
     deferred = []
     for op in operators:
         context = _context(op, TaskInstanceStandIn(op.dag_id, op.task_id), None)
@@ -234,22 +237,28 @@ def test_triggers_of_one_triggerer_share_one_watch_and_read_each_pod_at_most_onc
             op.execute(context)
         deferred.append((op, context, raised.value))
 
-    async def all_events():
+    async def events_of(some):
         async def first(trigger):
             async for event in trigger.run():
                 return event.payload
             raise AssertionError("no event")
 
-        triggers = [type(d.trigger)(**d.trigger.serialize()[1]) for _, _, d in deferred]
+        triggers = [type(d.trigger)(**d.trigger.serialize()[1]) for _, _, d in some]
         return await asyncio.gather(*(first(t) for t in triggers))
 
-    events = asyncio.run(all_events())
+    events = asyncio.run(events_of(deferred[:6]))
     assert [e["status"] for e in events] == ["ended"] * 6, events
     (watch,) = pods_watch._watches.values()
     assert watch.unavailable is None
-    assert watch.requests <= 6, watch.requests  # one list, then a watch request a minute at most (and resumes)
-    # The states came from the watch; a trigger that joins it after its first list reads its pod once.
-    assert len(reads) <= len(operators), reads
+    # The seventh task's pod, created a while ago and followed by nobody, is kept while it is live:
+    # its trigger joins the open watch and finds it there.
+    late = deferred[6][2].trigger.pod_name
+    assert watch.in_sync
+    assert watch.state_of(late) is not None, "the watch keeps live pods nobody follows yet"
+    events += asyncio.run(events_of(deferred[6:]))
+    assert events[-1]["status"] == "ended", events[-1]
+    assert watch.requests <= 8, watch.requests  # one list, then a watch request a minute at most (and resumes)
+    assert reads == [], reads  # every state came from the watch
     for (op, context, d), event in zip(deferred, events):
         getattr(op, d.method_name)(context, event=event)
-    assert output(capfd, caplog).count("work-finished") >= 6
+    assert output(capfd, caplog).count("work-finished") >= 7

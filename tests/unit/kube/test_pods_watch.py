@@ -85,7 +85,7 @@ def test_the_list_then_each_change_of_the_followed_pod_reaches_its_follower(monk
         watch, "a", until=lambda state: phase(state) == "Running" and seen_b.append(watch.state_of("b")) is None
     )
     assert phase(states[0]) in ("Pending", "Running") and phase(states[-1]) == "Running"
-    assert seen_b[-1] is None  # nobody follows b: the watch keeps no state of it
+    assert seen_b[-1] is None  # b ended while nobody followed it: the watch keeps no state of it
     assert script.watched_from[0] == "12"  # one list, then the watch from its version
     assert watch.requests >= 2
 
@@ -148,32 +148,51 @@ def test_one_watch_per_cluster_and_namespace():
     assert pods_watch.shared_watch(("other", None), "team-shared", client=None) is not first
 
 
-def test_a_follower_joining_an_open_watch_hands_over_what_it_read(monkeypatch):
+def test_a_follower_joining_an_open_watch_finds_a_live_pod_and_reads_only_an_ended_one(monkeypatch):
+    """Triggers join a watch that is open already, moments after their tasks created the pods: the
+    watch keeps every live pod, so they make no request; an ended pod nobody followed is not kept."""
     monkeypatch.setattr(pods_watch, "MIN_WATCH_INTERVAL_SECONDS", 0)
     later = threading.Event()
 
     class Late(Script):
         def watch_pods(self, version, seconds):
             self.watched_from.append(version)
-            later.wait(5)  # the second pod's change comes once it is followed
+            yield ("ADDED", pod("new", "Pending", "13"), "13")  # created after the list, nobody follows it yet
+            yield ("MODIFIED", pod("gone", "Succeeded", "14"), "14")  # ended unfollowed: no longer kept
+            later.wait(5)  # the joined pods' changes come once they are followed
             yield ("MODIFIED", pod("late", "Succeeded", "20"), "20")
             threading.Event().wait(2)
 
-    script = Late([([pod("a", "Running", "10"), pod("late", "Running", "11")], "12")], [])
+    listed = [
+        pod("a", "Running", "10"),
+        pod("late", "Running", "11"),
+        pod("done", "Succeeded", "9"),
+        pod("gone", "Running", "8"),
+    ]
+    script = Late([(listed, "12")], [])
     watch = script.watch()
 
     async def run():
         first = watch.follow("a")
         await first.changed(timeout=5)  # listed: in sync
+        for _ in range(50):  # the watch's first events (no follower to wake)
+            if watch.state_of("new") is not None and watch.state_of("gone") is None:
+                break
+            await asyncio.sleep(0.1)
         joined = watch.follow("late")
-        assert watch.state_of("late") is None  # listed before anyone followed it: read it
-        watch.remember(pod("late", "Running", "11"))
-        assert phase(watch.state_of("late")) == "Running"
+        assert phase(watch.state_of("late")) == "Running"  # kept since the list: no read
+        assert phase(watch.state_of("new")) == "Pending"  # kept since its ADDED event
+        assert watch.state_of("gone") is None  # ended while unfollowed: dropped
+        ended = watch.follow("done")
+        assert watch.state_of("done") is None  # listed ended: the follower reads it ...
+        watch.remember(pod("done", "Succeeded", "9"))
+        assert phase(watch.state_of("done")) == "Succeeded"  # ... and hands it over
         later.set()
         assert await joined.changed(timeout=5)
         assert phase(watch.state_of("late")) == "Succeeded"
-        joined.close()
-        first.close()
+        for follower in (joined, ended, first):
+            follower.close()
+        assert watch.state_of("late") is None and phase(watch.state_of("a")) == "Running"  # ended ones go
         watch.stop()
 
     asyncio.run(run())
