@@ -46,7 +46,9 @@ from kubernetes.client import models as k8s
 
 from ..exceptions import PodStartupError, PodStartupTimeout
 from ..kube.client import read_pod_or_none
-from ..kube.pods_watch import Follower, PodsWatch, shared_watch
+from ..kube.events_watch import EventsWatch, shared_events_watch
+from ..kube.list_watch import Follower
+from ..kube.pods_watch import PodsWatch, shared_watch
 from ..kube.retry import call_with_retry_async
 from ..lifecycle.deferral import API_ERROR, CANNOT_START, DISRUPTED, ENDED, TIMED_OUT, Event, pod_event
 from ..lifecycle.diagnosis import container_failure, workload_ended
@@ -108,8 +110,9 @@ class ComposerPodTrigger(BaseTrigger):
     :param execution_deadline: The task's ``execution_timeout`` as seconds since the epoch, or None.
     """
 
-    #: Follow the pod through the triggerer's one watch of its namespace (kube/pods_watch.py), reading
-    #: it only while that watch is out of sync or unavailable; False reads it every interval.
+    #: Follow the pod, and its events while it starts, through the triggerer's one watch of its
+    #: namespace's pods and one of their events (kube/pods_watch.py, kube/events_watch.py), reading
+    #: them only while a watch is out of sync or unavailable; False reads them every interval.
     share_pod_watch = True
 
     def __init__(
@@ -150,7 +153,8 @@ class ComposerPodTrigger(BaseTrigger):
         self._disruption = DisruptionJudge(name=pod_name, namespace=pod_namespace)
         self.execution_deadline = float(execution_deadline) if execution_deadline is not None else None
         self._client: CoreV1Api | None = None
-        self._follower: Follower | None = None
+        self._follower: Follower[PodsWatch] | None = None
+        self._events_follower: Follower[EventsWatch] | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the import path and the plain keyword arguments that re-create this trigger."""
@@ -195,22 +199,36 @@ class ComposerPodTrigger(BaseTrigger):
                 await self._follower.changed(WATCH_SYNC_WAIT_SECONDS)  # its first list, instead of a read of our own
             return await self._follow_pod()
         finally:
-            if self._follower is not None:
-                self._follower.close()
+            for follower in (self._follower, self._events_follower):
+                if follower is not None:
+                    follower.close()
 
-    async def _pods_watch(self) -> PodsWatch | None:
-        """Return this triggerer's shared watch of the pod's namespace (kube/pods_watch.py), or None to read."""
-        if not self.share_pod_watch:
-            return None
-        client = await self._api()
-        key = (
+    def _cluster_key(self) -> tuple[Any, ...]:
+        """What names the cluster configuration: triggers with the same key share watches."""
+        return (
             self.kubernetes_conn_id,
             self.config_file,
             self.in_cluster,
             self.cluster_context,
             self.use_composer_kubeconfig,
         )
-        return shared_watch(key, self.pod_namespace, client)
+
+    async def _pods_watch(self) -> PodsWatch | None:
+        """Return this triggerer's shared watch of the pod's namespace (kube/pods_watch.py), or None to read."""
+        if not self.share_pod_watch:
+            return None
+        return shared_watch(self._cluster_key(), self.pod_namespace, await self._api())
+
+    async def _events_watch(self) -> EventsWatch | None:
+        """Return this triggerer's shared watch of the namespace's pod events, following this pod's; None to list."""
+        if not self.share_pod_watch:
+            return None
+        if self._events_follower is None:  # from the first time the startup verdicts ask for events
+            watch = shared_events_watch(self._cluster_key(), self.pod_namespace, await self._api())
+            self._events_follower = watch.follow(self.pod_name)
+            if not watch.in_sync:
+                await self._events_follower.changed(WATCH_SYNC_WAIT_SECONDS)  # its first list
+        return self._events_follower.watch
 
     async def _wait(self, seconds: float) -> None:
         """Wait ``seconds``, or less when the shared watch reports a change of the pod."""
@@ -243,6 +261,9 @@ class ComposerPodTrigger(BaseTrigger):
                 return self._event(CANNOT_START, str(error), reason=error.reason, timeout=timeout)
             await self._wait(self.startup_check_interval_seconds)
         log.info("Pod %s/%s started; following it every %s s", self.pod_namespace, self.pod_name, self.poll_interval)
+        if self._events_follower is not None:  # the verdicts on its start are over
+            self._events_follower.close()
+            self._events_follower = None
         vm_read_at = float("-inf")
         while True:  # until it ends; `pod` went through _final_event already
             if is_placeholder(pod) and time.monotonic() - vm_read_at >= VM_STATES_EVERY_SECONDS:
@@ -305,6 +326,11 @@ class ComposerPodTrigger(BaseTrigger):
             return False
 
     async def _list_events(self) -> list[Any]:
+        """Return the pod's events: from the shared events watch, else listed."""
+        watch = await self._events_watch()
+        events = watch.events_of(self.pod_name) if watch is not None else None
+        if events is not None:
+            return events
         client = await self._api()
         selector = f"involvedObject.name={self.pod_name}"
         listed = await self._call(

@@ -217,7 +217,7 @@ def test_triggers_of_one_triggerer_share_one_watch_and_read_no_pod(monkeypatch, 
     import asyncio
 
     from airflow_provider_composer_kpo.compat import TaskDeferred
-    from airflow_provider_composer_kpo.kube import pods_watch
+    from airflow_provider_composer_kpo.kube import list_watch
     from airflow_provider_composer_kpo.triggers import composer_pod as trigger_module
 
     from .operator_harness import TaskInstanceStandIn, _context
@@ -225,7 +225,7 @@ def test_triggers_of_one_triggerer_share_one_watch_and_read_no_pod(monkeypatch, 
     reads = []
     read = trigger_module.read_pod_or_none
     monkeypatch.setattr(trigger_module, "read_pod_or_none", lambda *a, **k: reads.append(a[1]) or read(*a, **k))
-    monkeypatch.setattr(pods_watch, "_watches", {})  # this test's watch only
+    monkeypatch.setattr(list_watch, "_registry", {})  # this test's watches only
     # The seventh runs longer: still live when the first six have ended.
     operators = [deferred_pod(cmds=["sh", "-c", TICKING]) for _ in range(6)]
     operators.append(deferred_pod(cmds=["sh", "-c", TICKING.replace("-lt 12", "-lt 40")]))
@@ -248,7 +248,7 @@ def test_triggers_of_one_triggerer_share_one_watch_and_read_no_pod(monkeypatch, 
 
     events = asyncio.run(events_of(deferred[:6]))
     assert [e["status"] for e in events] == ["ended"] * 6, events
-    (watch,) = pods_watch._watches.values()
+    (watch,) = [w for key, w in list_watch._registry.items() if key[0] == "pods"]
     assert watch.unavailable is None
     # The seventh task's pod, created a while ago and followed by nobody, is kept while it is live:
     # its trigger joins the open watch and finds it there.

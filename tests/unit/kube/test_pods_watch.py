@@ -8,7 +8,7 @@ import threading
 from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
 
-from airflow_provider_composer_kpo.kube import pods_watch
+from airflow_provider_composer_kpo.kube import list_watch, pods_watch
 from airflow_provider_composer_kpo.kube.pods_watch import PodsWatch
 
 
@@ -46,7 +46,7 @@ class Script:
 
     def watch(self, **kwargs) -> PodsWatch:
         return PodsWatch(
-            namespace="team", list_pods=self.list_pods, watch_pods=self.watch_pods, sleep=lambda s: None, **kwargs
+            namespace="team", list_objects=self.list_pods, watch_objects=self.watch_pods, sleep=lambda s: None, **kwargs
         )
 
 
@@ -74,7 +74,7 @@ def phase(state):
 
 
 def test_the_list_then_each_change_of_the_followed_pod_reaches_its_follower(monkeypatch):
-    monkeypatch.setattr(pods_watch, "MIN_WATCH_INTERVAL_SECONDS", 0)
+    monkeypatch.setattr(list_watch, "MIN_WATCH_INTERVAL_SECONDS", 0)
     script = Script(
         [([pod("a", "Pending", "10"), pod("b", "Running", "11")], "12")],
         [[("MODIFIED", pod("b", "Succeeded", "13"), "13"), ("MODIFIED", pod("a", "Running", "14"), "14")]],
@@ -91,14 +91,14 @@ def test_the_list_then_each_change_of_the_followed_pod_reaches_its_follower(monk
 
 
 def test_a_deleted_pod_is_reported_deleted_not_unknown(monkeypatch):
-    monkeypatch.setattr(pods_watch, "MIN_WATCH_INTERVAL_SECONDS", 0)
+    monkeypatch.setattr(list_watch, "MIN_WATCH_INTERVAL_SECONDS", 0)
     script = Script([([pod("a", "Running", "10")], "10")], [[("DELETED", pod("a", "Running", "11"), "11")]])
     states = follow(script.watch(), "a", until=lambda state: state is not None and state.deleted)
     assert states[-1].deleted and states[-1].pod is None
 
 
 def test_410_lists_afresh_and_a_pod_gone_meanwhile_counts_as_deleted(monkeypatch):
-    monkeypatch.setattr(pods_watch, "MIN_WATCH_INTERVAL_SECONDS", 0)
+    monkeypatch.setattr(list_watch, "MIN_WATCH_INTERVAL_SECONDS", 0)
     script = Script(
         [([pod("a", "Running", "10")], "10"), ([], "30")],
         [ApiException(status=410, reason="Gone")],
@@ -110,7 +110,7 @@ def test_410_lists_afresh_and_a_pod_gone_meanwhile_counts_as_deleted(monkeypatch
 
 
 def test_a_bookmark_moves_the_resume_point_without_a_change(monkeypatch):
-    monkeypatch.setattr(pods_watch, "MIN_WATCH_INTERVAL_SECONDS", 0)
+    monkeypatch.setattr(list_watch, "MIN_WATCH_INTERVAL_SECONDS", 0)
     script = Script([([pod("a", "Running", "10")], "10")], [[("BOOKMARK", None, "55")], []])
     watch = script.watch()
 
@@ -125,7 +125,7 @@ def test_a_bookmark_moves_the_resume_point_without_a_change(monkeypatch):
 
 
 def test_a_pod_the_watch_has_not_seen_is_read_by_its_follower(monkeypatch):
-    monkeypatch.setattr(pods_watch, "MIN_WATCH_INTERVAL_SECONDS", 0)
+    monkeypatch.setattr(list_watch, "MIN_WATCH_INTERVAL_SECONDS", 0)
     script = Script([([pod("a", "Running", "10")], "10")], [])
     watch = script.watch()
     follow(watch, "a", until=lambda state: phase(state) == "Running")
@@ -133,7 +133,7 @@ def test_a_pod_the_watch_has_not_seen_is_read_by_its_follower(monkeypatch):
 
 
 def test_without_rbac_for_watch_the_followers_read_and_it_is_said_once(monkeypatch, caplog):
-    monkeypatch.setattr(pods_watch, "MIN_WATCH_INTERVAL_SECONDS", 0)
+    monkeypatch.setattr(list_watch, "MIN_WATCH_INTERVAL_SECONDS", 0)
     script = Script([([pod("a", "Running", "10")], "10")], [ApiException(status=403, reason="Forbidden")])
     watch = script.watch()
     follow(watch, "a", until=lambda state: watch.unavailable is not None)
@@ -151,7 +151,7 @@ def test_one_watch_per_cluster_and_namespace():
 def test_a_follower_joining_an_open_watch_finds_a_live_pod_and_reads_only_an_ended_one(monkeypatch):
     """Triggers join a watch that is open already, moments after their tasks created the pods: the
     watch keeps every live pod, so they make no request; an ended pod nobody followed is not kept."""
-    monkeypatch.setattr(pods_watch, "MIN_WATCH_INTERVAL_SECONDS", 0)
+    monkeypatch.setattr(list_watch, "MIN_WATCH_INTERVAL_SECONDS", 0)
     later = threading.Event()
 
     class Late(Script):

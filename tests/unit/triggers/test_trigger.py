@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import threading
 import time
 
 import pytest
@@ -261,3 +262,37 @@ def test_the_connection_is_read_in_asgirefs_thread_not_the_api_pool(monkeypatch)
     assert asyncio.run(made._api()) == "client"
     (name,) = threads
     assert not name.startswith("composer-kpo-trigger"), name
+
+
+def test_with_the_shared_watches_a_pod_that_cannot_start_costs_no_read_and_no_event_list(monkeypatch):
+    """Hundreds of deferred pods unschedulable while the node pool scales up: each trigger's pod and
+    events come from its triggerer's two watches, and the verdict is the one a read would give."""
+    from airflow_provider_composer_kpo.kube import list_watch
+    from airflow_provider_composer_kpo.kube.events_watch import EventsWatch
+    from airflow_provider_composer_kpo.kube.pods_watch import PodsWatch
+
+    monkeypatch.setattr(ComposerPodTrigger, "share_pod_watch", True)
+    monkeypatch.setattr(list_watch, "MIN_WATCH_INTERVAL_SECONDS", 0)
+    unschedulable = pod(
+        "Pending",
+        conditions=[k8s.V1PodCondition(type="PodScheduled", status="False", reason="Unschedulable")],
+    )
+    unschedulable.spec.node_name = None
+    stuck = event("FailedScheduling", "0/3 nodes are available: 3 Insufficient cpu.", "Warning")
+
+    def held_open(version, seconds):
+        threading.Event().wait(1)
+        return iter(())
+
+    pods = PodsWatch(namespace="ns", list_objects=lambda: ([unschedulable], "1"), watch_objects=held_open)
+    events = EventsWatch(namespace="ns", list_objects=lambda: ([stuck], "1"), watch_objects=held_open)
+    monkeypatch.setattr(trigger_module, "shared_watch", lambda key, namespace, client: pods)
+    monkeypatch.setattr(trigger_module, "shared_events_watch", lambda key, namespace, client: events)
+    client = StandInClient([unschedulable], events=[stuck])
+    fired = first_event(trigger(client, trigger_start_time=time.time() - 120, schedule_timeout_seconds=60))
+    assert fired["status"] == CANNOT_START and fired["timeout"] is True
+    assert "0/3 nodes are available: 3 Insufficient cpu." in fired["message"]
+    assert (client.reads, client.event_lists) == (0, 0)
+    assert (pods.following, events.following) == (0, 0)  # both followers closed
+    pods.stop()
+    events.stop()
