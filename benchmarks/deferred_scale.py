@@ -15,8 +15,12 @@ before), per minute in the steady state and per task over the round; the trigger
 peak memory (less the same process before it made its triggers), per task; and the delay from a
 pod's change (the status update) to its trigger's event. ``--real`` adds a round at N=10 on the
 real kubelet (pods that sleep, then exit), the delay measured from the container's end.
+``--pending N`` adds a round of N pods that no node has room for (a node pool scaling up, as the
+triggers see it): they stay Pending and unschedulable through the steady state, where the startup
+verdicts read their events, then are deleted (the delay measured from the deletion).
 
     python benchmarks/deferred_scale.py --kubeconfig PATH [--tasks 10 100 500] [--triggers ours stock]
+        [--real] [--pending 500]
 
 Run with the Airflow 3.1.7 venv's Python from the repository root; needs `make cluster-up` and a
 quiet machine (other suites' requests would count). Prints tables; asserts nothing.
@@ -153,9 +157,11 @@ def simulated_node(core_v1, coordination) -> threading.Event:
     return stop
 
 
-def make_pods(core_v1, run: str, n: int, real: bool) -> list[str]:
+def make_pods(core_v1, run: str, n: int, pods: str) -> list[str]:
+    """Create ``n`` pods: ``simulated`` (bound to the simulated node), ``real`` or ``pending`` (no node fits)."""
     from kubernetes.client import models as k8s
 
+    real = pods == "real"
     names = []
     for i in range(n):
         name = f"bench-{run}-{i}"
@@ -163,9 +169,18 @@ def make_pods(core_v1, run: str, n: int, real: bool) -> list[str]:
         pod = k8s.V1Pod(
             metadata=k8s.V1ObjectMeta(name=name, labels={"kubernetes_pod_operator": "True", "composer-kpo-bench": run}),
             spec=k8s.V1PodSpec(
-                containers=[k8s.V1Container(name="base", image="busybox:1.36", command=command)],
+                containers=[
+                    k8s.V1Container(
+                        name="base",
+                        image="busybox:1.36",
+                        command=command,
+                        # More CPU than any node has: unschedulable for lack of room, which the
+                        # startup verdicts wait out (a scale-up may come), reading the pod's events.
+                        resources=k8s.V1ResourceRequirements(requests={"cpu": "1000"}) if pods == "pending" else None,
+                    )
+                ],
                 restart_policy="Never",
-                node_name=None if real else FAKE_NODE,
+                node_name=FAKE_NODE if pods == "simulated" else None,
                 # The simulated node's taint tolerated by its pods only: real ones go to the real node.
                 tolerations=None if real else [k8s.V1Toleration(operator="Exists")],
                 termination_grace_period_seconds=0,
@@ -202,7 +217,7 @@ def set_phase(core_v1, name: str, phase: str) -> None:
     core_v1.patch_namespaced_pod_status(name, NAMESPACE, {"status": status})
 
 
-def one_round(kind: str, n: int, kubeconfig: str, api_client, steady: float, real: bool) -> dict:
+def one_round(kind: str, n: int, kubeconfig: str, api_client, steady: float, pods: str) -> dict:
     from kubernetes import client
     from scale import apiserver_requests
 
@@ -213,8 +228,8 @@ def one_round(kind: str, n: int, kubeconfig: str, api_client, steady: float, rea
     time.sleep(steady)
     idle = apiserver_requests(api_client)
     idle.subtract(idle_before)
-    names = make_pods(core_v1, run, n, real)  # real ones start now and end within the steady state
-    if not real:
+    names = make_pods(core_v1, run, n, pods)  # real ones start now and end within the steady state
+    if pods == "simulated":
         for name in names:
             set_phase(core_v1, name, "Running")
     before = apiserver_requests(api_client)
@@ -243,7 +258,7 @@ def one_round(kind: str, n: int, kubeconfig: str, api_client, steady: float, rea
     steady_counts = apiserver_requests(api_client)
     steady_counts.subtract(before)
     changed: dict[str, float] = {}
-    if real:
+    if pods == "real":
         deadline = time.monotonic() + 300
         while len(events) < n and time.monotonic() < deadline:
             time.sleep(1)
@@ -251,6 +266,10 @@ def one_round(kind: str, n: int, kubeconfig: str, api_client, steady: float, rea
             pod = core_v1.read_namespaced_pod(name, NAMESPACE)
             finished = pod.status.container_statuses[0].state.terminated
             changed[name] = finished.finished_at.timestamp() if finished else float("nan")
+    elif pods == "pending":
+        for name in names:
+            changed[name] = time.time()
+            core_v1.delete_namespaced_pod(name, NAMESPACE, grace_period_seconds=0)
     else:
         for name in names:
             changed[name] = time.time()
@@ -274,7 +293,7 @@ def one_round(kind: str, n: int, kubeconfig: str, api_client, steady: float, rea
     return {
         "kind": kind,
         "n": n,
-        "real": real,
+        "pods": pods,
         "ended": len(events),
         "steady_per_minute": api(steady_counts, steady / 60, steady / 60) / (steady / 60),
         "per_task": api(served, seconds / 60, steady / 60) / n,
@@ -293,6 +312,7 @@ def main() -> int:
     parser.add_argument("--triggers", nargs="*", default=["ours", "stock"])
     parser.add_argument("--steady", type=float, default=60.0, help="seconds of steady state (and of the idle window)")
     parser.add_argument("--real", action="store_true", help="also a round of 10 real pods on the real kubelet")
+    parser.add_argument("--pending", type=int, default=0, help="also a round of this many unschedulable pods")
     parser.add_argument("--triggerer", help=argparse.SUPPRESS)
     parser.add_argument("names", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -314,11 +334,12 @@ def main() -> int:
     stop = simulated_node(core_v1, client.CoordinationV1Api(api_client))
     rounds = []
     try:
-        plan = [(kind, n, False) for n in args.tasks for kind in args.triggers]
-        plan += [(kind, 10, True) for kind in args.triggers] if args.real else []
-        for kind, n, real in plan:
-            print(f"round: {kind} N={n}{' real pods' if real else ''}", flush=True)
-            rounds.append(one_round(kind, n, args.kubeconfig, api_client, args.steady, real))
+        plan = [(kind, n, "simulated") for n in args.tasks for kind in args.triggers]
+        plan += [(kind, 10, "real") for kind in args.triggers] if args.real else []
+        plan += [(kind, args.pending, "pending") for kind in args.triggers] if args.pending else []
+        for kind, n, pods in plan:
+            print(f"round: {kind} N={n} {pods} pods", flush=True)
+            rounds.append(one_round(kind, n, args.kubeconfig, api_client, args.steady, pods))
             print(json.dumps(rounds[-1]), flush=True)
     finally:
         stop.set()
@@ -338,13 +359,13 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rounds:
         print(
-            f"| {r['kind']} | {r['n']} | {'real' if r['real'] else 'simulated'} | {r['ended']}/{r['n']} "
+            f"| {r['kind']} | {r['n']} | {r['pods']} | {r['ended']}/{r['n']} "
             f"| {r['steady_per_minute']:.0f} | {r['per_task']:.1f} | {r['cpu_per_task_ms']:.0f} "
             f"| {r['mib_per_task']:.2f} | {r['delay_median']:.2f} / {r['delay_max']:.2f} |"
         )
-    by = {(r["kind"], r["n"], r["real"]): r for r in rounds}
+    by = {(r["kind"], r["n"], r["pods"]): r for r in rounds}
     for n in args.tasks:
-        ours, stock = by.get(("ours", n, False)), by.get(("stock", n, False))
+        ours, stock = by.get(("ours", n, "simulated")), by.get(("stock", n, "simulated"))
         if ours and stock and stock["steady_per_minute"]:
             ratio = ours["steady_per_minute"] / stock["steady_per_minute"]
             print(f"N={n}: ours/stock API requests per minute = {ratio:.3f}")
