@@ -41,6 +41,20 @@ walk(document);
 return [texts.join('\\n'), links];
 """
 
+#: Everything a page holds: its HTML, its shadow roots' and the values of its fields (which a React
+#: form sets as properties, not attributes).
+_EVERYTHING = """
+const parts = [document.documentElement.outerHTML];
+const walk = (root) => {
+  root.querySelectorAll('*').forEach((element) => {
+    if (element.shadowRoot) { parts.push(element.shadowRoot.innerHTML); walk(element.shadowRoot); }
+    if (typeof element.value === 'string') parts.push(element.value);
+  });
+};
+walk(document);
+return parts.join('\\n');
+"""
+
 
 def missing() -> str | None:
     """Return why no browser can run here, or None."""
@@ -82,6 +96,10 @@ class Browser:
         """Return all text on the page and its links by their text."""
         text, links = self.driver.execute_script(_COLLECT)
         return text, {label: href for label, href in links if label}
+
+    def everything(self) -> str:
+        """Return all the page holds, shown or not: HTML, shadow roots, field values."""
+        return str(self.driver.execute_script(_EVERYTHING))
 
     def wait_for_text(self, wanted: str, timeout: float = 30) -> str:
         """Return the page's text once it contains ``wanted``."""

@@ -161,6 +161,20 @@ class Airflow2UI(AirflowUI):
         query = {"dag_run_id": run_id, "task_id": task_id, **({"tab": "logs"} if logs else {})}
         self.driver.get(f"{self.root}/dags/{dag_id}/grid?{urlencode(query)}")
 
+    def open_rendered_templates(self, dag_id: str, run_id: str, task_id: str, logical_date: str) -> None:
+        query = {"dag_id": dag_id, "task_id": task_id, "execution_date": logical_date}
+        self.driver.get(f"{self.root}/rendered-templates?{urlencode(query)}")
+
+    def open_connection(self, conn_id: str) -> None:
+        """Open the connection's edit form."""
+        self.driver.get(f"{self.root}/connection/list/?{urlencode({'_flt_0_conn_id': conn_id})}")
+        edit = self.wait.until(
+            lambda d: next(iter(d.find_elements(By.CSS_SELECTOR, "a[href*='/connection/edit/']")), False),
+            message=f"no edit link for {conn_id}",
+        )
+        self.driver.get(edit.get_attribute("href"))
+        self.wait.until(ec.visibility_of_element_located((By.ID, self._field_id("kube_config_path"))))
+
 
 class Airflow3UI(AirflowUI):
     """Airflow 3's React UI: a dialog for the connection, Test on the connection's row."""
@@ -236,3 +250,19 @@ class Airflow3UI(AirflowUI):
     def open_task(self, dag_id: str, run_id: str, task_id: str, *, logs: bool) -> None:
         tab = "" if logs else "/details"
         self.driver.get(f"{self.root}/dags/{dag_id}/runs/{quote(run_id, safe=':+')}/tasks/{task_id}{tab}")
+
+    def open_rendered_templates(self, dag_id: str, run_id: str, task_id: str, logical_date: str) -> None:
+        path = f"/dags/{dag_id}/runs/{quote(run_id, safe=':+')}/tasks/{task_id}/rendered_templates"
+        self.driver.get(self.root + path)
+
+    def open_connection(self, conn_id: str) -> None:
+        """Open the connection's edit dialog at its extra fields."""
+        self.driver.get(self.root + "/connections")
+        row = self.wait.until(
+            lambda d: next((r for r in d.find_elements(By.CSS_SELECTOR, "tr") if conn_id in r.text), False),
+            message=f"no row for {conn_id}",
+        )
+        row.find_element(By.CSS_SELECTOR, "button[aria-label*='Edit']").click()
+        self.wait.until(ec.visibility_of_element_located((By.NAME, "connection_id")))
+        self.click_button("Extra Fields", within="[role=dialog]")
+        self.wait.until(ec.visibility_of_element_located((By.NAME, "element_kube_config_path")))

@@ -3,7 +3,9 @@
 Log in, create the connection through the form (its type, fields, descriptions, hidden standard
 fields), press Test with a broken and a working kubeconfig, save it and run a task on it, trigger
 the minimal example DAG, read its task log (the header block, the outcome line) and open its extra
-links. Each step leaves a screenshot (conftest.py says where).
+links; then, on a connection holding a kubeconfig inline, check that no page (task logs, rendered
+template, the connection's form) shows its credentials. Each step leaves a screenshot (conftest.py
+says where).
 
 The deployment runs with a login (UI_LOGIN) and Composer's worker variables
 (tests/browser/composer<N>.env), as make test starts it; the tests run in file order and share one
@@ -26,6 +28,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("cluster_shared")]
 CONN_ID = "kubernetes_composer_ui"
 EXAMPLE_DAG, EXAMPLE_TASK = "composer_kpo_minimal", "pod-ex-minimum"
 CONNECTION_DAG, CONNECTION_TASK = "composer_kpo_ui_connection", "pod"
+CANARY_DAG, CANARY_CONN = "composer_kpo_ui_canary", "composer_kpo_ui_canary"
 STANDARD_LABELS = ("Host", "Schema", "Login", "Password", "Port")
 CONSOLE = "https://console.cloud.google.com/"
 #: Airflow 3.3.2's connection list sends port 0 when Test is pressed for a connection without a
@@ -163,3 +166,53 @@ def test_the_task_offers_links_to_its_pod_in_the_console(ui):
     ui.driver.close()
     ui.driver.switch_to.window(before.pop())
     assert opened == logs, opened
+
+
+def test_no_page_shows_the_credentials_of_an_inline_kubeconfig(ui, airflow_api):
+    """The connection holds the cluster's kubeconfig inline, its private key the canary; a task puts the
+    whole connection into a templated field, another prints it. The task logs, the rendered template
+    and the connection's own form show Airflow's mask, never the key (nor any line of it)."""
+    import base64
+    import json
+    import urllib.error
+    from pathlib import Path
+
+    import yaml
+
+    kubeconfig = yaml.safe_load(Path(os.environ["KUBECONFIG"]).read_text())
+    key_data = kubeconfig["users"][0]["user"]["client-key-data"]
+    key_lines = [line for line in base64.b64decode(key_data).decode().splitlines() if line and "-----" not in line]
+    extra = {"kube_config": json.dumps(kubeconfig)}
+    try:
+        airflow_api.request("DELETE", f"/connections/{CANARY_CONN}")
+    except urllib.error.HTTPError as error:
+        if error.code != 404:
+            raise
+    body = {"connection_id": CANARY_CONN, "conn_type": "composer_kubernetes", "extra": json.dumps(extra)}
+    airflow_api.request("POST", "/connections", body)
+    airflow_api.wait_for_dag(CANARY_DAG)
+    run_id = airflow_api.trigger(CANARY_DAG)
+    for task in ("templated", "print_connection"):
+        assert _wait_for_task(airflow_api, CANARY_DAG, run_id, task) == "success", task
+
+    def shows_no_credential(page: str) -> None:
+        shown = ui.browser.everything()
+        ui.browser.shot(page)
+        assert key_data not in shown, f"{page} shows the kubeconfig's client-key-data"
+        leaked = [line for line in key_lines if line in shown]
+        assert not leaked, f"{page} shows {len(leaked)} line(s) of the private key"
+
+    ui.open_task(CANARY_DAG, run_id, "print_connection", logs=True)
+    assert "***" in ui.browser.wait_for_text("extra:")
+    shows_no_credential("canary print_connection log")
+    ui.open_task(CANARY_DAG, run_id, "templated", logs=True)
+    ui.browser.wait_for_text("the templated pod ran")
+    shows_no_credential("canary templated log")
+    logical_date = airflow_api.request("GET", f"/dags/{CANARY_DAG}/dagRuns/{quote(run_id, safe='')}").get(
+        "logical_date" if ui.major == 3 else "execution_date"
+    )
+    ui.open_rendered_templates(CANARY_DAG, run_id, "templated", logical_date)
+    assert "***" in ui.browser.wait_for_text("CONNECTION_EXTRA")
+    shows_no_credential("canary rendered templates")
+    ui.open_connection(CANARY_CONN)
+    shows_no_credential("canary connection form")

@@ -53,6 +53,11 @@ class CanaryRun:
         self.run_id = ""
         self._thread = threading.Thread(target=self._follow, daemon=True)
         self._error: BaseException | None = None
+        #: What the database's trigger table held for this package's triggers while they ran:
+        #: (the trigger's keywords as Airflow decrypts them, the stored column as is).
+        self.trigger_rows: list[tuple[dict, str]] = []
+        self._done = threading.Event()
+        threading.Thread(target=self._read_trigger_rows, daemon=True).start()
         self._thread.start()
 
     def _follow(self) -> None:
@@ -64,6 +69,24 @@ class CanaryRun:
                     self.states[task] = self.airflow.wait_final(DAG_ID, self.run_id, deadline, task=task)["state"]
         except BaseException as error:  # raised in the test, where pytest reports it
             self._error = error
+        finally:
+            self._done.set()
+
+    def _read_trigger_rows(self) -> None:
+        """Keep the trigger table's rows of this package's triggers, every half second, until the run ends."""
+        from airflow.models.trigger import Trigger
+        from airflow.utils.session import create_session
+
+        while not self._done.wait(0.5):
+            try:
+                with create_session() as session:
+                    ours = Trigger.classpath.like("airflow_provider_composer_kpo.%")
+                    rows = session.query(Trigger).filter(ours).all()
+                    for row in rows:
+                        stored = getattr(row, "encrypted_kwargs", None) or ""  # Airflow 2.9+ stores them encrypted
+                        self.trigger_rows.append((dict(row.kwargs), str(stored)))
+            except Exception as error:  # the database restarting (a fault case): read again next time
+                print(f"canary: reading the trigger table failed: {type(error).__name__}: {error}")
 
     def finished(self) -> dict[str, str]:
         self._thread.join(timeout=660)

@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from tests.faults.canary import TASKS, TOKEN
-from tests.faults.dags.composer_kpo_canary import DAG_ID
+from tests.faults.dags.composer_kpo_canary import CANARY_CONN, DAG_ID
 from tests.faults.driver import quote_run_id
 
 # Without it `make test`'s `-m faults` deselected these tests: they ran only when run by hand.
@@ -81,3 +81,16 @@ def test_no_credential_in_an_xcom_or_airflow_tasks_render(canary_run, outcomes):
         shown = rendered.stdout + rendered.stderr
         assert "busybox:1.36" in shown, shown[-2000:]  # it rendered the task
         assert canary_run.key_data not in shown and canary_run.key_line not in shown and TOKEN not in shown, task
+
+
+def test_no_credential_in_the_trigger_table(canary_run, outcomes):
+    """The deferred task's trigger row, read from the database while it ran, holds the connection's id
+    and the pod's name, never the kubeconfig: not in its keywords, not in the stored column."""
+    canary_run.finished()
+    rows = canary_run.trigger_rows
+    ours = [(kwargs, stored) for kwargs, stored in rows if kwargs.get("kubernetes_conn_id") == CANARY_CONN]
+    assert ours, "the deferred task's trigger row was never seen"
+    for kwargs, stored in ours:
+        text = json.dumps(kwargs, default=str) + stored
+        for canary in (canary_run.key_data, canary_run.key_line, TOKEN):
+            assert canary not in text, kwargs

@@ -89,11 +89,19 @@ class SoakAirflow(Airflow):
         body: dict[str, Any] = {"dag_run_id": run_id, "conf": conf}
         if self.major == 3:
             body["logical_date"] = None
-        try:
-            self.request("POST", f"/dags/{dag}/dagRuns", body)
-        except urllib.error.HTTPError as error:
-            if error.code != 409:  # 409: a retried POST whose first attempt went through
-                raise
+        deadline = time.monotonic() + self.RETRY_SECONDS
+        while True:
+            try:
+                self.request("POST", f"/dags/{dag}/dagRuns", body)
+                return
+            except urllib.error.HTTPError as error:
+                if error.code == 409:  # a retried POST whose first attempt went through
+                    return
+                # 404: Airflow 3.1's API server briefly found no DAG while the DAG processor, started
+                # again after a fault, wrote the DAGs again (seen once in a 200-task run).
+                if error.code != 404 or time.monotonic() > deadline:
+                    raise
+            time.sleep(2)
 
     def tries(self, dag: str, run_id: str) -> list[dict[str, Any]]:
         answer = self.request("GET", f"/dags/{dag}/dagRuns/{run_id}/taskInstances/pod/tries")

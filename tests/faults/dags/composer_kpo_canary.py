@@ -40,7 +40,8 @@ with DAG(DAG_ID, schedule=None, start_date=datetime.datetime(2024, 1, 1), catchu
         kubernetes_conn_id=CANARY_CONN,
         namespace=NAMESPACE,
         image="busybox:1.36",
-        cmds=["sh", "-c", 'mkdir -p /airflow/xcom; echo \'{"ran": "deferred"}\' > /airflow/xcom/return.json'],
+        # Long enough for the test to find its trigger's row in the database.
+        cmds=["sh", "-c", 'sleep 15; mkdir -p /airflow/xcom; echo \'{"ran": "deferred"}\' > /airflow/xcom/return.json'],
         do_xcom_push=True,
         deferrable=True,
     )
