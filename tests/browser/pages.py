@@ -175,6 +175,9 @@ class Airflow2UI(AirflowUI):
         self.driver.get(edit.get_attribute("href"))
         self.wait.until(ec.visibility_of_element_located((By.ID, self._field_id("kube_config_path"))))
 
+    def open_extra_json(self) -> None:
+        """Nothing to unfold: the raw extra is a hidden field of the page (read by Browser.everything)."""
+
 
 class Airflow3UI(AirflowUI):
     """Airflow 3's React UI: a dialog for the connection, Test on the connection's row."""
@@ -264,5 +267,15 @@ class Airflow3UI(AirflowUI):
         )
         row.find_element(By.CSS_SELECTOR, "button[aria-label*='Edit']").click()
         self.wait.until(ec.visibility_of_element_located((By.NAME, "connection_id")))
+        # The dialog opens with one section unfolded, not always the same; it shows the extra
+        # fields the connection's extra holds.
+        with contextlib.suppress(TimeoutException):
+            WebDriverWait(self.driver, 5).until(ec.visibility_of_element_located((By.NAME, "element_kube_config")))
+            return
         self.click_button("Extra Fields", within="[role=dialog]")
-        self.wait.until(ec.visibility_of_element_located((By.NAME, "element_kube_config_path")))
+        self.wait.until(ec.visibility_of_element_located((By.NAME, "element_kube_config")))
+
+    def open_extra_json(self) -> None:
+        """Unfold the dialog's raw extra (Extra Fields JSON)."""
+        self.click_button("Extra Fields JSON", within="[role=dialog]")
+        self.browser.wait_for_text('"kube_config"')
