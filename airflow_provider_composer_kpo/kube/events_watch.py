@@ -15,14 +15,12 @@ most :data:`EVENTS_PER_POD` per pod, the most recently updated.
 from __future__ import annotations
 
 import functools
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable
 from typing import Any
 
 from kubernetes.client import CoreV1Api
-from kubernetes.watch import Watch
 
-from .list_watch import ListWatch, WatchEvent, shared
-from .pods_watch import version_of
+from .list_watch import ListWatch, list_namespaced, shared, watch_namespaced
 
 #: Only events about pods.
 POD_EVENTS_SELECTOR = "involvedObject.kind=Pod"
@@ -68,41 +66,17 @@ class EventsWatch(ListWatch[Any]):
         return name
 
 
-def list_pod_events(client: CoreV1Api, namespace: str) -> tuple[list[Any], str]:
-    """Return the namespace's pod events and the list's ``resourceVersion``."""
-    listed = CoreV1Api.list_namespaced_event(client, namespace, field_selector=POD_EVENTS_SELECTOR, _request_timeout=60)
-    return list(listed.items or []), listed.metadata.resource_version
-
-
-def watch_pod_events(client: CoreV1Api, namespace: str, resource_version: str, seconds: int) -> Iterator[WatchEvent]:
-    """Yield the namespace's pod events' watch events after ``resource_version``, bookmarks included."""
-    list_events = functools.partial(CoreV1Api.list_namespaced_event, client)
-    watch = Watch(return_type="CoreV1Event")
-    for event in watch.stream(
-        list_events,
-        namespace,
-        field_selector=POD_EVENTS_SELECTOR,
-        resource_version=resource_version,
-        allow_watch_bookmarks=True,
-        timeout_seconds=seconds,
-        _request_timeout=(10, seconds + 15),
-    ):
-        kind = event["type"]
-        if kind == "BOOKMARK":
-            yield kind, None, version_of(event.get("raw_object"))
-        elif kind in ("ADDED", "MODIFIED", "DELETED"):
-            obj = event["object"]
-            yield kind, obj, obj.metadata.resource_version
-
-
 def shared_events_watch(key: Hashable, namespace: str, client: CoreV1Api) -> EventsWatch:
     """Return this process's watch of ``namespace``'s pod events on the cluster ``key`` names."""
+    list_events = functools.partial(CoreV1Api.list_namespaced_event, client)
     watch = shared(
         ("events", key, namespace),
         lambda: EventsWatch(
             namespace=namespace,
-            list_objects=functools.partial(list_pod_events, client, namespace),
-            watch_objects=functools.partial(watch_pod_events, client, namespace),
+            list_objects=functools.partial(list_namespaced, list_events, namespace, field_selector=POD_EVENTS_SELECTOR),
+            watch_objects=functools.partial(
+                watch_namespaced, list_events, "CoreV1Event", namespace, field_selector=POD_EVENTS_SELECTOR
+            ),
         ),
     )
     assert isinstance(watch, EventsWatch)  # the key's first element says which class made it

@@ -21,10 +21,11 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, Hashable, Tuple, TypeVar
 
 from kubernetes.client.exceptions import ApiException
+from kubernetes.watch import Watch
 
 from .pod_stream import MIN_WATCH_INTERVAL_SECONDS
 from .retry import RETRY_DEADLINE_SECONDS, FailureStreak
@@ -245,6 +246,43 @@ class ListWatch(Generic[T]):
             return False
         self._sleep(delay)
         return True
+
+
+def list_namespaced(list_call: Callable[..., Any], namespace: str, **selector: str) -> tuple[list[Any], str]:
+    """Return what ``list_call`` (a CoreV1Api ``list_namespaced_*``) lists and the list's ``resourceVersion``."""
+    listed = list_call(namespace, _request_timeout=60, **selector)
+    return list(listed.items or []), listed.metadata.resource_version
+
+
+def watch_namespaced(
+    list_call: Callable[..., Any],
+    return_type: str,
+    namespace: str,
+    resource_version: str,
+    seconds: int,
+    **selector: str,
+) -> Iterator[WatchEvent]:
+    """Yield the watch events of what ``list_call`` lists after ``resource_version``, bookmarks included."""
+    for event in Watch(return_type=return_type).stream(
+        list_call,
+        namespace,
+        resource_version=resource_version,
+        allow_watch_bookmarks=True,
+        timeout_seconds=seconds,
+        _request_timeout=(10, seconds + 15),
+        **selector,
+    ):
+        kind = event["type"]
+        if kind == "BOOKMARK":
+            yield kind, None, _version_of(event.get("raw_object"))
+        elif kind in ("ADDED", "MODIFIED", "DELETED"):
+            obj = event["object"]
+            yield kind, obj, obj.metadata.resource_version
+
+
+def _version_of(raw: Any) -> str:
+    """Return the ``resourceVersion`` of a raw watch object (a bookmark's), or ''."""
+    return str(((raw or {}).get("metadata") or {}).get("resourceVersion") or "")
 
 
 _registry: dict[Hashable, ListWatch[Any]] = {}

@@ -19,14 +19,13 @@ answers None and the follower reads its pod itself; so it does for a pod the wat
 from __future__ import annotations
 
 import functools
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable
 from typing import Any
 
 from kubernetes.client import CoreV1Api
 from kubernetes.client import models as k8s
-from kubernetes.watch import Watch
 
-from .list_watch import Follower, ListWatch, WatchEvent, shared
+from .list_watch import Follower, ListWatch, list_namespaced, shared, watch_namespaced
 from .pod_stream import PodState
 
 __all__ = ["Follower", "PodsWatch", "shared_watch"]
@@ -101,46 +100,17 @@ class PodsWatch(ListWatch["k8s.V1Pod"]):
         return name
 
 
-def list_operator_pods(client: CoreV1Api, namespace: str) -> tuple[list[k8s.V1Pod], str]:
-    """Return the namespace's pod-operator pods and the list's ``resourceVersion``."""
-    listed = CoreV1Api.list_namespaced_pod(client, namespace, label_selector=OPERATOR_POD_SELECTOR, _request_timeout=60)
-    return list(listed.items or []), listed.metadata.resource_version
-
-
-def watch_operator_pods(client: CoreV1Api, namespace: str, resource_version: str, seconds: int) -> Iterator[WatchEvent]:
-    """Yield the namespace's pod-operator pods' watch events after ``resource_version``, bookmarks included."""
-    list_pods = functools.partial(CoreV1Api.list_namespaced_pod, client)
-    watch = Watch(return_type="V1Pod")
-    for event in watch.stream(
-        list_pods,
-        namespace,
-        label_selector=OPERATOR_POD_SELECTOR,
-        resource_version=resource_version,
-        allow_watch_bookmarks=True,
-        timeout_seconds=seconds,
-        _request_timeout=(10, seconds + 15),
-    ):
-        kind = event["type"]
-        if kind == "BOOKMARK":
-            yield kind, None, version_of(event.get("raw_object"))
-        elif kind in ("ADDED", "MODIFIED", "DELETED"):
-            pod = event["object"]
-            yield kind, pod, pod.metadata.resource_version
-
-
-def version_of(raw: Any) -> str:
-    """Return the ``resourceVersion`` of a raw watch object (a bookmark's), or ''."""
-    return str(((raw or {}).get("metadata") or {}).get("resourceVersion") or "")
-
-
 def shared_watch(key: Hashable, namespace: str, client: CoreV1Api) -> PodsWatch:
     """Return this process's watch of ``namespace`` on the cluster ``key`` names, made with ``client`` if new."""
+    list_pods = functools.partial(CoreV1Api.list_namespaced_pod, client)
     watch = shared(
         ("pods", key, namespace),
         lambda: PodsWatch(
             namespace=namespace,
-            list_objects=functools.partial(list_operator_pods, client, namespace),
-            watch_objects=functools.partial(watch_operator_pods, client, namespace),
+            list_objects=functools.partial(list_namespaced, list_pods, namespace, label_selector=OPERATOR_POD_SELECTOR),
+            watch_objects=functools.partial(
+                watch_namespaced, list_pods, "V1Pod", namespace, label_selector=OPERATOR_POD_SELECTOR
+            ),
         ),
     )
     assert isinstance(watch, PodsWatch)  # the key's first element says which class made it
