@@ -110,6 +110,8 @@ class ListWatch(Generic[T]):
         self.unavailable: str | None = None
         #: Lists and watch requests made, for the benchmark (benchmarks/deferred_scale.py).
         self.requests = 0
+        #: Watches the API server ended with 410 Gone (a version it no longer has), each followed by a list.
+        self.gone = 0
 
     # -- the followers' side (any thread, usually the triggerer's event loop)
 
@@ -199,6 +201,7 @@ class ListWatch(Generic[T]):
                         break
             except ApiException as error:
                 if error.status == 410:  # too old to resume from: list afresh
+                    self.gone += 1
                     version = None
                 elif error.status in (401, 403, 405):
                     self._give_up(f"{error.status} {error.reason}")

@@ -120,7 +120,13 @@ def test_deferred_fails_like_the_synchronous_path(case, kwargs, error, reason):
     assert not isinstance(errors["deferred"], PodStartupTimeout)
     if reason is not None:
         assert errors["deferred"].reason == errors["sync"].reason == reason
-    assert _verdict(str(errors["deferred"])) == _verdict(str(errors["sync"])), case
+    deferred, sync = _verdict(str(errors["deferred"])), _verdict(str(errors["sync"]))
+    if case == "OOMKilled":
+        # The log tail is each pod's own output: the shell prints "Killed" only when the kernel's OOM
+        # kill took its child and not the shell as well, which varies from pod to pod (seen in two CI
+        # runs). The verdict before it must be the same.
+        deferred, sync = (text.split("\nLast ", 1)[0] for text in (deferred, sync))
+    assert deferred == sync, case
 
 
 @trigger_only
@@ -185,10 +191,17 @@ def test_execution_timeout_while_deferred_deletes_the_pod_and_says_so(core_v1, n
 
 @trigger_only
 @pytest.mark.disrupts_cluster
-def test_trigger_survives_api_server_down_for_15_seconds(core_v1, namespace, api_client, capfd, caplog):
-    """Transient API failures in the trigger are retried by the synchronous path's policy: one pod, success."""
+def test_trigger_survives_api_server_down_for_15_seconds(core_v1, namespace, api_client, capfd, caplog, monkeypatch):
+    """Transient API failures in the trigger are retried by the synchronous path's policy: one pod, success.
+
+    The restart also drops the triggerer's pod watch, and the restarted API server no longer has the
+    version it would resume from (its watch cache starts afresh): 410 Gone, then a list.
+    """
+    from airflow_provider_composer_kpo.kube import list_watch
+
     from .cluster_control import restart_apiserver_when_running
 
+    monkeypatch.setattr(list_watch, "_registry", {})  # this test's watches only
     op = deferred_pod(cmds=["sh", "-c", "for i in $(seq 1 30); do sleep 1; done; echo still-here"])
     selector = f"task_id={op.task_id}"
     restarter = restart_apiserver_when_running(core_v1, api_client, namespace, selector, restarts=1, down_seconds=15)
@@ -198,6 +211,8 @@ def test_trigger_survives_api_server_down_for_15_seconds(core_v1, namespace, api
         restarter.join()
     assert len(restarter.results) == 1, "the API server was not restarted as planned"
     assert "still-here" in output(capfd, caplog)
+    (watch,) = [w for key, w in list_watch._registry.items() if key[0] == "pods"]
+    assert watch.gone >= 1 and watch.unavailable is None, (watch.gone, watch.unavailable)
 
 
 def test_init_container_logs_reach_the_task_log_when_deferred(capfd, caplog):

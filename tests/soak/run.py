@@ -33,6 +33,7 @@ from typing import Any
 
 from kubernetes import client as k8s_client
 
+from tests import cluster_lock
 from tests.faults.driver import Airflow, Cluster, final_error
 from tests.soak.dags.composer_kpo_soak import LEDGER_DIR, NAMESPACE, SOAK_LABEL
 from tests.soak.inject import ClusterLock, Injector, PodWatch, dead_components, start_again
@@ -290,8 +291,11 @@ def run(
         say(f"  {event.describe()}")
     airflow = SoakAirflow()
     core = Cluster().core
-    _ensure_namespace(core)
-    _delete_pods(core)  # an earlier run's, which no task of this run would own
+    # Shared: another suite's API-server restart would leave the namespace without its service
+    # account for a while (the controller manager's informers reconnecting).
+    with cluster_lock.cluster():
+        _ensure_namespace(core)
+        _delete_pods(core)  # an earlier run's, which no task of this run would own
     nonce = secrets.token_hex(2)
     tokens = [token_of(seed, t.index, nonce) for t in the_plan.tasks]
     for dag in sorted({t.dag_id for t in the_plan.tasks}):
@@ -342,7 +346,7 @@ def _ensure_namespace(core: k8s_client.CoreV1Api) -> None:
             raise
         core.create_namespace(k8s_client.V1Namespace(metadata=k8s_client.V1ObjectMeta(name=NAMESPACE)))
     # A pod needs the namespace's default service account, which the controller manager makes.
-    Injector._retry(lambda: core.read_namespaced_service_account("default", NAMESPACE), timeout=60)
+    Injector._retry(lambda: core.read_namespaced_service_account("default", NAMESPACE), timeout=180)
 
 
 def _delete_pods(core: k8s_client.CoreV1Api) -> None:

@@ -107,6 +107,7 @@ def test_410_lists_afresh_and_a_pod_gone_meanwhile_counts_as_deleted(monkeypatch
     states = follow(watch, "a", until=lambda state: state is not None and state.deleted)
     assert states[-1].deleted  # the list after the 410 no longer has it
     assert script.watched_from[:2] == ["10", "30"]
+    assert watch.gone == 1
 
 
 def test_a_bookmark_moves_the_resume_point_without_a_change(monkeypatch):
