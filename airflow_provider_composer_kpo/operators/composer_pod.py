@@ -45,7 +45,7 @@ from ..lifecycle.ending import (
 from ..lifecycle.follow import PodFollower
 from ..lifecycle.interruption import execution_timeout_message
 from ..lifecycle.orphans import with_callback
-from ..lifecycle.reattach import result_already_taken
+from ..lifecycle.reattach import being_deleted, result_already_taken
 from ..lifecycle.running import PodDisruptedError
 from ..lifecycle.task_header import describe_preflight, describe_preflight_mode, start_block
 from ..platform.composer import COMPOSER_USER_WORKLOADS_NAMESPACE, composer_major_version
@@ -233,19 +233,31 @@ class ComposerPodOperator(KubernetesPodOperator):
             return self._resumed_pod  # a deferred task resumes with the pod its trigger followed
         self._run_preflight(pod_request_obj)
         pod = super().get_or_create_pod(pod_request_obj, context)
-        taken = result_already_taken(pod, do_xcom_push=self.do_xcom_push, sidecar=XCOM_SIDECAR)
-        if pod is not pod_request_obj and taken:
-            self.log.warning("%s", taken)
-            self._put_aside(pod)
-            self.pod_manager.create_pod(pod=pod_request_obj)
-            pod = pod_request_obj
+        if pod is not pod_request_obj:
+            deleting = being_deleted(pod)
+            taken = result_already_taken(pod, do_xcom_push=self.do_xcom_push, sidecar=XCOM_SIDECAR)
+            if deleting or taken:
+                self.log.warning("%s", deleting or taken)
+                self._put_aside(pod, deleting=bool(deleting))
+                self.pod_manager.create_pod(pod=pod_request_obj)
+                pod = pod_request_obj
         push_pod_place(pod, context)
         return pod
 
-    def _put_aside(self, pod: k8s.V1Pod) -> None:
-        """Delete an earlier try's pod this try will not use, or, with ``keep_pod``, mark it so no retry finds it."""
+    def _put_aside(self, pod: k8s.V1Pod, *, deleting: bool = False) -> None:
+        """Delete an earlier try's pod this try will not use, or, with ``keep_pod``, mark it so no retry finds it.
+
+        A pod already being deleted is only marked: it may be gone by then, which is what was wanted.
+        """
         action = str(getattr(self.on_finish_action, "value", self.on_finish_action))
-        if should_delete_pod(action, pod, task_stopped=True):
+        if deleting:
+            try:
+                self.patch_already_checked(pod)
+            except Exception as refused:  # marking is a courtesy to later tries; this try goes on either way
+                if not is_gone(refused):
+                    name = f"{pod.metadata.namespace}/{pod.metadata.name}"
+                    self.log.warning("Could not mark pod %s: %s", name, error_gist(refused))
+        elif should_delete_pod(action, pod, task_stopped=True):
             _, error = self._delete_stopped_pod(pod)
             if error:
                 self.log.warning("Could not delete pod %s/%s: %s", pod.metadata.namespace, pod.metadata.name, error)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 from kubernetes.client import models as k8s
 
-from airflow_provider_composer_kpo.lifecycle.reattach import result_already_taken
+from airflow_provider_composer_kpo.lifecycle.reattach import being_deleted, result_already_taken
 from airflow_provider_composer_kpo.platform.peer_vm import PLACEHOLDER_CONTAINER
 from tests.unit.builders import container_status
 
@@ -46,3 +48,27 @@ def test_a_stopped_sidecar_means_the_result_is_gone(found, do_xcom_push, taken):
     if taken:
         assert message.startswith("Pod team/p-1 of try 1 ended, but its XCom sidecar has stopped")
         assert message.endswith("This try runs the pod anew.")
+
+
+def deleting(stamp: object) -> k8s.V1Pod:
+    found = pod(RUNNING, phase="Running")
+    found.metadata.deletion_timestamp = stamp
+    return found
+
+
+@pytest.mark.parametrize(
+    ("found", "gone"),
+    [
+        (deleting(datetime(2026, 12, 5, 5, 0, tzinfo=timezone.utc)), True),  # deleted from outside, terminating
+        (deleting("2026-12-05T05:00:00Z"), True),  # as a raw watch event carries it
+        (deleting(None), False),
+        (pod(STOPPED), False),  # ended, not deleted: the sidecar rule decides
+        (None, False),
+    ],
+)
+def test_a_pod_being_deleted_is_not_reattached(found, gone):
+    message = being_deleted(found)
+    assert (message is not None) is gone
+    if gone:
+        assert message.startswith("Pod team/p-1 of try 1 is being deleted (since 2026-12-05")
+        assert message.endswith("this try runs the pod anew.")

@@ -537,6 +537,28 @@ class TestReattachWithoutResult:
             warned = [c.args[0] % c.args[1:] for c in log.warning.call_args_list]
             assert any("its XCom sidecar has stopped" in line for line in warned), warned
 
+    @pytest.mark.parametrize("patch_error", [None, 404])
+    def test_a_pod_being_deleted_is_marked_and_a_new_one_created(self, mocker, patch_error):
+        from kubernetes.client.exceptions import ApiException
+
+        from tests.unit.lifecycle.test_reattach import deleting
+
+        op = make(do_xcom_push=True, preflight="off", on_finish_action="delete_pod")
+        request = rendered_pod(op)
+        mocker.patch.object(KubernetesPodOperator, "find_pod", return_value=deleting("2026-12-05T05:00:00Z"))
+        manager = mocker.patch.object(type(op), "pod_manager", new_callable=mocker.PropertyMock).return_value
+        error = ApiException(status=patch_error, reason="Not Found") if patch_error else None
+        patch = mocker.patch.object(KubernetesPodOperator, "patch_already_checked", side_effect=error)
+        log = mocker.patch.object(type(op), "log", new_callable=mocker.PropertyMock).return_value
+        assert op.get_or_create_pod(request, CONTEXT) is request
+        manager.create_pod.assert_called_once_with(pod=request)
+        patch.assert_called_once()
+        manager.delete_pod.assert_not_called()  # already on its way out
+        warned = [c.args[0] % c.args[1:] for c in log.warning.call_args_list]
+        assert warned == [
+            "Pod team/p-1 of try 1 is being deleted (since 2026-12-05T05:00:00Z); this try runs the pod anew."
+        ]
+
     def test_a_pod_whose_result_is_still_there_is_reattached(self, mocker):
         from tests.unit.lifecycle.test_reattach import RUNNING, pod
 
