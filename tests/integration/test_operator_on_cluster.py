@@ -6,7 +6,12 @@ Every test runs real pods through the real API server, scheduler and kubelet; th
 
 from __future__ import annotations
 
+import json
 import re
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -345,56 +350,88 @@ def assert_survives_api_server_restarts(core_v1, namespace, api_client, *, resta
         core_v1.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
 
 
+class KilledTry:
+    """Task tries in their own processes (tests/integration/task_process.py): try 1 is SIGKILLed like a dying worker."""
+
+    def __init__(self, kubeconfig_path: str, pod_ledger, tmp_path) -> None:
+        unique = uuid.uuid4().hex[:6]
+        self.spec = {
+            "dag_id": f"reattach_{unique}",
+            "task_id": f"reattach-{unique}",
+            "run_id": f"manual__{unique}",
+            "kubeconfig": kubeconfig_path,
+            "script": "echo work-started; sleep 20; echo work-done",
+        }
+        self.selector = f"task_id={self.spec['task_id']}"
+        self.tmp_path = tmp_path
+        pod_ledger.claim_labels(task_id=self.spec["task_id"])  # made by the task processes started here
+        # `python -m` puts its working directory first on sys.path: a folder holding only a link to tests/,
+        # so the task process imports the installed package, not the checkout's source beside tests/.
+        (tmp_path / "tests").symlink_to(Path(__file__).resolve().parents[1])
+
+    def start(self, try_number: int) -> subprocess.Popen:
+        argument = json.dumps({**self.spec, "try_number": try_number})
+        return subprocess.Popen([sys.executable, "-m", "tests.integration.task_process", argument], cwd=self.tmp_path)
+
+    def kill_first_when_running(self, core_v1, namespace: str) -> k8s.V1Pod:
+        first = self.start(1)
+        deadline = time.monotonic() + 120
+        running: list[k8s.V1Pod] = []
+        while time.monotonic() < deadline and not running:
+            pods = core_v1.list_namespaced_pod(namespace, label_selector=self.selector).items
+            running = [p for p in pods if p.status.phase == "Running"]
+            time.sleep(0.5)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        assert first.returncode == -signal.SIGKILL
+        assert running, "try 1's pod never ran"
+        return running[0]
+
+    def pods(self, core_v1, namespace: str) -> list[k8s.V1Pod]:
+        return core_v1.list_namespaced_pod(namespace, label_selector=self.selector).items
+
+
+def work_log(core_v1, namespace: str, pod: k8s.V1Pod) -> str:
+    return core_v1.read_namespaced_pod_log(pod.metadata.name, namespace, _preload_content=False).data.decode()
+
+
 def test_retry_after_worker_sigkill_reattaches_to_the_same_pod(
     core_v1, namespace, kubeconfig_path, pod_ledger, tmp_path
 ):
     """The worker dies mid-task; the retry finds the running pod instead of starting the work again."""
-    import json
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
-    unique = uuid.uuid4().hex[:6]
-    spec = {
-        "dag_id": f"reattach_{unique}",
-        "task_id": f"reattach-{unique}",
-        "run_id": f"manual__{unique}",
-        "kubeconfig": kubeconfig_path,
-        "script": "echo work-started; sleep 20; echo work-done",
-    }
-    selector = f"task_id={spec['task_id']}"
-    pod_ledger.claim_labels(task_id=spec["task_id"])  # made by the task processes started below
-    # `python -m` puts its working directory first on sys.path: a folder holding only a link to tests/,
-    # so the task process imports the installed package, not the checkout's source beside tests/.
-    (tmp_path / "tests").symlink_to(Path(__file__).resolve().parents[1])
-
-    def start(try_number: int) -> subprocess.Popen:
-        argument = json.dumps({**spec, "try_number": try_number})
-        return subprocess.Popen([sys.executable, "-m", "tests.integration.task_process", argument], cwd=tmp_path)
-
-    first = start(1)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        pods = core_v1.list_namespaced_pod(namespace, label_selector=selector).items
-        if pods and pods[0].status.phase == "Running":
-            break
-        time.sleep(0.5)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    assert first.returncode == -signal.SIGKILL
-
-    second = start(2)
-    assert second.wait(timeout=180) == 0
-    pods = core_v1.list_namespaced_pod(namespace, label_selector=selector).items
+    tries = KilledTry(kubeconfig_path, pod_ledger, tmp_path)
+    tries.kill_first_when_running(core_v1, namespace)
+    assert tries.start(2).wait(timeout=180) == 0
+    pods = tries.pods(core_v1, namespace)
     try:
         assert len(pods) == 1, [p.metadata.name for p in pods]
         assert pods[0].status.phase == "Succeeded"
-        log = core_v1.read_namespaced_pod_log(pods[0].metadata.name, namespace, _preload_content=False).data
-        assert log.decode().count("work-started") == 1  # the work ran once
+        assert work_log(core_v1, namespace, pods[0]).count("work-started") == 1  # the work ran once
     finally:
         for pod in pods:
+            core_v1.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
+
+
+def test_retry_does_not_reattach_to_a_pod_being_deleted(core_v1, namespace, kubeconfig_path, pod_ledger, tmp_path):
+    """Try 1's pod is being deleted when the retry looks (a finalizer holds it): the retry runs a new pod."""
+    hold = {"metadata": {"finalizers": ["composer-kpo.test/hold"]}}
+    tries = KilledTry(kubeconfig_path, pod_ledger, tmp_path)
+    old = tries.kill_first_when_running(core_v1, namespace)
+    core_v1.patch_namespaced_pod(old.metadata.name, namespace, hold)
+    try:
+        core_v1.delete_namespaced_pod(old.metadata.name, namespace, grace_period_seconds=1)
+        assert tries.start(2).wait(timeout=180) == 0
+        pods = {p.metadata.name: p for p in tries.pods(core_v1, namespace)}
+        assert old.metadata.name in pods and len(pods) == 2, list(pods)
+        assert pods[old.metadata.name].metadata.deletion_timestamp is not None
+        assert pods[old.metadata.name].metadata.labels.get("already_checked") == "True"  # no later try finds it
+        (new,) = [p for name, p in pods.items() if name != old.metadata.name]
+        assert new.status.phase == "Succeeded"
+        assert new.metadata.labels["try_number"] == "2"
+        assert "work-done" in work_log(core_v1, namespace, new)
+    finally:
+        core_v1.patch_namespaced_pod(old.metadata.name, namespace, {"metadata": {"finalizers": None}})
+        for pod in tries.pods(core_v1, namespace):
             core_v1.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
 
 
