@@ -69,6 +69,22 @@ def pod_event(
     }
 
 
+def left_to_trigger(deferred_pod: str | None) -> str | None:
+    """Return why ``on_kill`` leaves the pod alone, or None when it deletes it as upstream does.
+
+    ``deferred_pod``: the pod (``namespace/name``) this task process handed to its trigger, None if it
+    did not defer. A process that deferred may still be stopped with SIGTERM while it exits (Airflow
+    3's ``task_success_overtime``, a worker shutting down); its pod is the trigger's and the resumed
+    task's by then, and deleting it would fail a task whose work goes on, or lose its log.
+    """
+    if deferred_pod is None:
+        return None
+    return (
+        f"Task process stopped after it deferred: pod {deferred_pod} is left to its trigger and to the "
+        "resumed task, which end it."
+    )
+
+
 def deferred_failure(event: Event) -> BaseException | None:
     """Return the error the resumed task raises for ``event``, or None when the pod ended and the task goes on."""
     status, message = event.get("status"), str(event.get("message") or "")

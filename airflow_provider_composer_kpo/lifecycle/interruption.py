@@ -33,6 +33,8 @@ from typing import Callable
 
 from kubernetes.client import models as k8s
 
+from .diagnosis import terminated_state
+
 _NODE_LOST_REASONS = frozenset({"NodeLost", "NodeNotReady", "NodeStatusUnknown"})
 #: Seconds a node loss must last before it is a verdict: a kubelet that is alive reports its node
 #: and re-syncs its pods' status within about 10 s of the API server's return (GKE: 10 s heartbeat).
@@ -58,6 +60,29 @@ def pod_disruption(pod: k8s.V1Pod | None, *, name: str, namespace: str) -> str |
             f"drain; deletion requested at {(pod.metadata.deletion_timestamp - grace).isoformat()})"
         )
     return node_loss(pod, name=name, namespace=namespace)
+
+
+#: Exit codes of a container its runtime stopped with SIGKILL (137) or SIGTERM (143).
+_SIGNALLED_EXIT_CODES = frozenset({137, 143})
+
+
+def killed_by_deletion(pod: k8s.V1Pod, container: str) -> str | None:
+    """Return the disruption verdict for a pod whose ``container`` a deletion stopped, else None.
+
+    A pod deleted while it ran (kubectl delete, an eviction, a node drain) has its containers stopped
+    with SIGTERM, then SIGKILL; seen only once they ended (a trigger resumed after the triggerer was
+    restarted), it looks like a container that failed with 137 or 143. With a ``deletionTimestamp``
+    and one of those codes, the deletion is the cause. A container that ended by itself (exit 0, or
+    its own code) keeps its own ending.
+    """
+    ended = terminated_state(pod, container)
+    if ended is None or ended.exit_code not in _SIGNALLED_EXIT_CODES:
+        return None
+    if pod.metadata is None or pod.metadata.deletion_timestamp is None:
+        return None
+    name, namespace = pod.metadata.name, pod.metadata.namespace
+    verdict = pod_disruption(pod, name=name, namespace=namespace)
+    return f"{verdict}: container {container!r} was stopped with exit code {ended.exit_code}"
 
 
 def node_loss(pod: k8s.V1Pod, *, name: str, namespace: str) -> str | None:

@@ -32,7 +32,7 @@ from ..exceptions import PodFailedError, PodKilledError, PodPreflightError, PodS
 from ..hooks.composer_kubernetes import ComposerKubernetesHook
 from ..kube.client import is_gone, read_pod_or_none
 from ..kube.retry import error_gist
-from ..lifecycle.deferral import Event, deferral_timeout, deferred_failure, execution_deadline
+from ..lifecycle.deferral import Event, deferral_timeout, deferred_failure, execution_deadline, left_to_trigger
 from ..lifecycle.diagnosis import stopped_while_running
 from ..lifecycle.ending import (
     EndingFacts,
@@ -151,6 +151,7 @@ class ComposerPodOperator(KubernetesPodOperator):
         self._startup_error: PodStartupError | None = None
         self._stopped_by_on_kill = False
         self._resumed_pod: k8s.V1Pod | None = None
+        self._deferred_pod: str | None = None  # "namespace/name" once this process handed it to a trigger
         self._errexit_outcome = "not applied"
 
     @cached_property
@@ -362,6 +363,7 @@ class ComposerPodOperator(KubernetesPodOperator):
             poll_interval=self.poll_interval,
             execution_deadline=deadline,
         )
+        self._deferred_pod = f"{trigger.pod_namespace}/{trigger.pod_name}"
         self.defer(trigger=trigger, method_name="resume_from_trigger", timeout=deferral_timeout(deadline, time.time()))
 
     def resume_from_trigger(self, context: Context, event: Event) -> Any:
@@ -492,7 +494,14 @@ class ComposerPodOperator(KubernetesPodOperator):
         return True, None
 
     def on_kill(self) -> None:
-        """Delete the pod as upstream does; the task then fails instead of ending as a success."""
+        """Delete the pod as upstream does; the task then fails instead of ending as a success.
+
+        Not once this process deferred (:func:`~..lifecycle.deferral.left_to_trigger`).
+        """
+        left = left_to_trigger(self._deferred_pod)
+        if left is not None:
+            self.log.warning("%s", left)
+            return
         self._stopped_by_on_kill = True
         self.pod_follower.stop()
         super().on_kill()

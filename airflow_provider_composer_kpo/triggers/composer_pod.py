@@ -52,7 +52,7 @@ from ..kube.pods_watch import PodsWatch, shared_watch
 from ..kube.retry import call_with_retry_async
 from ..lifecycle.deferral import API_ERROR, CANNOT_START, DISRUPTED, ENDED, TIMED_OUT, Event, pod_event
 from ..lifecycle.diagnosis import container_failure, workload_ended
-from ..lifecycle.interruption import DisruptionJudge
+from ..lifecycle.interruption import DisruptionJudge, killed_by_deletion
 from ..lifecycle.startup import StartupJudge
 from ..platform.peer_vm import is_placeholder, parse_container_states, vm_container_ended, vm_start_blocker
 from ..platform.peer_vm_client import exec_in_placeholder
@@ -285,7 +285,8 @@ class ComposerPodTrigger(BaseTrigger):
         # A pod that finished its work and is then deleted (a TTL, a cleanup job) was not disrupted;
         # an evicted one was, whatever its phase says.
         if pod is not None and workload_ended(pod, self.base_container_name) and pod.status.reason != "Evicted":
-            return self._ended(pod)
+            killed = killed_by_deletion(pod, self.base_container_name)
+            return self._ended(pod) if killed is None else self._event(DISRUPTED, f"{killed}; its work did not finish.")
         verdict = self._disruption.judge(pod)
         if verdict is not None:
             return self._event(DISRUPTED, f"{verdict}; its work did not finish.")

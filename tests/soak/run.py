@@ -37,7 +37,7 @@ from tests import cluster_lock
 from tests.faults.driver import Airflow, Cluster, final_error
 from tests.soak.dags.composer_kpo_soak import LEDGER_DIR, NAMESPACE, SOAK_LABEL
 from tests.soak.inject import ClusterLock, Injector, PodWatch, dead_components, start_again
-from tests.soak.plan import CLUSTER_WIDE, FAULT_KINDS, FaultEvent, Plan, TaskSpec, plan
+from tests.soak.plan import CLUSTER_WIDE, FAULT_KINDS, MODES, FaultEvent, Plan, TaskSpec, plan
 from tests.soak.verdicts import (
     FINAL_STATES,
     FaultWindow,
@@ -270,6 +270,7 @@ def run(
     concurrency: int = 8,
     fault_kinds: tuple[str, ...] = FAULT_KINDS,
     markdown: bool = False,
+    modes: tuple[str, ...] = MODES,
     out: Any = None,
 ) -> list[Violation]:
     """Run the soak; print the table and violations to ``out`` (stdout); return the violations."""
@@ -284,7 +285,7 @@ def run(
         f"soak seed {seed}: replay with `make soak N={n_tasks} SEED={seed}` (python -m tests.soak.run --tasks "
         f"{n_tasks} --seed {seed}{f' --faults {n_faults}' if n_faults is not None else ''})"
     )
-    the_plan = plan(seed, n_tasks, n_faults, fault_kinds=fault_kinds)
+    the_plan = plan(seed, n_tasks, n_faults, fault_kinds=fault_kinds, modes=modes)
     say(f"tasks: {the_plan.task_counts()}")
     say(f"faults planned: {the_plan.fault_counts()}")
     for event in the_plan.faults:
@@ -559,11 +560,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault-kinds", default=",".join(FAULT_KINDS), help="comma-separated; default: all")
     parser.add_argument("--no-cluster-wide", action="store_true", help=f"leave out {', '.join(sorted(CLUSTER_WIDE))}")
     parser.add_argument("--markdown", action="store_true", help="the summary as a Markdown table")
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated (sync, deferrable); default: both")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else secrets.randbelow(1_000_000)
     kinds = tuple(k for k in args.fault_kinds.split(",") if k and not (args.no_cluster_wide and k in CLUSTER_WIDE))
     assert set(kinds) <= set(FAULT_KINDS), f"unknown fault kinds: {set(kinds) - set(FAULT_KINDS)}"
-    violations = run(args.tasks, seed, args.faults, args.concurrency, kinds, args.markdown)
+    modes = tuple(args.modes.split(","))
+    violations = run(args.tasks, seed, args.faults, args.concurrency, kinds, args.markdown, modes)
     return 1 if violations else 0
 
 

@@ -4,7 +4,11 @@ import datetime
 
 from kubernetes.client import models as k8s
 
-from airflow_provider_composer_kpo.lifecycle.interruption import execution_timeout_message, pod_disruption
+from airflow_provider_composer_kpo.lifecycle.interruption import (
+    execution_timeout_message,
+    killed_by_deletion,
+    pod_disruption,
+)
 
 NAME, NAMESPACE = "p-1", "composer-user-workloads"
 
@@ -36,6 +40,38 @@ def test_a_pod_being_deleted_names_when():
     # With a grace period, deletionTimestamp is when it ends, not when the deletion was asked for.
     p.metadata.deletion_grace_period_seconds = 30
     assert "deletion requested at 2026-01-02T03:03:35+00:00" in verdict(p)
+
+
+def ended(exit_code: int, *, deleting: bool) -> k8s.V1Pod:
+    p = pod("Failed" if exit_code else "Succeeded")
+    p.status.container_statuses = [
+        k8s.V1ContainerStatus(
+            name="base",
+            image="i",
+            image_id="",
+            ready=False,
+            restart_count=0,
+            state=k8s.V1ContainerState(terminated=k8s.V1ContainerStateTerminated(exit_code=exit_code)),
+        )
+    ]
+    if deleting:
+        p.metadata.deletion_timestamp = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    return p
+
+
+def test_a_container_killed_by_the_pods_deletion_names_the_deletion():
+    for code in (137, 143):
+        found = killed_by_deletion(ended(code, deleting=True), "base")
+        assert found is not None
+        assert found.startswith("Pod composer-user-workloads/p-1 was deleted from outside the task while it ran")
+        assert found.endswith(f"container 'base' was stopped with exit code {code}")
+
+
+def test_a_container_that_ended_by_itself_keeps_its_ending():
+    assert killed_by_deletion(ended(0, deleting=True), "base") is None  # finished before the deletion
+    assert killed_by_deletion(ended(3, deleting=True), "base") is None  # its own failure
+    assert killed_by_deletion(ended(137, deleting=False), "base") is None  # OOMKilled, no deletion
+    assert killed_by_deletion(pod(), "base") is None  # still running
 
 
 def test_an_evicted_pod_quotes_the_kubelet():

@@ -86,6 +86,31 @@ class TestDefer:
         assert kwargs["execution_deadline"] == TaskInstance.start_date.timestamp() + 600
 
 
+    def test_on_kill_after_the_deferral_leaves_the_pod_to_the_trigger(self, local_kubeconfig, mocker):
+        """Found by the soak: Airflow 3 stops a deferred task's process that is slow to exit with SIGTERM
+        (task_success_overtime), whose on_kill deleted the pod the trigger followed; the task then
+        succeeded without its log, or failed a pod whose work went on."""
+        op = make()
+        op.pod = the_pod("Running")
+        op.client = mocker.MagicMock()
+        with pytest.raises(TaskDeferred):
+            op.invoke_defer_method(context={"ti": TaskInstance()})
+        log = mocker.patch.object(type(op), "log", new_callable=mocker.PropertyMock).return_value
+        op.on_kill()
+        op.client.delete_namespaced_pod.assert_not_called()
+        warned = [c.args[0] % c.args[1:] for c in log.warning.call_args_list]
+        assert any("after it deferred: pod composer-user-workloads/p-1 is left to its trigger" in w for w in warned)
+        assert not op._stopped_by_on_kill  # a task killed after deferring did not stop its pod
+
+    def test_on_kill_before_the_deferral_deletes_the_pod_as_upstream_does(self, mocker):
+        op = make()
+        op.pod = the_pod("Running")
+        op.client = mocker.MagicMock()
+        op.on_kill()
+        assert op.client.delete_namespaced_pod.call_args.kwargs["name"] == "p-1"
+        assert op._stopped_by_on_kill
+
+
 @needs_deferrable
 class TestResume:
     def op_with(self, mocker, read):

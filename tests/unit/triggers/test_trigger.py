@@ -171,6 +171,22 @@ class TestRunning:
         fired = first_event(trigger(StandInClient([pod("Running", container_state=RUNNING), done])))
         assert fired["status"] == ENDED and fired["message"] == ""
 
+    def test_a_pod_first_seen_killed_by_its_deletion_was_disrupted(self):
+        """Found by the soak: a trigger started after a triggerer restart saw a drained pod only once its
+        container had been killed (137), and reported it as the container's own failure."""
+        killed = pod("Failed", container_state=terminated(137))
+        killed.metadata.deletion_timestamp = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+        fired = first_event(trigger(StandInClient([killed])))
+        assert fired["status"] == DISRUPTED
+        assert fired["message"].startswith("Pod ns/p was deleted from outside the task while it ran")
+        assert fired["message"].endswith("container 'base' was stopped with exit code 137; its work did not finish.")
+
+    def test_a_pod_that_failed_by_itself_and_is_then_deleted_keeps_its_failure(self):
+        failed = pod("Failed", container_state=terminated(3))
+        failed.metadata.deletion_timestamp = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+        fired = first_event(trigger(StandInClient([failed])))
+        assert fired["status"] == ENDED and fired["message"] == "container 'base' exited with code 3 (Error)"
+
     def test_execution_deadline_passed(self):
         client = StandInClient([pod("Running", container_state=RUNNING)])
         assert first_event(trigger(client, execution_deadline=time.time() - 1))["status"] == TIMED_OUT
