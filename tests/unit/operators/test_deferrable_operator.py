@@ -85,7 +85,6 @@ class TestDefer:
         kwargs = deferred.value.trigger.serialize()[1]
         assert kwargs["execution_deadline"] == TaskInstance.start_date.timestamp() + 600
 
-
     def test_on_kill_after_the_deferral_leaves_the_pod_to_the_trigger(self, local_kubeconfig, mocker):
         """Found by the soak: Airflow 3 stops a deferred task's process that is slow to exit with SIGTERM
         (task_success_overtime), whose on_kill deleted the pod the trigger followed; the task then
