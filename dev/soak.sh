@@ -6,7 +6,8 @@
 #
 #   N      tasks (default 60)          SEED    the plan's seed (default: a random one, printed)
 #   FAULTS faults (default N/5)        CONCURRENCY  tasks in progress at once (default 8)
-#   Extra arguments go to tests/soak/run.py (e.g. --markdown, --no-cluster-wide).
+#   Extra arguments go to tests/soak/run.py (e.g. --markdown, --no-cluster-wide, --modes deferrable,
+#   --fault-kinds task_cleared,worker_sigterm).
 #
 # Starts the cluster and the deployment if they do not run, and stops what it started. The
 # deployment has its own run dir and ports (COMPOSER_KPO_AIRFLOW_DIR, COMPOSER_KPO_AIRFLOW_PORT_OFFSET
