@@ -284,10 +284,13 @@ class ComposerPodTrigger(BaseTrigger):
         """Return the event that ends the wait (the pod ended, was taken away, or time ran out), else None."""
         # A pod that finished its work and is then deleted (a TTL, a cleanup job) was not disrupted;
         # an evicted one was, whatever its phase says.
+        # One that ended only because its deletion killed it was disrupted too.
         if pod is not None and workload_ended(pod, self.base_container_name) and pod.status.reason != "Evicted":
-            killed = killed_by_deletion(pod, self.base_container_name)
-            return self._ended(pod) if killed is None else self._event(DISRUPTED, f"{killed}; its work did not finish.")
-        verdict = self._disruption.judge(pod)
+            verdict = killed_by_deletion(pod, self.base_container_name)
+            if verdict is None:
+                return self._ended(pod)
+        else:
+            verdict = self._disruption.judge(pod)
         if verdict is not None:
             return self._event(DISRUPTED, f"{verdict}; its work did not finish.")
         if self.execution_deadline is not None and time.time() >= self.execution_deadline:
