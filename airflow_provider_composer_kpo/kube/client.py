@@ -17,7 +17,7 @@ import math
 import time
 from typing import Any, Callable, cast
 
-from kubernetes.client import CoreV1Api
+from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
 
@@ -87,6 +87,21 @@ class RetryingCoreV1Api(CoreV1Api):  # type: ignore[misc]  # the kubernetes clie
                 raise
 
         return call_with_retry(create, description=f"create pod in {namespace}")
+
+
+def with_own_connection(client: CoreV1Api) -> CoreV1Api:
+    """Return a client like ``client`` (class, configuration, headers) with an ApiClient of its own.
+
+    For a thread that calls the API while the task's thread may exec into a pod: ``kubernetes.stream``
+    swaps the ApiClient's ``request`` for a websocket call while an exec runs, so a request from
+    another thread through the same ApiClient meanwhile gets a WSClient back (found by the canary
+    fault test: "'WSClient' object has no attribute 'release_conn'" as the XCom was read).
+    """
+    shared = client.api_client
+    own = ApiClient(configuration=shared.configuration)
+    own.default_headers.update(shared.default_headers)
+    own.cookie = shared.cookie
+    return type(client)(api_client=own)
 
 
 def since_seconds_after(since_seconds: int | None, elapsed_seconds: float) -> int | None:

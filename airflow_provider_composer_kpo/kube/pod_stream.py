@@ -31,7 +31,7 @@ from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch import Watch
 
-from .client import read_pod_or_none
+from .client import read_pod_or_none, with_own_connection
 from .retry import RETRY_DEADLINE_SECONDS, FailureStreak
 
 log = logging.getLogger(__name__)
@@ -101,8 +101,13 @@ class PodStream:
 
     @classmethod
     def for_pod(cls, client: CoreV1Api, pod: k8s.V1Pod, **kwargs: Any) -> PodStream:
-        """Return a stream of ``pod`` through ``client``, watching from the version ``pod`` was read at."""
+        """Return a stream of ``pod`` through a copy of ``client``, watching from the version ``pod`` was read at.
+
+        The copy has its own connection: the stream's thread must not share the ApiClient an exec
+        (XCom) on the task's thread swaps to websocket (:func:`~.client.with_own_connection`).
+        """
         name, namespace = pod.metadata.name, pod.metadata.namespace
+        client = with_own_connection(client)
         return cls(
             pod_name=name,
             namespace=namespace,

@@ -188,3 +188,39 @@ def test_await_pod_state_fails_naming_a_deletion_before_the_end():
     with pytest.raises(PodDisruptedError, match="ns/p was deleted from outside the task"):
         await_pod_state(stream, lambda now: now.status.phase == "Succeeded")
     assert streamed_pod(stream) is None  # what RunningWatch judges: a 404
+
+
+def test_the_streams_reads_are_not_swapped_to_websocket_by_an_exec_on_the_tasks_thread(mocker):
+    # kubernetes.stream points the ApiClient's request at a websocket while an exec (the XCom read)
+    # runs; the stream's thread reading through that same ApiClient then got a WSClient back.
+    import json
+
+    from kubernetes.client import ApiClient, CoreV1Api
+    from kubernetes.client.rest import RESTClientObject, RESTResponse
+    from kubernetes.stream import stream as kubernetes_stream
+    from urllib3.response import HTTPResponse
+
+    answer = json.dumps({"metadata": {"name": "p", "namespace": "ns", "resourceVersion": "7"}}).encode()
+    mocker.patch.object(
+        RESTClientObject,
+        "request",
+        side_effect=lambda *a, **k: RESTResponse(
+            HTTPResponse(body=answer, status=200, headers={"content-type": "application/json"}, preload_content=True)
+        ),
+    )
+    client = CoreV1Api(api_client=ApiClient())
+    client.api_client.default_headers["X-Marker"] = "kept"
+    stream = PodStream.for_pod(client, pod("1"))
+    read_during_exec: list = []
+
+    class Exec:  # a bound method whose __self__ carries the task's ApiClient, as connect_get_* does
+        api_client = client.api_client
+
+        def run(self, *args, **kwargs):
+            read_during_exec.append(stream._read_pod())
+            return ""
+
+    kubernetes_stream(Exec().run, "p", "ns")
+    assert read_during_exec[0].metadata.resource_version == "7"
+    headers = RESTClientObject.request.call_args.kwargs["headers"]
+    assert headers["X-Marker"] == "kept"
