@@ -161,6 +161,15 @@ def test_pod_deleted_while_deferred_fails_naming_it(core_v1, namespace):
         run_deferred(op, on_deferred=delete_when_running)
 
 
+def test_task_process_stopped_after_it_deferred_leaves_the_pod_to_the_trigger(capfd, caplog):
+    """Airflow 3 SIGTERMs a deferred process slow to exit, which runs ``on_kill``: the pod must run on."""
+    op = deferred_pod(cmds=["sh", "-c", TICKING])
+    run_deferred(op, on_deferred=lambda trigger: op.on_kill())
+    log = output(capfd, caplog)
+    assert "is left to its trigger and to the resumed task" in log
+    assert "work-finished" in log
+
+
 @trigger_only
 def test_trigger_restart_resumes_and_the_task_succeeds_with_one_pod(core_v1, namespace, capfd, caplog):
     """A triggerer stopped mid-wait: a new trigger from the same keywords follows the same pod."""
