@@ -227,3 +227,22 @@ def test_counts_lists_every_rule():
 
 def at_second(second: int) -> tuple[datetime.datetime, int]:
     return datetime.datetime(2026, 12, 4, 0, 0, second, tzinfo=datetime.timezone.utc), 0
+
+
+def test_a_finished_pods_log_deleted_with_it_by_a_drain_is_named_not_lost():
+    from airflow_provider_composer_kpo.lifecycle.ending import EndingFacts, decide_ending
+
+    gone = decide_ending(EndingFacts(pod_gone=True, name="ns/p")).message
+    named = log_facts([f"WARNING {gone}"], TOKEN)  # the operator's own words
+    assert named.deletion_noted
+    drained = FaultWindow("node_drain", 150.0, 160.0)
+    big = dict(kind="big_log", lines=10)
+    assert rules([task(logs={1: named})], [pod()], [drained]) == []
+    assert rules([task(logs={1: named}, **big)], [pod()], [drained]) == []
+    # Not named, not a deleting fault, or no finished work on that try: still a lost log.
+    assert rules([task(logs={1: LogFacts()})], [pod()], [drained]) == ["lost_log"]
+    assert rules([task(logs={1: named})], [pod()], [FaultWindow("redis_restart", 150.0, 160.0)]) == ["lost_log"]
+    assert rules([task(logs={1: named})], [pod()], []) == ["lost_log"]
+    assert rules([task(logs={1: named})], [pod(work_done=False), pod(try_number=2, name="p2")], [drained]) == [
+        "lost_log"
+    ]

@@ -40,7 +40,10 @@ The rules, each a kind of violation:
 ``lost_log``
   * ``success``: the last try's log lacks the pod's last line (``soak-done <token>``); for
     ``big_log``, a numbered line in no try's log, unless the last try's log names the gap (the
-    operator's warning for lines the kubelet rotated away).
+    operator's warning for lines the kubelet rotated away). Not when the log is gone from
+    Kubernetes itself: the last try's pod finished its work, an eviction or a node drain touched
+    that try, and its log names the deletion (a deferred task reads its pod's log when it resumes;
+    a drain in between deletes the pod and its log, as ``kubectl drain`` deletes finished pods).
   * ``failed`` ``fail`` task whose last try no fault touched: its log lacks the pod's failure line
     (``soak-failing <token>``), i.e. the log of the finished pod that failed the task.
 ``doubled_log``
@@ -64,6 +67,10 @@ RULES = ("wrong_state", "stuck", "doubled", "leaked", "lost_log", "doubled_log")
 #: (tests/faults/driver.py GAP_NOTE), or before the log's first read (lifecycle/log_replay.LateStart, EmptyLog).
 GAP_NOTE = "are missing from this log: the kubelet rotated"
 LATE_START_NOTE = "the kubelet had rotated those lines away"
+#: The operator's note for a pod deleted between its end and the task's resume (lifecycle/ending.py).
+DELETED_NOTE = "was deleted before the task resumed; its log is gone"
+#: The faults that delete pods: the only ones that may take a finished pod's log away.
+DELETING_FAULTS = frozenset({"node_drain", "pod_evicted"})
 _NUMBERED = re.compile(r"\bsoak-line (\d+) (\S+)")
 
 
@@ -75,11 +82,12 @@ class LogFacts:
     failing: bool = False  # "soak-failing <token>", printed before exit 3
     lines: dict[int, int] = field(default_factory=dict)  # numbered line -> times seen
     gap_noted: bool = False
+    deletion_noted: bool = False  # DELETED_NOTE
 
 
 def log_facts(lines: Iterable[str], token: str) -> LogFacts:
     """Read one try's task log (one string per line) for the pod lines of ``token``."""
-    done = failing = gap = False
+    done = failing = gap = deleted = False
     seen: Counter[int] = Counter()
     for line in lines:
         if f"soak-done {token}" in line:
@@ -88,10 +96,12 @@ def log_facts(lines: Iterable[str], token: str) -> LogFacts:
             failing = True
         if GAP_NOTE in line or LATE_START_NOTE in line:
             gap = True
+        if DELETED_NOTE in line:
+            deleted = True
         for match in _NUMBERED.finditer(line):
             if match.group(2) == token:
                 seen[int(match.group(1))] += 1
-    return LogFacts(done, failing, dict(seen), gap)
+    return LogFacts(done, failing, dict(seen), gap, deleted)
 
 
 @dataclass(frozen=True)
@@ -232,7 +242,12 @@ def _judge_task(task: TaskFacts, pods: list[PodFacts], faults: Sequence[FaultWin
             add("wrong_state", f"success, but no pod of it finished its work; pods: {pods_text}")
         if spec.kind == "xcom" and task.xcom != {"token": task.token}:
             add("wrong_state", f"success, but its XCom is {task.xcom!r}, not {{'token': {task.token!r}}}")
-        if spec.kind != "fail":
+        log_deleted = (
+            last_log.deletion_noted
+            and any(p.work_done and p.try_number == last_number for p in pods)
+            and any(f.kind in DELETING_FAULTS for f in last_touched)
+        )
+        if spec.kind != "fail" and not log_deleted:
             if not last_log.done:
                 add("lost_log", f"success, but try {last_number}'s log lacks the pod's last line (soak-done)")
             if spec.lines:
