@@ -104,7 +104,8 @@ def test_410_lists_afresh_and_a_pod_gone_meanwhile_counts_as_deleted(monkeypatch
         [ApiException(status=410, reason="Gone")],
     )
     watch = script.watch()
-    states = follow(watch, "a", until=lambda state: state is not None and state.deleted)
+    # Deleted, and (before the follower stops the watch) watched again from the new list's version.
+    states = follow(watch, "a", until=lambda state: state is not None and state.deleted and script.done.wait(5))
     assert states[-1].deleted  # the list after the 410 no longer has it
     assert script.watched_from[:2] == ["10", "30"]
     assert watch.gone == 1
