@@ -19,6 +19,9 @@ The plan, on a 2-core machine whose suites mostly wait on pods, Kubernetes timer
 Each stage's output goes to its log (``artifacts/test-logs/``), printed whole when the stage
 ends, under a header that names it. At the end: a table (stage, environment, wall seconds, passed,
 failed, skipped), also written to ``artifacts/test-times.json``, then ``test: N passed, N failed``.
+A stage that runs over STAGE_LIMIT_SECONDS is ended, and past RUN_LIMIT_SECONDS so is every stage
+still running; the table names them. Each test process prints its threads' stacks and exits if it
+has not exited two minutes after its session (tests/conftest.py): a hang fails its stage, not CI.
 The exit status is non-zero if any stage failed. Everything started is stopped, also on SIGINT or
 SIGTERM: each stage runs in a process group of its own, the deployments are stopped with
 airflow-down, the cluster with cluster-down if this run started it.
@@ -54,6 +57,12 @@ TOOL_LOCKS = ("lint", "docs")
 UNIT_TESTS = "tests/unit tests/soak/test_plan.py tests/soak/test_verdicts.py"
 #: The environment mypy checks the package against (its Airflow and provider): the newest pair.
 MYPY_ENV = "af33-k1025"
+#: Seconds one stage may run before its process group is ended (the longest, integration and
+#: faults, take about 2,000 s): a stage that hangs is named as such, not left to stop the rest.
+STAGE_LIMIT_SECONDS = int(os.environ.get("COMPOSER_KPO_STAGE_LIMIT_SECONDS", "2700"))
+#: Seconds the whole run may take before every stage still running is ended and the table is
+#: printed: inside CI's 90 minutes, so that a hang shows up as a named stage, not as a CI timeout.
+RUN_LIMIT_SECONDS = int(os.environ.get("COMPOSER_KPO_RUN_LIMIT_SECONDS", "5100"))
 LINT = (
     ".venvs/lint/bin/ruff check . && .venvs/lint/bin/ruff format --check . && "
     f".venvs/lint/bin/mypy --python-executable .venvs/{MYPY_ENV}/bin/python"
@@ -136,6 +145,8 @@ class Run:
         self.busy_at_start = cpu_busy_seconds()
         self.stages: list[Stage] = []
         self.processes: dict[int, subprocess.Popen] = {}
+        #: The running stages by process id, with when each began (the watchdog's view).
+        self.running: dict[int, tuple[Stage, float]] = {}
         self.lock = threading.Lock()
         self.stopping = False
         self.env = dict(os.environ)
@@ -168,12 +179,14 @@ class Run:
             )
             with self.lock:
                 self.processes[process.pid] = process
+                self.running[process.pid] = (stage, begun)
             # wait4, not wait: the CPU time of the stage and of every process it waited for.
             _, status, usage = os.wait4(process.pid, 0)
             process.returncode = stage.rc = os.waitstatus_to_exitcode(status)
             stage.cpu_seconds = usage.ru_utime + usage.ru_stime
             with self.lock:
                 self.processes.pop(process.pid, None)
+                self.running.pop(process.pid, None)
         stage.seconds = time.monotonic() - begun
         counts = pytest_counts(stage.log) if stage.pytest else None
         if counts:
@@ -188,6 +201,39 @@ class Run:
             sys.stdout.write(stage.log.read_text(errors="replace"))
             print("::endgroup::", flush=True)
         return stage
+
+    def watch_limits(self) -> None:
+        """Every few seconds: end a stage past STAGE_LIMIT_SECONDS; past RUN_LIMIT_SECONDS, all of them."""
+        while not self.stopping:
+            time.sleep(5)
+            now = time.monotonic()
+            if now - self.started > RUN_LIMIT_SECONDS:
+                with self.lock:
+                    for stage, _ in self.running.values():
+                        stage.note = f"ended: the run reached its {RUN_LIMIT_SECONDS} s limit"
+                self.say(f"[{self.elapsed()}] the run reached its {RUN_LIMIT_SECONDS} s limit; stopping every stage")
+                self.stop()
+                return
+            with self.lock:
+                overdue = [(pid, st) for pid, (st, begun) in self.running.items() if now - begun > STAGE_LIMIT_SECONDS]
+            for pid, stage in overdue:
+                if not stage.note:
+                    stage.note = f"ended: over the stage limit of {STAGE_LIMIT_SECONDS} s"
+                    self.say(f"[{self.elapsed()}] {stage.label} ran over {STAGE_LIMIT_SECONDS} s; ending it")
+                    in_background(lambda pid=pid: self.end_group(pid))
+
+    def end_group(self, pid: int) -> None:
+        """TERM to a stage's process group, KILL 20 s later if its leader is still there."""
+        _signal_group(pid, signal.SIGTERM)
+        with self.lock:
+            process = self.processes.get(pid)
+        if process is None:
+            return
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and pid in self.processes:
+            time.sleep(0.5)
+        if pid in self.processes:
+            _signal_group(pid, signal.SIGKILL)
 
     def stop(self) -> None:
         """End every stage still running: TERM to its process group, KILL after 20 s."""
@@ -373,6 +419,7 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGHUP, interrupted)
+    in_background(run.watch_limits)
     status = 0
     try:
         on_cluster = wanted & CLUSTER_STAGES

@@ -6,6 +6,7 @@ test module imports Airflow: a throw-away AIRFLOW_HOME, no example DAGs.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import tempfile
 
@@ -26,6 +27,19 @@ def pytest_collection_modifyitems(items) -> None:
     """Tests that disturb the whole cluster last in their session: they wait for every other
     suite's tests to leave the cluster (tests/cluster_lock.py), which holds no other test up."""
     items.sort(key=lambda item: item.get_closest_marker("disrupts_cluster") is not None)
+
+
+#: Seconds a test process may take to exit after its session ended, before it prints every
+#: thread's stack and exits 1: a thread that never ends (a blocked executor worker, say) would
+#: otherwise hold the process, and its stage, until CI's own limit.
+EXIT_GRACE_SECONDS = 120
+_exit_watch = None
+
+
+def pytest_unconfigure(config) -> None:
+    global _exit_watch
+    _exit_watch = os.fdopen(os.dup(2), "w")  # stderr stays open past pytest's own capture teardown
+    faulthandler.dump_traceback_later(EXIT_GRACE_SECONDS, exit=True, file=_exit_watch)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -55,7 +55,11 @@ def exec_in_placeholder(api_client: Any, pod: k8s.V1Pod) -> ExecFn:
         )
         try:
             resp.run_forever(timeout=READ_TIMEOUT_SECONDS)
-            out, err = resp.read_stdout() or "", resp.read_stderr() or ""
+            if resp.is_open():
+                # A read without a timeout would wait for a frame that may never come: a stalled
+                # exec held its thread, and the process at exit, for good (found in CI).
+                raise TimeoutError(f"exec {command} in the placeholder did not end within {READ_TIMEOUT_SECONDS} s")
+            out, err = resp.read_stdout(timeout=0) or "", resp.read_stderr(timeout=0) or ""
         finally:
             resp.close()
         if err.strip():
