@@ -21,7 +21,7 @@ ends, under a header that names it. At the end: a table (stage, environment, wal
 failed, skipped), also written to ``artifacts/test-times.json``, then ``test: N passed, N failed``.
 A stage that runs over STAGE_LIMIT_SECONDS is ended, and past RUN_LIMIT_SECONDS so is every stage
 still running; the table names them. Each test process prints its threads' stacks and exits if it
-has not exited two minutes after its session (tests/conftest.py): a hang fails its stage, not CI.
+has not exited two minutes after its session (tests/exit_watch.py): a hang fails its stage, not CI.
 The exit status is non-zero if any stage failed. Everything started is stopped, also on SIGINT or
 SIGTERM: each stage runs in a process group of its own, the deployments are stopped with
 airflow-down, the cluster with cluster-down if this run started it.
@@ -47,6 +47,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from tests import cluster_lock, exit_watch  # noqa: E402  (the checkout's tests package)
+
 ARTIFACTS = REPO / "artifacts"
 LOGS = ARTIFACTS / "test-logs"
 ALL_STAGES = ("lint", "package", "docs", "unit", "integration", "faults", "browser")
@@ -191,6 +194,8 @@ class Run:
         counts = pytest_counts(stage.log) if stage.pytest else None
         if counts:
             stage.passed, stage.failed, stage.skipped = counts
+            if exit_watch.HUNG_AT_EXIT in stage.log.read_text(errors="replace"):
+                stage.note = stage.note or "hung at exit (its threads' stacks are in its log)"
         if stage.rc != 0 and stage.failed == 0:
             stage.failed = 1  # a crash before any test, a failed check: one failure, named here
         with self.lock:
@@ -540,9 +545,6 @@ def main() -> int:
 
 def wait_for_cluster_tail(lanes_done: Callable[[], bool]) -> None:
     """Return once a test holds the shared cluster alone (tests/cluster_lock.py), or the lanes ended."""
-    sys.path.insert(0, str(REPO))
-    from tests import cluster_lock
-
     while not lanes_done():
         with open(cluster_lock.lock_dir() / "cluster.lock", "a+") as handle:
             try:
@@ -563,7 +565,7 @@ def report(run: Run, status: int) -> int:
     wall = time.monotonic() - run.started
     rows = [("stage", "environment", "seconds", "cpu s", "passed", "failed", "skipped", "result")]
     for s in run.stages:
-        result = "ok" if s.ok else (s.note or f"exit {s.rc}")
+        result = (f"ok; {s.note}" if s.note else "ok") if s.ok else (s.note or f"exit {s.rc}")
         numbers = (f"{s.seconds:.0f}", f"{s.cpu_seconds:.0f}", str(s.passed), str(s.failed), str(s.skipped))
         rows.append((s.name, s.env or "-", *numbers, result))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

@@ -6,7 +6,6 @@ test module imports Airflow: a throw-away AIRFLOW_HOME, no example DAGs.
 
 from __future__ import annotations
 
-import faulthandler
 import os
 import tempfile
 
@@ -29,17 +28,17 @@ def pytest_collection_modifyitems(items) -> None:
     items.sort(key=lambda item: item.get_closest_marker("disrupts_cluster") is not None)
 
 
-#: Seconds a test process may take to exit after its session ended, before it prints every
-#: thread's stack and exits 1: a thread that never ends (a blocked executor worker, say) would
-#: otherwise hold the process, and its stage, until CI's own limit.
-EXIT_GRACE_SECONDS = 120
-_exit_watch = None
+_session_status = [1]
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    _session_status[0] = int(exitstatus)
 
 
 def pytest_unconfigure(config) -> None:
-    global _exit_watch
-    _exit_watch = os.fdopen(os.dup(2), "w")  # stderr stays open past pytest's own capture teardown
-    faulthandler.dump_traceback_later(EXIT_GRACE_SECONDS, exit=True, file=_exit_watch)
+    from tests.exit_watch import watch_exit
+
+    watch_exit(_session_status[0])
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
