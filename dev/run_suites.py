@@ -147,8 +147,7 @@ class Run:
         self.started = time.monotonic()
         self.busy_at_start = cpu_busy_seconds()
         self.stages: list[Stage] = []
-        self.processes: dict[int, subprocess.Popen] = {}
-        #: The running stages by process id, with when each began (the watchdog's view).
+        #: The running stages by process id (each its process group's leader), with when each began.
         self.running: dict[int, tuple[Stage, float]] = {}
         self.lock = threading.Lock()
         self.stopping = False
@@ -181,14 +180,12 @@ class Run:
                 start_new_session=True,  # its own process group: stop() ends all of it
             )
             with self.lock:
-                self.processes[process.pid] = process
                 self.running[process.pid] = (stage, begun)
             # wait4, not wait: the CPU time of the stage and of every process it waited for.
             _, status, usage = os.wait4(process.pid, 0)
             process.returncode = stage.rc = os.waitstatus_to_exitcode(status)
             stage.cpu_seconds = usage.ru_utime + usage.ru_stime
             with self.lock:
-                self.processes.pop(process.pid, None)
                 self.running.pop(process.pid, None)
         stage.seconds = time.monotonic() - begun
         counts = pytest_counts(stage.log) if stage.pytest else None
@@ -228,31 +225,21 @@ class Run:
                     in_background(lambda pid=pid: self.end_group(pid))
 
     def end_group(self, pid: int) -> None:
-        """TERM to a stage's process group, KILL 20 s later if its leader is still there."""
+        """TERM to a stage's process group, KILL 20 s later if its leader has not ended."""
         _signal_group(pid, signal.SIGTERM)
-        with self.lock:
-            process = self.processes.get(pid)
-        if process is None:
-            return
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and pid in self.processes:
+        while time.monotonic() < deadline and pid in self.running:
             time.sleep(0.5)
-        if pid in self.processes:
+        if pid in self.running:
             _signal_group(pid, signal.SIGKILL)
 
     def stop(self) -> None:
-        """End every stage still running: TERM to its process group, KILL after 20 s."""
+        """End every stage still running, side by side."""
         self.stopping = True
         with self.lock:
-            running = list(self.processes.values())
-        for process in running:
-            _signal_group(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for process in running:
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _signal_group(process.pid, signal.SIGKILL)
+            pids = list(self.running)
+        for thread in [in_background(lambda pid=pid: self.end_group(pid)) for pid in pids]:
+            _join(thread)
 
 
 def _signal_group(pid: int, signum: int) -> None:
